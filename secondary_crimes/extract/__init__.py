@@ -1,0 +1,1 @@
+"""Extraction: people, roles, relationships, reporters and offence indicators with context."""

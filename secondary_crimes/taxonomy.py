@@ -1,0 +1,66 @@
+"""The offence taxonomy, read from ``resources/offences.yaml``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import yaml
+
+from secondary_crimes.settings import resource_path
+
+
+@dataclass(frozen=True)
+class Offence:
+    label: str
+    name: str
+    group: str
+    max_sentence: float
+    covers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    offences: dict[str, Offence]
+    relationships: tuple[str, ...]
+    reporters: tuple[str, ...]
+
+    @property
+    def labels(self) -> list[str]:
+        """The offence labels in file order (the column order of every model)."""
+        return list(self.offences)
+
+    def covered(self, recorded: Iterable[str]) -> set[str]:
+        """Every label that the recorded crimes account for: themselves and what they cover."""
+        out: set[str] = set()
+        for label in recorded:
+            out.add(label)
+            out.update(self.offences[label].covers)
+        return out
+
+    def principal(self, labels: Iterable[str]) -> str | None:
+        """The most serious label (highest maximum sentence), or None when empty."""
+        labels = list(labels)
+        if not labels:
+            return None
+        return max(labels, key=lambda label: (self.offences[label].max_sentence, label))
+
+
+@lru_cache(maxsize=1)
+def load_taxonomy() -> Taxonomy:
+    """Load and check the packaged taxonomy."""
+    raw = yaml.safe_load(resource_path("offences.yaml").read_text(encoding="utf-8"))
+    offences = {
+        label: Offence(label, spec["name"], spec["group"], float(spec["max_sentence"]),
+                       tuple(spec.get("covers", [])))
+        for label, spec in raw["offences"].items()
+    }
+    for offence in offences.values():
+        unknown = set(offence.covers) - set(offences)
+        if unknown:
+            raise ValueError(f"offences.yaml: {offence.label} covers unknown labels {sorted(unknown)}")
+    return Taxonomy(offences, tuple(raw["relationships"]), tuple(raw["reporters"]))
+
+
+LABELS: list[str] = load_taxonomy().labels
