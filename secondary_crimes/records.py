@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, 
 from secondary_crimes.taxonomy import load_taxonomy
 
 INPUT_FIELDS = ("incident_id", "reported_at", "closed_at", "opening_code", "closing_code",
-                "call_log", "officer_narrative", "recorded_crimes")
+                "call_log", "officer_narrative", "recorded_crimes", "crime_recorded_at")
 TEXT_FIELDS = ("call_log", "officer_narrative")
 
 
@@ -74,6 +74,8 @@ class Incident(BaseModel):
     call_log: StrictStr
     officer_narrative: OptionalCode = ""
     recorded_crimes: LabelList = Field(default_factory=list)
+    # Optional: when the first crime was recorded (for the 24-hour recording rule check).
+    crime_recorded_at: OptionalTime = None
 
     @field_validator("incident_id")
     @classmethod

@@ -1,0 +1,1 @@
+"""Offence classifiers: one small interface (``OffenceModel``) every model kind obeys."""

@@ -1,0 +1,78 @@
+"""The contract every offence model obeys, so the scorer never asks which it has.
+
+A model is a scikit-learn estimator over a sequence of ``Incident``s with a multi-label
+target ``Y`` (n_incidents x n_labels, columns in ``taxonomy.LABELS`` order):
+
+- ``fit(X, Y)`` learns; ``predict_proba(X)`` returns calibrated probabilities (n x L);
+- ``analyse(X)`` returns one ``Analysis`` per incident: the probabilities plus what the
+  model can say about them (evidence spans per offence, relationship, reporter, domestic,
+  people). The default explains a linear text model by scoring each sentence alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from secondary_crimes.extract.types import Person, Span
+from secondary_crimes.records import Incident
+from secondary_crimes.taxonomy import LABELS
+from secondary_crimes.text import sentences
+
+
+@dataclass
+class Analysis:
+    """A model's reading of one incident."""
+
+    probabilities: np.ndarray  # (n_labels,)
+    evidence: dict[str, list[Span]] = field(default_factory=dict)
+    domestic: bool | None = None
+    relationship: str | None = None
+    reporter: str | None = None
+    people: list[Person] = field(default_factory=list)
+
+
+class OffenceModel(BaseEstimator):
+    """Base class: subclasses implement ``fit`` and ``predict_proba``."""
+
+    labels: list[str] = LABELS
+    # How many sentences to keep as evidence for one offence.
+    max_evidence: int = 3
+
+    def fit(self, X: Sequence[Incident], Y: np.ndarray) -> OffenceModel:  # noqa: N803
+        raise NotImplementedError
+
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
+        raise NotImplementedError
+
+    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
+        """Probabilities and sentence-level evidence for offences at or above ``thresholds``."""
+        proba = self.predict_proba(X)
+        out = [Analysis(probabilities=row) for row in proba]
+        if thresholds is None:
+            return out
+        for incident, analysis in zip(X, out, strict=True):
+            flagged = np.flatnonzero(analysis.probabilities >= thresholds)
+            if flagged.size:
+                analysis.evidence = self.sentence_evidence(incident, flagged)
+        return out
+
+    def sentence_evidence(self, incident: Incident, label_indices: np.ndarray) -> dict[str, list[Span]]:
+        """For each label, the sentences that alone score highest for it (a linear model's why)."""
+        spans = list(sentences(incident))
+        if not spans:
+            return {}
+        pseudo = [Incident(incident_id=f"{incident.incident_id}#{i}", call_log=span.text)
+                  for i, span in enumerate(spans)]
+        proba = self.predict_proba(pseudo)
+        evidence: dict[str, list[Span]] = {}
+        for j in label_indices:
+            column = proba[:, j]
+            order = np.argsort(-column, kind="stable")
+            best = column[order[0]]
+            chosen = [spans[i] for i in order[: self.max_evidence] if column[i] >= 0.5 * best]
+            evidence[self.labels[j]] = sorted(chosen, key=lambda s: (s.field != "call_log", s.start))
+        return evidence

@@ -1,0 +1,58 @@
+"""The baseline: TF-IDF word and character n-grams, calibrated logistic regression per label."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from secondary_crimes.classify.base import OffenceModel
+from secondary_crimes.classify.calibrated import PerLabelCalibrated
+from secondary_crimes.records import Incident
+from secondary_crimes.text import model_text
+
+
+def _texts(incidents: Sequence[Incident]) -> list[str]:
+    return [model_text(incident) for incident in incidents]
+
+
+def text_features(max_features: int = 50000) -> Pipeline:
+    """Incidents -> sparse TF-IDF of word 1-2 grams and character 3-5 grams."""
+    return Pipeline([
+        ("text", FunctionTransformer(_texts)),
+        ("tfidf", FeatureUnion([
+            ("words", TfidfVectorizer(lowercase=True, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                      max_features=max_features, token_pattern=r"(?u)\b\w[\w'/]*\b")),
+            ("chars", TfidfVectorizer(lowercase=True, analyzer="char_wb", ngram_range=(3, 5), min_df=2,
+                                      sublinear_tf=True, max_features=max_features)),
+        ])),
+    ])
+
+
+class BaselineModel(OffenceModel):
+    """TF-IDF over the opening code and both texts, one calibrated LR per offence."""
+
+    kind = "baseline"
+
+    def __init__(self, C: float = 4.0, max_features: int = 50000, calibration: str = "sigmoid"):  # noqa: N803
+        self.C = C
+        self.max_features = max_features
+        self.calibration = calibration
+
+    def fit(self, X: Sequence[Incident], Y: np.ndarray) -> BaselineModel:  # noqa: N803
+        from sklearn.linear_model import LogisticRegression
+
+        self.features_ = text_features(self.max_features)
+        features = self.features_.fit_transform(X)
+        self.classifier_ = PerLabelCalibrated(
+            LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000), method=self.calibration)
+        self.classifier_.fit(features, Y)
+        return self
+
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
+        if not len(X):
+            return np.zeros((0, len(self.labels)))
+        return self.classifier_.predict_proba(self.features_.transform(X))
