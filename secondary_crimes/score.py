@@ -1,19 +1,49 @@
-"""Score a file of incidents: read -> analyse -> decide -> write, with rejects set aside."""
+"""Score a file of incidents: read -> analyse -> decide -> write, streaming, resumable, with progress.
+
+``score_file`` reads the input in a stream (JSON Lines, CSV or Parquet), scores it in batches
+of ``batch_size`` incidents and appends each batch to ``<output>.partial`` (bad records to
+``<output stem>.rejects.jsonl.partial``), checkpointing after every batch
+(``secondary_crimes.checkpoint``). Memory is bounded by one batch, plus the reader's set of
+incident ids seen (for duplicate detection: about 100 bytes an id, ~100 MB for 1,000,000).
+A run killed at any point and started again with the same input and model carries on from
+its last checkpoint; the finished output holds every accepted incident exactly once, in input
+order, byte for byte what an uninterrupted run writes. Files are renamed into place only when
+complete, then ``<output>.manifest.json`` records the input hash, model and counts.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from secondary_crimes.checkpoint import Checkpoint, truncate_to
 from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.decide import decide
-from secondary_crimes.reader import read_incidents
+from secondary_crimes.manifest import (
+    build_manifest,
+    file_digest,
+    manifest_path_for,
+    now_iso,
+    read_manifest,
+    write_manifest,
+)
+from secondary_crimes.reader import detect_format, read_incidents
 from secondary_crimes.records import Incident, Reject
 from secondary_crimes.settings import get_settings
+
+# How many rejects a summary keeps in memory to show; all of them are in the rejects file.
+REJECT_SAMPLE = 1000
+# Data files are fsynced (durable against power loss, not only kill -9) at most this often.
+FSYNC_SECONDS = 5.0
+COUNT_KEYS = ("scored", "rejected_records", "reject_entries", "flagged_incidents", "missed_flags")
 
 
 @dataclass
@@ -22,11 +52,27 @@ class ScoreSummary:
     rejected_records: int = 0
     flagged_incidents: int = 0
     missed_flags: int = 0
-    rejects: list[Reject] = field(default_factory=list)
+    reject_entries: int = 0  # one per bad field; a record can have several
+    rejects: list[Reject] = field(default_factory=list)  # the first REJECT_SAMPLE of them
+    output: Path | None = None
+    rejects_path: Path | None = None
+    manifest_path: Path | None = None
+    engine: str = "local"
+    resumed: bool = False  # this run carried on from a checkpoint
+    already_done: bool = False  # a manifest showed the same input and model already scored
+    seconds: float = 0.0
 
     def line(self) -> str:
-        return (f"scored {self.scored} incidents, {self.missed_flags} missed-crime flags on "
+        text = (f"scored {self.scored} incidents, {self.missed_flags} missed-crime flags on "
                 f"{self.flagged_incidents} incidents, {self.rejected_records} records rejected")
+        if self.already_done:
+            text += " (already complete: nothing to do)"
+        elif self.resumed:
+            text += " (resumed from checkpoint)"
+        return text
+
+    def counts(self) -> dict[str, int]:
+        return {key: getattr(self, key) for key in COUNT_KEYS}
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
@@ -45,42 +91,227 @@ def score_incidents(incidents: list[Incident], bundle: ModelBundle) -> list[dict
             for incident, analysis in zip(incidents, analyses, strict=True)]
 
 
-def rejects_path_for(output: Path) -> Path:
+def record_line(record: dict[str, Any]) -> bytes:
+    """One output line; both engines write exactly these bytes for a record."""
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def reject_line(reject: Reject) -> bytes:
+    return (reject.model_dump_json() + "\n").encode("utf-8")
+
+
+def rejects_path_for(output: str | Path) -> Path:
+    output = Path(output)
     return output.with_name(output.stem + ".rejects.jsonl")
 
 
+def checkpoint_path_for(output: Path) -> Path:
+    return output.with_name(output.name + ".checkpoint.json")
+
+
+def partial_path_for(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def show_progress(progress: bool | None) -> bool:
+    """None means: show it only when stderr is a terminal."""
+    if progress is None:
+        return sys.stderr.isatty()
+    return progress
+
+
+def estimate_records(path: Path, newlines: int) -> int | None:
+    """Roughly how many records the input holds (for the progress bar's ETA)."""
+    kind = detect_format(path)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if kind == "csv":
+        return max(newlines - 1, 0)  # less the header; quoted line breaks make it an overestimate
+    return newlines or None
+
+
+def read_reject_sample(path: Path, limit: int = REJECT_SAMPLE) -> list[Reject]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        return [Reject.model_validate_json(line) for line in islice(handle, limit)]
+
+
+class _OutputLock:
+    """An exclusive lock on ``<output>.lock`` so two runs never write one output together."""
+
+    def __init__(self, output: Path):
+        self.path = output.with_name(output.name + ".lock")
+        self.handle: IO[str] | None = None
+
+    def __enter__(self) -> _OutputLock:
+        self.handle = self.path.open("w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise RuntimeError(f"{self.path}: another run is writing this output") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.handle is not None
+        self.path.unlink(missing_ok=True)
+        self.handle.close()
+
+
+class _Run:
+    """One invocation of ``score_file``: its paths, checkpoint and open files."""
+
+    def __init__(self, input_path: Path, output: Path, bundle: ModelBundle, batch_size: int):
+        self.input_path, self.output, self.bundle, self.batch_size = input_path, output, bundle, batch_size
+        self.rejects = rejects_path_for(output)
+        self.output_partial = partial_path_for(output)
+        self.rejects_partial = partial_path_for(self.rejects)
+        self.checkpoint_path = checkpoint_path_for(output)
+        self.input_sha256, self.input_bytes, self.newlines = file_digest(input_path)
+        self.summary = ScoreSummary(output=output, rejects_path=self.rejects, engine="local")
+        self.state = Checkpoint(input_sha256=self.input_sha256, model_version=bundle.version,
+                                batch_size=batch_size, started_at=now_iso())
+
+    def clear(self) -> None:
+        for path in (self.output_partial, self.rejects_partial, self.checkpoint_path):
+            path.unlink(missing_ok=True)
+
+    def already_done(self) -> bool:
+        manifest = read_manifest(self.output)
+        return bool(manifest and manifest.get("engine") == "local"
+                    and manifest["input"]["sha256"] == self.input_sha256
+                    and manifest["model"]["version"] == self.bundle.version
+                    and self.output.exists() and self.rejects.exists())
+
+    def restore(self) -> bool:
+        """Carry on from a matching checkpoint; False (and a clean slate) when there is none."""
+        saved = Checkpoint.load(self.checkpoint_path)
+        if saved is None or not saved.matches(input_sha256=self.input_sha256,
+                                              model_version=self.bundle.version):
+            self.clear()
+            return False
+        if saved.done:  # killed while moving files into place: finish() completes it
+            if all(partial.exists() or final.exists() for partial, final in
+                   ((self.output_partial, self.output), (self.rejects_partial, self.rejects))):
+                self.state = saved
+                return True
+            self.clear()
+            return False
+        if not (truncate_to(self.output_partial, saved.output_bytes)
+                and truncate_to(self.rejects_partial, saved.rejects_bytes)):
+            self.clear()  # partial files shorter than the checkpoint says: start over
+            return False
+        saved.resumes += 1
+        self.state = saved
+        return True
+
+    def finish(self) -> ScoreSummary:
+        """Move finished files into place (idempotent: a kill here is finished by a re-run)."""
+        for partial, final in ((self.rejects_partial, self.rejects), (self.output_partial, self.output)):
+            if partial.exists():
+                os.replace(partial, final)
+            elif not final.exists():
+                raise RuntimeError(f"{final}: finished run lost its output; re-run with resume=False")
+        for key in COUNT_KEYS:
+            setattr(self.summary, key, self.state.counts.get(key, 0))
+        manifest = build_manifest(
+            engine="local", input_path=self.input_path, input_sha256=self.input_sha256,
+            input_bytes=self.input_bytes, output_path=self.output, rejects_path=self.rejects,
+            model_version=self.bundle.version, model_kind=self.bundle.kind, counts=self.summary.counts(),
+            started_at=self.state.started_at, batch_size=self.batch_size, resumes=self.state.resumes)
+        self.summary.manifest_path = write_manifest(self.output, manifest)
+        self.checkpoint_path.unlink(missing_ok=True)
+        self.summary.rejects = read_reject_sample(self.rejects)
+        return self.summary
+
+
 def score_file(input_path: str | Path, output_path: str | Path, bundle: ModelBundle,
-               *, batch_size: int = 64) -> ScoreSummary:
+               *, batch_size: int = 64, progress: bool | None = None, resume: bool = True) -> ScoreSummary:
     """Score every valid incident of ``input_path`` into ``output_path`` (JSON Lines).
 
-    Bad records go to ``<output>.rejects.jsonl`` with their line, field and reason; the
-    batch goes on. The output is written to a temporary file and renamed when complete.
+    Bad records go to ``<output stem>.rejects.jsonl`` with their line, field and reason; the
+    batch goes on. With ``resume`` (the default) a run carries on from the checkpoint a killed
+    run left, and a run whose manifest shows the same input and model already scored does
+    nothing; ``resume=False`` starts again from the first record. ``progress`` shows a bar
+    of incidents/s and ETA on stderr (None: only when stderr is a terminal).
     """
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    summary = ScoreSummary()
-    rejected_lines: set[int] = set()
-    temporary = output_path.with_name(output_path.name + ".partial")
-    rejects_file = rejects_path_for(output_path)
-
-    def valid_incidents() -> Iterator[Incident]:
-        for item in read_incidents(input_path):
-            if isinstance(item, Reject):
-                summary.rejects.append(item)
-                rejected_lines.add(item.line)
-            else:
-                yield item
-
-    with temporary.open("w", encoding="utf-8") as out:
-        for batch in batched(valid_incidents(), batch_size):
-            for record in score_incidents(batch, bundle):
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                summary.scored += 1
-                summary.missed_flags += len(record["missed"])
-                summary.flagged_incidents += bool(record["missed"])
-    temporary.replace(output_path)
-    summary.rejected_records = len(rejected_lines)
-    with rejects_file.open("w", encoding="utf-8") as handle:
-        for reject in summary.rejects:
-            handle.write(reject.model_dump_json() + "\n")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+    input_path, output = Path(input_path), Path(output_path)
+    detect_format(input_path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with _OutputLock(output):
+        run = _Run(input_path, output, bundle, batch_size)
+        if resume and run.already_done():
+            manifest = read_manifest(output) or {}
+            summary = run.summary
+            for key in COUNT_KEYS:
+                setattr(summary, key, manifest.get("counts", {}).get(key, 0))
+            summary.already_done, summary.manifest_path = True, manifest_path_for(output)
+            summary.rejects = read_reject_sample(run.rejects)
+            return summary
+        if not resume:
+            run.clear()
+        run.summary.resumed = run.restore() if resume else False
+        if not run.state.done:
+            _score_stream(run, show_progress(progress))
+        summary = run.finish()
+    summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _score_stream(run: _Run, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    state = run.state
+    counts = {key: state.counts.get(key, 0) for key in COUNT_KEYS}
+    done_records = counts["scored"] + counts["rejected_records"]
+    total = estimate_records(run.input_path, run.newlines)
+    last_fsync = time.monotonic()
+    bar = tqdm(total=total, initial=done_records, unit=" incidents", smoothing=0.05,
+               mininterval=0.5, dynamic_ncols=True, disable=not progress, file=sys.stderr,
+               desc=f"scoring {run.input_path.name}")
+    with bar, run.output_partial.open("ab") as out, run.rejects_partial.open("ab") as rejects_out:
+
+        def checkpoint(batch: list[Incident], consumed: int, new_records: int, *, final: bool) -> None:
+            nonlocal last_fsync
+            for record in score_incidents(batch, run.bundle) if batch else []:
+                out.write(record_line(record))
+                counts["scored"] += 1
+                counts["missed_flags"] += len(record["missed"])
+                counts["flagged_incidents"] += bool(record["missed"])
+            out.flush()
+            rejects_out.flush()
+            durable = final or time.monotonic() - last_fsync >= FSYNC_SECONDS
+            if durable:
+                os.fsync(out.fileno())
+                os.fsync(rejects_out.fileno())
+                last_fsync = time.monotonic()
+            state.consumed, state.output_bytes, state.rejects_bytes = consumed, out.tell(), rejects_out.tell()
+            state.counts, state.done = dict(counts), final
+            state.save(run.checkpoint_path, fsync=durable)
+            bar.update(new_records)
+
+        consumed = state.consumed
+        batch: list[Incident] = []
+        new_records = 0  # records (incidents or rejected records) since the last checkpoint
+        for item in islice(read_incidents(run.input_path), state.consumed, None):
+            consumed += 1
+            if isinstance(item, Reject):
+                rejects_out.write(reject_line(item))
+                counts["reject_entries"] += 1
+                if item.line != state.last_reject_line:  # one record's rejects come together
+                    counts["rejected_records"] += 1
+                    new_records += 1
+                    state.last_reject_line = item.line
+                continue
+            batch.append(item)
+            new_records += 1
+            if len(batch) >= run.batch_size:
+                checkpoint(batch, consumed, new_records, final=False)
+                batch, new_records = [], 0
+        checkpoint(batch, consumed, new_records, final=True)

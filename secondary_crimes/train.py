@@ -28,6 +28,12 @@ class TrainConfig:
     params: dict[str, Any] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
     threshold_folds: int = 5
+    # "oof": thresholds on out-of-fold probabilities (threshold_folds fits), then a fit on all.
+    # "holdout": one fit on all but a seeded holdout_fraction, thresholds on that holdout, and a
+    # refit on everything only when refit_after_holdout (the transformer: 1 fine-tune, not 6).
+    threshold_strategy: str = "oof"
+    holdout_fraction: float = 0.2
+    refit_after_holdout: bool = False
     min_positives: int = 3
     seed: int = 13
     output: str = "models/default"
@@ -54,17 +60,38 @@ def out_of_fold_proba(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray)
     return proba
 
 
+def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray):  # noqa: N803
+    """One fit on all but a seeded holdout; thresholds on the holdout's probabilities."""
+    from sklearn.model_selection import train_test_split
+
+    train_index, held_index = train_test_split(np.arange(len(X)), test_size=config.holdout_fraction,
+                                               random_state=config.seed, shuffle=True)
+    model = build_model(config.kind, config.params)
+    model.fit([X[i] for i in train_index], Y[train_index])
+    proba = model.predict_proba([X[i] for i in held_index])
+    thresholds = choose_thresholds(Y[held_index], proba, min_positives=config.min_positives)
+    if config.refit_after_holdout:
+        model = build_model(config.kind, config.params).fit(X, Y)
+    return model, thresholds
+
+
 def fit_bundle(config: TrainConfig, dataset: Dataset) -> ModelBundle:
-    """Choose thresholds on out-of-fold probabilities, then fit on everything."""
+    """Choose thresholds on held-out probabilities (``threshold_strategy``), then the final fit."""
     X, Y = dataset.incidents, dataset.Y  # noqa: N806
     log.info("training %s on %d incidents from %s", config.kind, len(X), dataset.sources)
-    oof = out_of_fold_proba(config, X, Y)
-    thresholds = choose_thresholds(Y, oof, min_positives=config.min_positives)
-    model = build_model(config.kind, config.params).fit(X, Y)
+    if config.threshold_strategy == "holdout":
+        model, thresholds = holdout_fit(config, X, Y)
+    elif config.threshold_strategy == "oof":
+        oof = out_of_fold_proba(config, X, Y)
+        thresholds = choose_thresholds(Y, oof, min_positives=config.min_positives)
+        model = build_model(config.kind, config.params).fit(X, Y)
+    else:
+        raise ValueError(f"threshold_strategy must be 'oof' or 'holdout', not {config.threshold_strategy!r}")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     metadata = {
         "trained_at": stamp,
         "params": config.params,
+        "threshold_strategy": config.threshold_strategy,
         "data": {"sources": dataset.sources, "incidents": len(X), "sha256": dataset.content_hash(),
                  "positives": dict(zip(model.labels, map(int, Y.sum(axis=0)), strict=True))},
     }

@@ -10,7 +10,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from secondary_crimes.classify.base import OffenceModel
-from secondary_crimes.classify.calibrated import PerLabelCalibrated
+from secondary_crimes.classify.calibrated import PerLabelCalibrated, linear_classifier
 from secondary_crimes.records import Incident
 from secondary_crimes.text import model_text
 
@@ -43,12 +43,10 @@ class BaselineModel(OffenceModel):
         self.calibration = calibration
 
     def fit(self, X: Sequence[Incident], Y: np.ndarray) -> BaselineModel:  # noqa: N803
-        from sklearn.linear_model import LogisticRegression
-
         self.features_ = text_features(self.max_features)
         features = self.features_.fit_transform(X)
         self.classifier_ = PerLabelCalibrated(
-            LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000), method=self.calibration)
+            linear_classifier(self.C), method=self.calibration)
         self.classifier_.fit(features, Y)
         return self
 

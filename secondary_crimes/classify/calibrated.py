@@ -15,6 +15,11 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
 
+def linear_classifier(C: float = 4.0) -> LogisticRegression:  # noqa: N803
+    """Balanced logistic regression solved in the dual: fast when features outnumber incidents."""
+    return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", dual=True, max_iter=5000)
+
+
 class PerLabelCalibrated(BaseEstimator, ClassifierMixin):
     """One calibrated copy of ``estimator`` per column of ``Y``."""
 
@@ -26,7 +31,7 @@ class PerLabelCalibrated(BaseEstimator, ClassifierMixin):
     def _base(self):
         if self.estimator is not None:
             return self.estimator
-        return LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)
+        return linear_classifier()
 
     def fit(self, X, Y):  # noqa: N803
         Y = np.asarray(Y)  # noqa: N806

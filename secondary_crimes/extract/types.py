@@ -30,11 +30,25 @@ class Indicator:
     historical: bool = False
     other_person: bool = False  # about someone other than the victim/suspect pair
     reported: bool = False  # second-hand ("RP states her sister said ...")
+    value: float | None = None  # a count, for counting indicators ("40 messages")
+    agent: str | None = None  # role of who did it (victim, suspect, reporter, ..., unknown)
+    target: str | None = None  # role of whom it was done to
 
     @property
     def affirmed(self) -> bool:
         """True when the indicator asserts something happened in this incident."""
         return not (self.negated or self.hypothetical or self.historical or self.other_person)
+
+    @property
+    def context(self) -> str:
+        """One word for the indicator's context: the first modifier that applies, else affirmed."""
+        for name in ("negated", "hypothetical", "historical", "other_person"):
+            if getattr(self, name):
+                return name
+        return "affirmed"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,9 @@ class Person:
     text: str
     role: str  # victim, suspect, reporter, witness, child, officer, other
     span: Span
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -55,3 +72,23 @@ class Extraction:
     reporter: str | None = None
     domestic: bool | None = None
     attributes: dict[str, bool] = field(default_factory=dict)  # weapon, alcohol, children_present
+    # The spans behind relationship and reporter (what an auditor would check).
+    relationship_evidence: list[Span] = field(default_factory=list)
+    reporter_evidence: list[Span] = field(default_factory=list)
+    # The weighted cues behind the rule decisions ("relationship:neighbour", "reporter:witness").
+    cues: dict[str, float] = field(default_factory=dict)
+
+    def affirmed(self, offence: str | None = None) -> list[Indicator]:
+        """Affirmed indicators, for one offence when given."""
+        return [i for i in self.indicators if i.affirmed and (offence is None or offence in i.offences)]
+
+    def evidence(self, offence: str) -> list[Span]:
+        """The spans an auditor would highlight for an offence: its affirmed indicators, in text order."""
+        seen: set[tuple[str, int, int]] = set()
+        out = []
+        for indicator in sorted(self.affirmed(offence), key=lambda i: (i.span.field != "call_log", i.span.start)):
+            key = (indicator.span.field, indicator.span.start, indicator.span.end)
+            if key not in seen:
+                seen.add(key)
+                out.append(indicator.span)
+        return out

@@ -1,0 +1,565 @@
+"""The audit report: one self-contained HTML file (embedded PNG plots) and the same figures as JSON."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from secondary_crimes.audit.estimate import (  # noqa: E402
+    CONFIDENCE,
+    binned_rates,
+    estimate_audit,
+    flag_outcomes,
+    quantile_edges,
+    wilson,
+)
+from secondary_crimes.audit.rules import RULES  # noqa: E402
+from secondary_crimes.audit.sampling import Sample  # noqa: E402
+from secondary_crimes.audit.types import AuditDecision  # noqa: E402
+from secondary_crimes.taxonomy import load_taxonomy  # noqa: E402
+
+GROUP_NAMES = {
+    "violence_against_the_person": "Violence against the person",
+    "sexual_offences": "Sexual offences",
+    "criminal_damage_and_arson": "Criminal damage and arson",
+    "public_order_offences": "Public order offences",
+    "miscellaneous_crimes_against_society": "Misc. crimes against society",
+    "theft_offences": "Theft offences",
+    "no_offence_indicated": "No offence indicated",
+}
+
+
+def _group_name(group: str) -> str:
+    return GROUP_NAMES.get(group, group.replace("_", " ").capitalize())
+
+
+# ------------------------------------------------------------------------ the figures as data
+
+
+def report_data(
+    sample: Sample,
+    decisions: Mapping[str, AuditDecision],
+    *,
+    volume: float | None = None,
+    confidence: float = CONFIDENCE,
+    db_url: str | None = None,
+) -> dict[str, Any]:
+    """Every number the report shows (this is what the JSON holds)."""
+    estimates = estimate_audit(
+        sample.units,
+        decisions,
+        sample.population_sizes,
+        volume=volume,
+        auxiliary_totals=sample.auxiliary_totals or None,
+        confidence=confidence,
+    )
+    flags_random = flag_outcomes(sample.units, decisions, kind="random")
+    flags_priority = flag_outcomes(sample.units, decisions, kind="priority")
+    all_flags = flags_random + flags_priority
+
+    def confirmed_share(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return wilson(sum(r["confirmed"] for r in rows), len(rows), confidence=confidence).as_dict()
+
+    def incident_rows(kind: str) -> list[dict[str, Any]]:
+        """Per decided incident with flags: its priority and whether any flag was confirmed."""
+        rows = []
+        for unit in sample.units:
+            decision = decisions.get(unit.incident_id)
+            if unit.kind != kind or decision is None or not decision.flags or not decision.complete:
+                continue
+            rows.append(
+                {
+                    "review_priority": unit.review_priority,
+                    "confirmed": any(f.decision == "recorded" for f in decision.flags),
+                }
+            )
+        return rows
+
+    priority = {}
+    rows_by_kind = {kind: incident_rows(kind) for kind in ("random", "priority")}
+    for kind, rows in rows_by_kind.items():
+        edges = quantile_edges([r["review_priority"] for r in rows], 6 if kind == "random" else 3)
+        priority[kind] = {
+            "incidents": len(rows),
+            "confirmed_share": confirmed_share(rows),
+            "bins": binned_rates(
+                [r["review_priority"] for r in rows], [r["confirmed"] for r in rows], edges=edges, confidence=confidence
+            ),
+        }
+    probabilities = np.array([r["probability"] for r in all_flags], float)
+    outcomes = np.array([r["confirmed"] for r in all_flags], float)
+    calibration = {
+        "flags": len(all_flags),
+        "bins": binned_rates(probabilities, outcomes.astype(bool), bins=10, confidence=confidence),
+        "brier": float(np.mean((probabilities - outcomes) ** 2)) if len(all_flags) else None,
+        "mean_probability": float(probabilities.mean()) if len(all_flags) else None,
+        "confirmed_rate": float(outcomes.mean()) if len(all_flags) else None,
+    }
+    if calibration["bins"]:
+        total = sum(b["n"] for b in calibration["bins"])
+        calibration["expected_calibration_error"] = float(
+            sum(b["n"] / total * abs(b["mean_value"] - b["rate"]["estimate"]) for b in calibration["bins"])
+        )
+    if db_url:
+        unflagged = sum(
+            1 for u in sample.random_units() if u.incident_id in decisions and not decisions[u.incident_id].flags
+        )
+        estimates["warnings"].append(
+            f"Decisions come from the review queue, which shows auditors only the model's flags: {unflagged} audited "
+            "random-sample incidents had no flag and are counted as having no unrecorded crime. Crimes the model "
+            "missed entirely are not counted, so unless auditors read every sampled incident in full the recording "
+            "rate is an upper bound and the unrecorded count a lower bound."
+        )
+    by_offence: dict[str, dict[str, int]] = {}
+    for row in all_flags:
+        entry = by_offence.setdefault(row["offence"], {"decided": 0, "confirmed": 0})
+        entry["decided"] += 1
+        entry["confirmed"] += int(row["confirmed"])
+    return {
+        "title": f"Crime recording audit: {sample.name}",
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "sample": {
+            "name": sample.name,
+            "seed": sample.seed,
+            "design": sample.design,
+            "source": sample.source,
+            "created_at": sample.created_at,
+            "random_size": len(sample.random_units()),
+            "priority_size": len(sample.priority_units()),
+            "strata": {
+                h: {"population": N, "sample": sample.allocation.get(h, 0)} for h, N in sample.population_sizes.items()
+            },
+        },
+        "decisions_source": _safe_url(db_url),
+        "estimates": estimates,
+        "flags": {
+            "random_sample": {"decided": len(flags_random), "confirmed_share": confirmed_share(flags_random)},
+            "priority_sample": {"decided": len(flags_priority), "confirmed_share": confirmed_share(flags_priority)},
+            "by_offence": by_offence,
+        },
+        "priority": priority,
+        "calibration": calibration,
+        "population": sample.population,
+    }
+
+
+def _safe_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - never leak a password because a URL did not parse
+        return "(database)"
+
+
+# ------------------------------------------------------------------------ plots
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _barh(
+    ax, counts: Mapping[str, int], title: str, colour: str, labels: Mapping[str, str] | None = None, top: int = 15
+) -> None:
+    items = sorted(counts.items(), key=lambda kv: -kv[1])[:top][::-1]
+    if not items:
+        ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=10)
+        return
+    names = [(labels or {}).get(k, k) for k, _ in items]
+    values = [v for _, v in items]
+    ax.barh(names, values, color=colour)
+    for i, v in enumerate(values):
+        ax.text(v, i, f" {v}", va="center", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=8)
+    ax.margins(x=0.15)
+
+
+def plot_flags(data: dict[str, Any]) -> str:
+    population = data.get("population") or {}
+    names = {k: v.name for k, v in load_taxonomy().offences.items()}
+    fig, axes = plt.subplots(2, 2, figsize=(13, 10))
+    _barh(
+        axes[0, 0],
+        population.get("flags_by_offence", {}),
+        "Model flags (unrecorded offences) by offence",
+        "#c0504d",
+        names,
+    )
+    _barh(axes[0, 1], population.get("flags_by_closing_code", {}), "Model flags by closing code", "#4f81bd")
+    rule_names = {r: r.replace("_", " ") for r in RULES}
+    _barh(axes[1, 0], population.get("rule_flags", {}), "Rule-check flags by rule", "#9bbb59", rule_names)
+    _heatmap(
+        axes[1, 1],
+        population.get("flags_by_offence_and_closing_code", {}),
+        list(population.get("flags_by_closing_code", {}))[:8],
+        names,
+    )
+    fig.suptitle(f"All {population.get('incidents', 0):,} scored incidents", fontsize=12)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _heatmap(ax, table: Mapping[str, Mapping[str, int]], codes: list[str], names: Mapping[str, str]) -> None:
+    offences = sorted(table, key=lambda o: -sum(table[o].values()))[:12]
+    if not offences or not codes:
+        ax.set_axis_off()
+        return
+    grid = np.array([[table[o].get(c, 0) for c in codes] for o in offences])
+    ax.imshow(grid, cmap="Reds", aspect="auto")
+    ax.set_xticks(
+        range(len(codes)), [c if len(c) <= 18 else c[:17] + "…" for c in codes], rotation=40, ha="right", fontsize=8
+    )
+    ax.set_yticks(range(len(offences)), [names.get(o, o) for o in offences], fontsize=8)
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            if grid[i, j]:
+                ax.text(
+                    j,
+                    i,
+                    str(grid[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if grid[i, j] > grid.max() / 2 else "black",
+                )
+    ax.set_title("Model flags: offence by closing code", fontsize=10)
+
+
+def _xerr(rate: dict[str, Any]) -> list[list[float]]:
+    return [[max(rate["estimate"] - rate["low"], 0) * 100], [max(rate["high"] - rate["estimate"], 0) * 100]]
+
+
+def plot_rates(data: dict[str, Any]) -> str:
+    estimates = data["estimates"]
+    rows = []
+    if estimates.get("overall", {}).get("recording_rate"):
+        rows.append(("All crime", estimates["overall"]))
+    for group, figures in estimates.get("groups", {}).items():
+        if figures.get("recording_rate"):
+            rows.append((_group_name(group), figures))
+    fig, ax = plt.subplots(figsize=(8.5, 0.55 * max(len(rows), 2) + 1.2))
+    if not rows:
+        ax.text(0.5, 0.5, "no audited crimes yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return _png(fig)
+    y = np.arange(len(rows))[::-1]
+    for yi, (_name, figures) in zip(y, rows, strict=True):
+        rate = figures["recording_rate"]
+        ax.errorbar(
+            rate["estimate"] * 100,
+            yi + 0.12,
+            xerr=_xerr(rate),
+            fmt="o",
+            color="#1f4e79",
+            capsize=4,
+            label="stratified ratio" if yi == y[0] else None,
+        )
+        assisted = figures.get("model_assisted_recording_rate")
+        if assisted and assisted.get("estimate") is not None:
+            ax.errorbar(
+                assisted["estimate"] * 100,
+                yi - 0.12,
+                xerr=_xerr(assisted),
+                fmt="s",
+                color="#e46c0a",
+                capsize=4,
+                label="model-assisted" if yi == y[0] else None,
+            )
+        ax.text(
+            102.5,
+            yi,
+            f"{rate['estimate'] * 100:.1f}% ± {rate['half_width'] * 100:.1f}  "
+            f"(n={figures['sample_should_have_been_recorded']})",
+            va="center",
+            fontsize=8,
+        )
+    ax.set_yticks(y, [name for name, _ in rows], fontsize=9)
+    ax.set_xlim(min(50, min(f["recording_rate"]["low"] * 100 for _, f in rows) - 5), 101.5)
+    ax.axvline(100, color="grey", lw=0.8)
+    ax.set_xlabel(f"Recording rate (%), {int(data['estimates']['confidence'] * 100)}% confidence interval")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("Crime recording rate by offence group", fontsize=11)
+    return _png(fig)
+
+
+def _rate_curve(ax, bins: list[dict[str, Any]], label: str, colour: str, marker: str, offset: float = 0.0) -> None:
+    if not bins:
+        return
+    x = np.array([b["mean_value"] for b in bins]) + offset
+    p = np.array([b["rate"]["estimate"] for b in bins])
+    low = np.array([b["rate"]["low"] for b in bins])
+    high = np.array([b["rate"]["high"] for b in bins])
+    ax.errorbar(
+        x,
+        p,
+        yerr=[np.maximum(p - low, 0), np.maximum(high - p, 0)],
+        fmt=marker + "-",
+        color=colour,
+        capsize=3,
+        label=label,
+    )
+    for xi, pi, b in zip(x, p, bins, strict=True):
+        ax.annotate(str(b["n"]), (xi, pi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colour)
+
+
+def plot_priority(data: dict[str, Any]) -> str:
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    _rate_curve(ax, data["priority"]["random"]["bins"], "random sample", "#1f4e79", "o", -0.005)
+    _rate_curve(ax, data["priority"]["priority"]["bins"], "priority sample", "#c0504d", "s", 0.005)
+    lows = [b["mean_value"] for kind in ("random", "priority") for b in data["priority"][kind]["bins"]]
+    ax.set_xlim(max(0.0, min(lows, default=0.0) - 0.05), 1.01)
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_xlabel("Review priority (model's chance of an unrecorded offence)")
+    ax.set_ylabel("Share of flagged incidents with a confirmed miss")
+    ax.set_title("Review priority against auditors' confirmations", fontsize=11)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left")
+    return _png(fig)
+
+
+def plot_calibration(data: dict[str, Any]) -> str:
+    calibration = data["calibration"]
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(6.5, 6), height_ratios=[3, 1], sharex=True)
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    _rate_curve(ax, calibration["bins"], "auditors' confirmed rate", "#1f4e79", "o")
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_ylabel("Flags confirmed by auditors")
+    title = "Calibration of the model against auditors' decisions"
+    if calibration.get("brier") is not None:
+        title += (
+            f"\nBrier {calibration['brier']:.3f}, ECE {calibration.get('expected_calibration_error', 0):.3f}, "
+            f"{calibration['flags']} decided flags"
+        )
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    hist.bar(
+        [b["mean_value"] for b in calibration["bins"]],
+        [b["n"] for b in calibration["bins"]],
+        width=0.08,
+        color="#8eb4e3",
+    )
+    hist.set_xlabel("Model probability of the flagged offence")
+    hist.set_ylabel("Flags")
+    hist.set_xlim(0, 1.02)
+    return _png(fig)
+
+
+# ------------------------------------------------------------------------ HTML
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}
+h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
+th{background:#f0f3f7}
+td:first-child,th:first-child{text-align:left}
+.headline{display:flex;gap:1em;flex-wrap:wrap}
+.card{border:1px solid #ccd;border-radius:6px;padding:.8em 1.2em;background:#f8fafc}
+.card .big{font-size:1.8em;font-weight:600;color:#1f4e79}
+.muted{color:#666;font-size:.9em}
+.warn{background:#fff4e5;border-left:4px solid #e46c0a;padding:.5em 1em}
+img{max-width:100%}
+.pair img{max-width:49%}
+"""
+
+
+def _pct(estimate: dict[str, Any] | None) -> str:
+    if not estimate or estimate.get("estimate") is None:
+        return "–"
+    return (
+        f"{estimate['estimate'] * 100:.1f}% ± {estimate['half_width'] * 100:.2f} "
+        f"({estimate['low'] * 100:.1f}–{estimate['high'] * 100:.1f})"
+    )
+
+
+def _count(estimate: dict[str, Any] | None) -> str:
+    if not estimate or estimate.get("estimate") is None:
+        return "–"
+    return f"{estimate['estimate']:,.0f} ({estimate['low']:,.0f}–{estimate['high']:,.0f})"
+
+
+def render_html(data: dict[str, Any]) -> str:
+    """The report as one HTML document (plots embedded as base64 PNG)."""
+    esc = html.escape
+    est = data["estimates"]
+    overall = est.get("overall") or {}
+    level = int(round(est["confidence"] * 100))
+    per_year = "per year" if est.get("volume_given") else "in the scored population"
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(data['title'])}</title>"
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{esc(data['title'])}</h1>",
+        f"<p class='muted'>Generated {esc(data['generated_at'])}. Sample <b>{esc(data['sample']['name'])}</b> "
+        f"(seed {data['sample']['seed']}), {data['sample']['random_size']} incidents drawn at random from "
+        f"{est['population']:,} scored incidents; {est['audited']} fully audited. "
+        f"A further {data['sample']['priority_size']} top-priority incidents were reviewed and are "
+        "<b>not</b> used in the estimates.</p>",
+    ]
+    if est.get("warnings"):
+        parts.append(
+            "<div class='warn'><b>Warnings</b><ul>"
+            + "".join(f"<li>{esc(w)}</li>" for w in est["warnings"])
+            + "</ul></div>"
+        )
+    parts.append("<h2>Headline</h2><div class='headline'>")
+    parts.append(
+        f"<div class='card'><div>Crime recording rate</div><div class='big'>"
+        f"{_pct(overall.get('recording_rate')).split(' (')[0]}</div>"
+        f"<div class='muted'>{level}% CI {_pct(overall.get('recording_rate')).split(' (')[-1].rstrip(')')}"
+        "; stratified combined ratio estimator</div></div>"
+    )
+    if overall.get("model_assisted_recording_rate"):
+        parts.append(
+            f"<div class='card'><div>Model-assisted recording rate</div><div class='big'>"
+            f"{_pct(overall['model_assisted_recording_rate']).split(' (')[0]}</div>"
+            "<div class='muted'>difference estimator using the model's scores on every incident</div></div>"
+        )
+    parts.append(
+        f"<div class='card'><div>Unrecorded crimes {per_year}</div><div class='big'>"
+        f"{_count(overall.get('unrecorded_per_year')).split(' (')[0]}</div>"
+        f"<div class='muted'>{level}% CI {_count(overall.get('unrecorded_per_year')).split(' (')[-1].rstrip(')')}"
+        f" for {est['volume_per_year']:,.0f} incidents</div></div></div>"
+    )
+    parts.append(
+        "<h2>Recording rate by offence group</h2>"
+        f"<img alt='recording rate by group' src='data:image/png;base64,{data['images']['rates']}'>"
+    )
+    parts.append(
+        "<table><tr><th>Offence group</th><th>Crimes in sample (recorded / should have been)</th>"
+        f"<th>Recording rate, {level}% CI</th><th>Model-assisted</th><th>Unrecorded {per_year}</th></tr>"
+    )
+    rows = [("All crime", overall)] + [(_group_name(g), f) for g, f in est.get("groups", {}).items()]
+    for name, figures in rows:
+        if not figures:
+            continue
+        parts.append(
+            f"<tr><td>{esc(name)}</td><td>{figures.get('sample_recorded', 0)} / "
+            f"{figures.get('sample_should_have_been_recorded', 0)}</td>"
+            f"<td>{_pct(figures.get('recording_rate'))}</td>"
+            f"<td>{_pct(figures.get('model_assisted_recording_rate'))}</td>"
+            f"<td>{_count(figures.get('unrecorded_per_year'))}</td></tr>"
+        )
+    parts.append("</table>")
+    parts.append(
+        "<h2>Strata</h2><table><tr><th>Stratum (offence group of principal offence)</th><th>Incidents</th>"
+        "<th>Sampled</th><th>Audited</th><th>Weight N/n</th></tr>"
+    )
+    for h, s in est.get("strata", {}).items():
+        weight = f"{s['population'] / s['sampled']:.1f}" if s["sampled"] else "–"
+        parts.append(
+            f"<tr><td>{esc(_group_name(h))}</td><td>{s['population']:,}</td><td>{s['sampled']}</td>"
+            f"<td>{s['audited']}</td><td>{weight}</td></tr>"
+        )
+    parts.append("</table>")
+    parts.append(
+        "<h2>Where the misses are</h2>"
+        f"<img alt='flags by offence and closing code' src='data:image/png;base64,{data['images']['flags']}'>"
+    )
+    flags = data["flags"]
+    parts.append("<table><tr><th>Sample</th><th>Decided flags</th><th>Confirmed (should have been recorded)</th></tr>")
+    for key, label in (("random_sample", "Random"), ("priority_sample", "Priority (not used in the estimates)")):
+        parts.append(
+            f"<tr><td>{label}</td><td>{flags[key]['decided']}</td><td>{_pct(flags[key]['confirmed_share'])}</td></tr>"
+        )
+    parts.append("</table><table><tr><th>Offence</th><th>Decided flags (both samples)</th><th>Confirmed</th></tr>")
+    names = {k: v.name for k, v in load_taxonomy().offences.items()}
+    for offence, counts in sorted(flags["by_offence"].items(), key=lambda kv: -kv[1]["decided"]):
+        parts.append(
+            f"<tr><td>{esc(names.get(offence, offence))}</td><td>{counts['decided']}</td>"
+            f"<td>{counts['confirmed']}</td></tr>"
+        )
+    parts.append("</table>")
+    parts.append(
+        "<h2>Review priority and model calibration</h2><div class='pair'>"
+        f"<img alt='priority against confirmed rate' src='data:image/png;base64,{data['images']['priority']}'>"
+        f"<img alt='calibration' src='data:image/png;base64,{data['images']['calibration']}'></div>"
+    )
+    parts.append(
+        "<h2>Method</h2><p>The recording rate is (crimes recorded) / (crimes that should have been "
+        "recorded), summed over the population and estimated from the auditors' decisions on the random "
+        "sample with the stratified combined ratio estimator; its variance is the linearised (Taylor) "
+        "variance with finite population correction, and the interval uses Student's t with n − H "
+        "degrees of freedom. Group rates are domain estimates from the same sample. The model-assisted "
+        "rate replaces the sample means by population totals of the recorded crimes and the model's "
+        "expected unrecorded offences, corrected by the sample's residuals (difference estimator). "
+        "Shares of flags use Wilson intervals. Unrecorded crimes per year = incident volume × estimated "
+        "unrecorded crimes per incident. See docs/audit.md.</p>"
+    )
+    if data.get("decisions_source"):
+        parts.append(f"<p class='muted'>Decisions read from {esc(data['decisions_source'])}.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def build_report(
+    sample: Sample, decisions: Mapping[str, AuditDecision], *, volume: float | None = None, db_url: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """(HTML, JSON-ready figures) for a sample and its decisions."""
+    data = report_data(sample, decisions, volume=volume, db_url=db_url)
+    data["images"] = {
+        "flags": plot_flags(data),
+        "rates": plot_rates(data),
+        "priority": plot_priority(data),
+        "calibration": plot_calibration(data),
+    }
+    document = render_html(data)
+    figures = {k: v for k, v in data.items() if k != "images"}
+    return document, figures
+
+
+def write_report(
+    out: Path,
+    sample: Sample,
+    decisions: Mapping[str, AuditDecision],
+    *,
+    volume: float | None = None,
+    db_url: str | None = None,
+    json_out: Path | None = None,
+    png_dir: Path | None = None,
+) -> tuple[Path, Path]:
+    """Write the HTML report and its JSON (``out`` with ``.json``); optionally the plots as PNG files."""
+    out = Path(out)
+    document, figures = build_report(sample, decisions, volume=volume, db_url=db_url)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(document, encoding="utf-8")
+    json_path = Path(json_out) if json_out else out.with_suffix(".json")
+    json_path.write_text(json.dumps(figures, indent=1, allow_nan=False, default=_json_default), encoding="utf-8")
+    if png_dir is not None:
+        png_dir = Path(png_dir)
+        png_dir.mkdir(parents=True, exist_ok=True)
+        import re
+
+        for name, encoded in re.findall(r"alt='([^']+)' src='data:image/png;base64,([^']+)'", document):
+            (png_dir / (name.replace(" ", "_") + ".png")).write_bytes(base64.b64decode(encoded))
+    return out, json_path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,205 @@
+"""An ensemble of offence models: averaged or stacked calibrated probabilities.
+
+Members are given by kind and params (``[{"kind": "hybrid", "params": {...}}, {"kind":
+"transformer", ...}]``) and built through the registry. ``method``:
+
+- ``average``: a (weighted) mean of the members' calibrated probabilities; members fit on all
+  the data.
+- ``stacking``: members fit on all but a seeded ``selection_fraction``; on that part, one
+  logistic regression per offence over the members' logits (labels with too few positives
+  there fall back to the average).
+- ``select`` (default): as stacking, and then whichever of {each member alone, the average,
+  the stack} has the best pooled average precision on the selection part (the stack scored
+  by cross-validation there) becomes the combination. ``selection_scores_`` and ``chosen_``
+  say what won, so "keep whichever wins on held-out data" is a fitted fact, not a guess.
+
+With ``refit=True`` the members are refit on all the data after the choice (twice the cost).
+Evidence, relationship, reporter, domestic and people come from one member (``explain_with``:
+by default the hybrid, else the transformer, else the first), asked for evidence on the
+offences that the *combined* probabilities flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from secondary_crimes.classify.base import Analysis, OffenceModel
+from secondary_crimes.records import Incident
+
+DEFAULT_MEMBERS = ({"kind": "baseline", "params": {}}, {"kind": "transformer", "params": {}})
+_EXPLAINER_PREFERENCE = ("hybrid", "transformer")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _pooled_ap(Y: np.ndarray, proba: np.ndarray) -> float:  # noqa: N803
+    from sklearn.metrics import average_precision_score
+
+    y = np.asarray(Y).ravel()
+    if not y.any() or y.all():
+        return float("nan")
+    return float(average_precision_score(y, np.asarray(proba).ravel()))
+
+
+class _Stack:
+    """Per-offence logistic regression over member logits; the average where a label can't support it."""
+
+    def __init__(self, min_positives: int = 3, C: float = 1.0):  # noqa: N803
+        self.min_positives = min_positives
+        self.C = C
+
+    def fit(self, member_proba: list[np.ndarray], Y: np.ndarray) -> _Stack:  # noqa: N803
+        from sklearn.linear_model import LogisticRegression
+
+        self.models_: list = []
+        for j in range(Y.shape[1]):
+            y = Y[:, j].astype(int)
+            positives = int(y.sum())
+            if positives >= self.min_positives and len(y) - positives >= self.min_positives:
+                features = np.column_stack([_logit(p[:, j]) for p in member_proba])
+                self.models_.append(LogisticRegression(C=self.C).fit(features, y))
+            else:
+                self.models_.append(None)
+        return self
+
+    def predict_proba(self, member_proba: list[np.ndarray]) -> np.ndarray:
+        average = np.mean(member_proba, axis=0)
+        out = average.copy()
+        for j, model in enumerate(self.models_):
+            if model is not None:
+                features = np.column_stack([_logit(p[:, j]) for p in member_proba])
+                out[:, j] = model.predict_proba(features)[:, 1]
+        return out
+
+
+class EnsembleModel(OffenceModel):
+    """Combines member models' calibrated probabilities; see the module docstring."""
+
+    kind = "ensemble"
+
+    def __init__(self, members: Sequence[dict[str, Any]] = DEFAULT_MEMBERS, method: str = "select",
+                 weights: Sequence[float] | None = None, selection_fraction: float = 0.25,
+                 stack_folds: int = 3, min_positives: int = 3, explain_with: int | None = None,
+                 refit: bool = False, seed: int = 13):
+        self.members = members
+        self.method = method
+        self.weights = weights
+        self.selection_fraction = selection_fraction
+        self.stack_folds = stack_folds
+        self.min_positives = min_positives
+        self.explain_with = explain_with
+        self.refit = refit
+        self.seed = seed
+
+    # ----------------------------------------------------------------- fitting
+    def _build_members(self) -> list[OffenceModel]:
+        from secondary_crimes.classify.registry import build_model
+
+        if not self.members:
+            raise ValueError("an ensemble needs at least one member")
+        return [build_model(m["kind"], m.get("params") or {}) for m in self.members]
+
+    def _weights(self) -> np.ndarray:
+        weights = np.ones(len(self.members)) if self.weights is None else np.asarray(self.weights, float)
+        if len(weights) != len(self.members) or weights.sum() <= 0:
+            raise ValueError(f"weights {self.weights} do not match {len(self.members)} members")
+        return weights / weights.sum()
+
+    def _average(self, member_proba: list[np.ndarray]) -> np.ndarray:
+        return np.tensordot(self._weights(), np.stack(member_proba), axes=1)
+
+    def fit(self, X: Sequence[Incident], Y: np.ndarray) -> EnsembleModel:  # noqa: N803
+        X, Y = list(X), np.asarray(Y)  # noqa: N806
+        if self.method not in ("average", "stacking", "select"):
+            raise ValueError(f"method must be average, stacking or select, not {self.method!r}")
+        self.members_ = self._build_members()
+        self.selection_scores_: dict[str, float] = {}
+        self.stack_ = None
+        if self.method == "average":
+            for member in self.members_:
+                member.fit(X, Y)
+            self.chosen_ = "average"
+            return self
+
+        from sklearn.model_selection import KFold, train_test_split
+
+        fit_index, sel_index = train_test_split(np.arange(len(X)), test_size=self.selection_fraction,
+                                                random_state=self.seed, shuffle=True)
+        for member in self.members_:
+            member.fit([X[i] for i in fit_index], Y[fit_index])
+        selection = [X[i] for i in sel_index]
+        member_proba = [member.predict_proba(selection) for member in self.members_]
+        Y_sel = Y[sel_index]  # noqa: N806
+        self.stack_ = _Stack(self.min_positives).fit(member_proba, Y_sel)
+        if self.method == "stacking":
+            self.chosen_ = "stacking"
+        else:
+            for k, (spec, proba) in enumerate(zip(self.members, member_proba, strict=True)):
+                self.selection_scores_[f"member{k}:{spec['kind']}"] = _pooled_ap(Y_sel, proba)
+            self.selection_scores_["average"] = _pooled_ap(Y_sel, self._average(member_proba))
+            stacked = np.zeros_like(Y_sel, dtype=float)
+            folds = KFold(n_splits=max(2, min(self.stack_folds, len(sel_index))), shuffle=True,
+                          random_state=self.seed)
+            for train, test in folds.split(sel_index):
+                stack = _Stack(self.min_positives).fit([p[train] for p in member_proba], Y_sel[train])
+                stacked[test] = stack.predict_proba([p[test] for p in member_proba])
+            self.selection_scores_["stacking"] = _pooled_ap(Y_sel, stacked)
+            scored = {k: v for k, v in self.selection_scores_.items() if np.isfinite(v)}
+            self.chosen_ = max(scored, key=scored.get) if scored else "average"
+        if self.refit:
+            for member in self.members_:
+                member.fit(X, Y)
+        return self
+
+    # ----------------------------------------------------------------- predicting
+    def _combine(self, member_proba: list[np.ndarray]) -> np.ndarray:
+        if self.chosen_ == "average":
+            return self._average(member_proba)
+        if self.chosen_ == "stacking":
+            return self.stack_.predict_proba(member_proba)
+        return member_proba[int(self.chosen_.split(":")[0].removeprefix("member"))]
+
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
+        if not len(X):
+            return np.zeros((0, len(self.labels)))
+        return self._combine([member.predict_proba(X) for member in self.members_])
+
+    def explainer_index(self) -> int:
+        if self.explain_with is not None:
+            return int(self.explain_with)
+        kinds = [m["kind"] for m in self.members]
+        for kind in _EXPLAINER_PREFERENCE:
+            if kind in kinds:
+                return kinds.index(kind)
+        return 0
+
+    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
+        """Combined probabilities; the explaining member's attributes and evidence for combined flags."""
+        X = list(X)  # noqa: N806
+        if not X:
+            return []
+        e = self.explainer_index()
+        explained = self.members_[e].analyse(X, None)
+        member_proba = [np.vstack([a.probabilities for a in explained]) if k == e else member.predict_proba(X)
+                        for k, member in enumerate(self.members_)]
+        combined = self._combine(member_proba)
+        out = [Analysis(probabilities=combined[i], domestic=a.domestic, relationship=a.relationship,
+                        reporter=a.reporter, people=list(a.people)) for i, a in enumerate(explained)]
+        if thresholds is None:
+            return out
+        flags = combined >= np.asarray(thresholds)
+        rows = np.flatnonzero(flags.any(axis=1))
+        if rows.size:
+            # Ask the explainer for evidence on every label any of these incidents has flagged.
+            wanted = np.where(flags[rows].any(axis=0), 0.0, np.inf)
+            evidence = self.members_[e].analyse([X[i] for i in rows], wanted)
+            for i, analysis in zip(rows, evidence, strict=True):
+                keep = {self.labels[j] for j in np.flatnonzero(flags[i])}
+                out[i].evidence = {k: v for k, v in analysis.evidence.items() if k in keep}
+        return out

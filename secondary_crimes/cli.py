@@ -1,0 +1,175 @@
+"""The `secondary-crimes` command line: train, score, evaluate, and the review queue."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Find crimes that were reported to the police but never recorded.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+DEFAULT_CONFIG = Path("training/default.yaml")
+ModelOption = Annotated[str | None, typer.Option("--model", help="Model folder or MLflow URI "
+                                                 "(models:/secondary-crimes@champion); default: settings")]
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option(help="Training config (YAML)")] = DEFAULT_CONFIG,
+    output: Annotated[Path | None, typer.Option(help="Where to save the model (default: the config's)")] = None,
+    track: Annotated[bool, typer.Option(help="Log the run to MLflow and register the model")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Train a model from a config and save it (optionally tracked in MLflow)."""
+    from secondary_crimes.train import TrainConfig
+    from secondary_crimes.train import train as run_training
+
+    _logging(verbose)
+    if not config.exists():
+        raise _fail(f"{config}: no such training config")
+    if track:
+        from secondary_crimes.tracking import tracked_train
+
+        bundle, path, run_id = tracked_train(config, output=output)
+        typer.echo(f"trained {bundle.version} -> {path} (MLflow run {run_id})")
+        return
+    bundle, path = run_training(TrainConfig.from_file(config), output)
+    typer.echo(f"trained {bundle.version} on {bundle.metadata['data']['incidents']} incidents -> {path}")
+
+
+@app.command()
+def score(
+    input: Annotated[Path, typer.Argument(help="Incidents: .jsonl, .csv or .parquet")],
+    out: Annotated[Path, typer.Option("--out", help="Scored output (.jsonl)")],
+    model: ModelOption = None,
+    engine: Annotated[str, typer.Option(help="local or spark")] = "local",
+    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Score incidents: offences supported, missed (unrecorded) crimes, evidence and priority."""
+    from secondary_crimes.classify.bundle import load_bundle
+    from secondary_crimes.score import score_file
+
+    if not input.exists():
+        raise _fail(f"{input}: no such input file")
+    if engine == "spark":
+        from secondary_crimes.engines.spark import score_spark
+
+        summary = score_spark(input, out, model, batch_size=batch_size)
+    elif engine == "local":
+        try:
+            bundle = load_bundle(model)
+        except (FileNotFoundError, ValueError) as error:
+            raise _fail(str(error)) from None
+        summary = score_file(input, out, bundle, batch_size=batch_size, progress=False if quiet else None)
+    else:
+        raise _fail(f"unknown engine {engine!r}; use local or spark")
+    typer.echo(summary.line())
+    if summary.rejected_records:
+        typer.echo(f"rejected records and reasons: {out.with_name(out.stem + '.rejects.jsonl')}")
+    if summary.scored == 0:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def evaluate(
+    gold: Annotated[Path, typer.Argument(help="Labelled incidents (.jsonl in the corpus format)")],
+    model: ModelOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Score a labelled file and print precision, recall and F1 per offence and for missed flags."""
+    from secondary_crimes.classify.bundle import load_bundle
+    from secondary_crimes.evaluate import evaluate as run_evaluation
+    from secondary_crimes.evaluate import format_report, to_json
+    from secondary_crimes.reader import load_gold
+    from secondary_crimes.score import score_incidents
+
+    incidents, rejects = load_gold(gold)
+    for reject in rejects:
+        typer.echo(f"{reject.source}:{reject.line}: {reject.field}: {reject.reason} (skipped)", err=True)
+    labelled = [incident for incident in incidents if incident.has_gold]
+    if not labelled:
+        raise _fail(f"{gold}: no labelled incidents")
+    bundle = load_bundle(model)
+    report = run_evaluation(labelled, score_incidents(labelled, bundle))
+    report["model_version"] = bundle.version
+    typer.echo(to_json(report) if as_json else f"model {bundle.version} on {gold}" + format_report(report))
+
+
+@app.command("cross-validate")
+def cross_validate(
+    config: Annotated[Path, typer.Option(help="Training config (YAML)")] = DEFAULT_CONFIG,
+    corpus: Annotated[list[str] | None, typer.Option(help="Labelled files to cross-validate on (globs)")] = None,
+    folds: Annotated[int, typer.Option(min=2)] = 5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    scored_out: Annotated[Path | None, typer.Option(help="Also write the out-of-fold scored records")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Cross-validate a config on a labelled corpus (each fold scored by a model that never saw it)."""
+    from secondary_crimes.crossval import cross_validate as run_cv
+    from secondary_crimes.evaluate import evaluate as run_evaluation
+    from secondary_crimes.evaluate import format_report, to_json
+    from secondary_crimes.train import TrainConfig
+
+    _logging(verbose)
+    train_config = TrainConfig.from_file(config)
+    patterns = corpus or train_config.data.corpus
+    gold, scored = run_cv(train_config, patterns, folds=folds, seed=train_config.seed)
+    if scored_out:
+        scored_out.write_text("".join(json.dumps(r) + "\n" for r in scored), encoding="utf-8")
+    report = run_evaluation(gold, scored)
+    report["config"] = str(config)
+    typer.echo(to_json(report) if as_json else
+               f"{train_config.kind}: {folds}-fold cross-validation on {patterns}" + format_report(report))
+
+
+@app.command()
+def demo(
+    model: ModelOption = None,
+    sample: Annotated[Path, typer.Option(help="Incidents to score")] = Path("data/sample_incidents.jsonl"),
+    out: Annotated[Path, typer.Option(help="Scored output")] = Path("out/sample_scored.jsonl"),
+    serve: Annotated[bool, typer.Option(help="Load the review queue and serve it")] = True,
+    db: Annotated[str, typer.Option(help="Review queue database URL")] = "sqlite:///review_queue.db",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Train the default model if absent, score the sample incidents and open the review queue."""
+    from secondary_crimes.classify.bundle import load_bundle
+    from secondary_crimes.score import score_file
+    from secondary_crimes.settings import get_settings
+    from secondary_crimes.train import TrainConfig
+    from secondary_crimes.train import train as run_training
+
+    target = model or get_settings()["default_model"]
+    if model is None and not (Path(target) / "meta.json").exists():
+        typer.echo(f"no model at {target}: training one from {DEFAULT_CONFIG} (a few minutes)...")
+        run_training(TrainConfig.from_file(DEFAULT_CONFIG), target)
+    summary = score_file(sample, out, load_bundle(target), progress=False)
+    typer.echo(f"{summary.line()} -> {out}")
+    if serve:
+        from secondary_crimes.queue.cli import run_demo_queue
+
+        run_demo_queue(out, db, host, port)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Scoring engines beyond the local streaming one (``secondary_crimes.score``): Spark."""

@@ -1,0 +1,301 @@
+"""Score with Spark: the same model and record contract as the local engine, over a DataFrame.
+
+read (JSON Lines as numbered text lines, or Parquet rows) -> validate (``Incident``, bad rows to
+rejects) -> set aside duplicate ids (the first line keeps it, as the local reader does) ->
+``mapInPandas`` scoring with ``score.score_incidents`` -> write. The model bundle folder is
+broadcast once as bytes and loaded once per Python worker (cached in this module), so a
+cluster never needs the model on its disks. JSON Lines output is one file, records in input
+order, byte for byte what ``score_file`` writes; Parquet output is a folder of nested columns.
+See docs/spark.md for running it on a cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from secondary_crimes.classify.bundle import ModelBundle, load_bundle
+from secondary_crimes.manifest import build_manifest, file_digest, now_iso, write_manifest
+from secondary_crimes.reader import detect_format
+from secondary_crimes.records import Incident, Reject, rejects_from_error
+from secondary_crimes.score import (
+    COUNT_KEYS,
+    ScoreSummary,
+    read_reject_sample,
+    record_line,
+    reject_line,
+    rejects_path_for,
+    score_incidents,
+    show_progress,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+STAGE_SCHEMA = "line long, seq int, incident_id string, kind string, value string"
+RESULT_SCHEMA = "line long, seq int, kind string, value string, n_missed int"
+SPAN = "struct<field:string, start:int, end:int, text:string>"
+FLAG = f"array<struct<offence:string, probability:double, threshold:double, reason:string, evidence:array<{SPAN}>>>"
+RECORD_SCHEMA = (
+    f"incident_id string, model_version string, offences {FLAG}, missed {FLAG}, review_priority double, "
+    "domestic boolean, relationship string, reporter string, people array<struct<text:string, role:string>>, "
+    "incident struct<reported_at:string, closed_at:string, opening_code:string, closing_code:string, "
+    "call_log:string, officer_narrative:string, recorded_crimes:array<string>, crime_recorded_at:string>"
+)
+
+# Bundles loaded in this Python worker, by content hash: each executor unpacks a model once.
+_WORKER_BUNDLES: dict[str, ModelBundle] = {}
+
+
+def spark_session(master: str = "local[2]", app_name: str = "secondary-crimes-score",
+                  *, progress: bool = False) -> SparkSession:
+    """A session with the UI off and Arrow on; local masters bind to 127.0.0.1 and use this Python.
+
+    ``progress`` shows Spark's console progress bar (stages and tasks) on stderr.
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(master).appName(app_name)
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        cores = master[master.find("[") + 1:-1] if "[" in master else "1"
+        cores = str(os.cpu_count() or 2) if cores == "*" else cores.split(",")[0]
+        builder = builder.config("spark.sql.shuffle.partitions", str(2 * int(cores)))
+    return (builder
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", str(progress).lower())
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate())
+
+
+def pack_bundle(bundle: ModelBundle) -> tuple[str, bytes]:
+    """The bundle folder as tar bytes, and their sha256 (the workers' cache key)."""
+    with tempfile.TemporaryDirectory(prefix="sc-bundle-") as folder:
+        bundle.save(folder)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for path in sorted(Path(folder).iterdir()):
+                tar.add(path, arcname=path.name)
+    data = buffer.getvalue()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def worker_bundle(key: str, packed: Any) -> ModelBundle:
+    """The broadcast bundle, unpacked and loaded on first use in this worker process."""
+    if key not in _WORKER_BUNDLES:
+        folder = Path(tempfile.mkdtemp(prefix="sc-model-"))
+        with tarfile.open(fileobj=io.BytesIO(packed.value), mode="r") as tar:
+            tar.extractall(folder, filter="data")
+        _WORKER_BUNDLES[key] = ModelBundle.load(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    return _WORKER_BUNDLES[key]
+
+
+def validate_line(text: str, *, source: str, line: int) -> Incident | list[Reject]:
+    """One JSON Lines line through the record contract, as ``reader.read_incidents`` does it."""
+    try:
+        fields = json.loads(text)
+    except json.JSONDecodeError as error:
+        return [Reject(source=source, line=line, field="(line)",
+                       reason=f"not JSON: {error.msg} at column {error.colno}")]
+    if not isinstance(fields, dict):
+        return [Reject(source=source, line=line, field="(line)", reason="not a JSON object")]
+    incident_id = fields.get("incident_id")
+    incident_id = str(incident_id) if incident_id is not None else None
+    try:
+        return Incident.model_validate(fields)
+    except ValidationError as error:
+        return rejects_from_error(error, source=source, line=line, incident_id=incident_id)
+
+
+def _validate_frames(source: str):
+    def validate(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import pandas as pd
+
+        for frame in frames:
+            rows: list[tuple] = []
+            for line, text in zip(frame["line"].tolist(), frame["text"].tolist(), strict=True):
+                if not text.strip():
+                    continue
+                result = validate_line(text, source=source, line=line)
+                if isinstance(result, Incident):
+                    rows.append((line, 0, result.incident_id, "ok", result.model_dump_json()))
+                else:
+                    rows.extend((line, seq, r.incident_id, "reject", r.model_dump_json())
+                                for seq, r in enumerate(result))
+            yield pd.DataFrame(rows, columns=["line", "seq", "incident_id", "kind", "value"])
+
+    return validate
+
+
+def _score_batch(batch: list[tuple[int, Incident]], bundle: ModelBundle, rows: list[tuple]) -> None:
+    records = score_incidents([incident for _, incident in batch], bundle)
+    for (line, _), record in zip(batch, records, strict=True):
+        rows.append((line, 0, "record", record_line(record).decode("utf-8")[:-1], len(record["missed"])))
+    batch.clear()
+
+
+def _score_frames(source: str, key: str, packed: Any, batch_size: int):
+    def score(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import pandas as pd
+
+        bundle = worker_bundle(key, packed)
+        for frame in frames:
+            rows: list[tuple] = []
+            batch: list[tuple[int, Incident]] = []
+
+            for line, incident_id, value, first in zip(frame["line"].tolist(), frame["incident_id"].tolist(),
+                                                       frame["value"].tolist(), frame["first_line"].tolist(),
+                                                       strict=True):
+                if line != first:
+                    duplicate = Reject(source=source, line=line, incident_id=incident_id,
+                                       field="incident_id", reason="duplicate incident_id")
+                    rows.append((line, 0, "reject", reject_line(duplicate).decode("utf-8")[:-1], 0))
+                    continue
+                batch.append((line, Incident.model_validate_json(value)))
+                if len(batch) >= batch_size:
+                    _score_batch(batch, bundle, rows)
+            if batch:
+                _score_batch(batch, bundle, rows)
+            yield pd.DataFrame(rows, columns=["line", "seq", "kind", "value", "n_missed"])
+
+    return score
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def read_lines(spark: SparkSession, input_path: str) -> DataFrame:
+    """(line, text): JSON Lines as they are, Parquet rows as JSON; lines numbered from 1 like the reader."""
+    kind = detect_format(input_path)
+    if kind == "jsonl":
+        numbered = spark.sparkContext.textFile(input_path).zipWithIndex().map(lambda t: (t[1] + 1, t[0]))
+    elif kind == "parquet":
+        numbered = spark.read.parquet(input_path).rdd.zipWithIndex().map(
+            lambda t: (t[1] + 1, json.dumps(t[0].asDict(recursive=True), default=_json_default)))
+    else:
+        raise ValueError(f"{input_path}: the Spark engine reads .jsonl or .parquet; use the local engine for CSV")
+    return spark.createDataFrame(numbered, "line long, text string")
+
+
+def _write_single_text(frame: DataFrame, order: list[str], target: Path) -> None:
+    """One text file of ``value`` lines in ``order``, moved into place atomically."""
+    staging = target.with_name(f".{target.name}.spark-{uuid.uuid4().hex}")
+    try:
+        (frame.repartition(1).sortWithinPartitions(*order).select("value")
+         .write.option("lineSep", "\n").text(str(staging)))
+        parts = sorted(staging.glob("part-*"))
+        partial = target.with_name(target.name + ".partial")
+        with partial.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as handle:
+                    shutil.copyfileobj(handle, out)
+        os.replace(partial, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_parquet(frame: DataFrame, target: Path) -> None:
+    from pyspark.sql import functions as F  # noqa: N812
+
+    staging = target.with_name(f".{target.name}.spark-{uuid.uuid4().hex}")
+    parsed = frame.select(F.from_json("value", RECORD_SCHEMA).alias("r")).select("r.*")
+    parsed.write.parquet(str(staging))
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    os.replace(staging, target)
+
+
+def score_spark(input_path: str | Path, output_path: str | Path, model_path_or_uri: str | Path | None = None,
+                *, master: str = "local[2]", batch_size: int = 64, spark: SparkSession | None = None,
+                progress: bool | None = None) -> ScoreSummary:
+    """Score ``input_path`` (.jsonl or .parquet) with Spark into ``output_path`` (.jsonl or .parquet).
+
+    Rejects go to ``<output stem>.rejects.jsonl`` and the manifest to ``<output>.manifest.json``,
+    as with the local engine. Pass ``spark`` to reuse a session (``master`` is then ignored).
+    ``progress`` shows Spark's stage progress (None: only when stderr is a terminal).
+    The run is all-or-nothing: outputs are moved into place only when Spark has finished.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F  # noqa: N812
+
+    started_at, started = now_iso(), time.perf_counter()
+    source, output = str(input_path), Path(output_path)
+    out_kind = output.suffix.lower()
+    if out_kind not in {".jsonl", ".parquet"}:
+        raise ValueError(f"{output}: the Spark engine writes .jsonl or .parquet")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    rejects_path = rejects_path_for(output)
+    bundle = load_bundle(model_path_or_uri)
+    key, data = pack_bundle(bundle)
+    session = spark or spark_session(master, progress=show_progress(progress))
+    spark_master = session.sparkContext.master
+    packed = session.sparkContext.broadcast(data)
+    try:
+        checked = (read_lines(session, source).mapInPandas(_validate_frames(source), STAGE_SCHEMA)
+                   .persist(StorageLevel.MEMORY_AND_DISK))
+        partitions = max(2, 2 * session.sparkContext.defaultParallelism)
+        valid = (checked.filter(F.col("kind") == "ok").repartition(partitions, "incident_id")
+                 .withColumn("first_line", F.min("line").over(Window.partitionBy("incident_id"))))
+        scored = valid.mapInPandas(_score_frames(source, key, packed, batch_size), RESULT_SCHEMA)
+        results = (checked.filter(F.col("kind") == "reject")
+                   .select("line", "seq", "kind", "value", F.lit(0).alias("n_missed"))
+                   .unionByName(scored)
+                   .persist(StorageLevel.MEMORY_AND_DISK))
+        totals = results.agg(
+            F.sum(F.when(F.col("kind") == "record", 1).otherwise(0)).alias("scored"),
+            F.sum("n_missed").alias("missed_flags"),
+            F.sum(F.when(F.col("n_missed") > 0, 1).otherwise(0)).alias("flagged_incidents"),
+            F.sum(F.when(F.col("kind") == "reject", 1).otherwise(0)).alias("reject_entries"),
+            F.countDistinct(F.when(F.col("kind") == "reject", F.col("line"))).alias("rejected_records"),
+        ).collect()[0].asDict()
+        records = results.filter(F.col("kind") == "record")
+        if out_kind == ".jsonl":
+            _write_single_text(records, ["line"], output)
+        else:
+            _write_parquet(records, output)
+        _write_single_text(results.filter(F.col("kind") == "reject"), ["line", "seq"], rejects_path)
+        results.unpersist()
+        checked.unpersist()
+    finally:
+        packed.unpersist()
+        if spark is None:
+            session.stop()
+
+    summary = ScoreSummary(output=output, rejects_path=rejects_path, engine="spark")
+    for name in COUNT_KEYS:
+        setattr(summary, name, int(totals.get(name) or 0))
+    local_input = Path(source)
+    sha, size = (file_digest(local_input)[:2] if local_input.is_file() else (None, None))
+    manifest = build_manifest(
+        engine="spark", input_path=source, input_sha256=sha, input_bytes=size, output_path=output,
+        rejects_path=rejects_path, model_version=bundle.version, model_kind=bundle.kind,
+        counts=summary.counts(), started_at=started_at, batch_size=batch_size, master=spark_master)
+    summary.manifest_path = write_manifest(output, manifest)
+    summary.rejects = read_reject_sample(rejects_path)
+    summary.seconds = time.perf_counter() - started
+    return summary

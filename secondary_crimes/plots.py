@@ -1,0 +1,99 @@
+"""Evaluation plots for a training run (matplotlib, Agg backend: no display needed).
+
+Each function returns a ``Figure``; ``secondary_crimes.tracking`` logs them as PNG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_curve  # noqa: E402
+
+
+def pr_curves(Y: np.ndarray, proba: np.ndarray, labels: Sequence[str], title: str = "") -> Figure:  # noqa: N803
+    """One precision-recall panel per offence (AP and positives in the panel title)."""
+    columns = 5
+    rows = int(np.ceil(len(labels) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.7 * rows), squeeze=False)
+    for j, label in enumerate(labels):
+        ax = axes[j // columns][j % columns]
+        y = np.asarray(Y[:, j]).astype(int)
+        positives = int(y.sum())
+        if positives and positives < len(y):
+            precision, recall, _ = precision_recall_curve(y, proba[:, j])
+            ax.plot(recall, precision, drawstyle="steps-post")
+            ap = average_precision_score(y, proba[:, j])
+            ax.set_title(f"{label}\nAP={ap:.2f}, n+={positives}", fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no positives\nin this split", ha="center", va="center", fontsize=8)
+            ax.set_title(f"{label}\nn+={positives}", fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        ax.tick_params(labelsize=7)
+    for k in range(len(labels), rows * columns):
+        axes[k // columns][k % columns].axis("off")
+    fig.supxlabel("recall")
+    fig.supylabel("precision")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def calibration_plot(Y: np.ndarray, proba: np.ndarray, bins: int = 10, title: str = "") -> Figure:  # noqa: N803
+    """Reliability diagram over every (incident, offence) pair, with how many fall in each bin."""
+    y = np.asarray(Y).ravel().astype(float)
+    p = np.asarray(proba).ravel()
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    mean_p, frac, counts = [], [], []
+    for b in range(bins):
+        chosen = which == b
+        counts.append(int(chosen.sum()))
+        if chosen.any():
+            mean_p.append(float(p[chosen].mean()))
+            frac.append(float(y[chosen].mean()))
+    brier = float(np.mean((p - y) ** 2)) if len(y) else float("nan")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 1]})
+    top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    top.plot(mean_p, frac, marker="o", label=f"model (Brier {brier:.3f})")
+    top.set_ylabel("fraction positive")
+    top.legend(loc="upper left", fontsize=8)
+    top.set_title(title or "Calibration (all offences pooled)")
+    bottom.bar(edges[:-1], counts, width=1 / bins, align="edge", color="lightsteelblue")
+    bottom.set_yscale("log")
+    bottom.set_xlabel("predicted probability")
+    bottom.set_ylabel("pairs")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_plot(gold: Sequence[str | None], predicted: Sequence[str | None], classes: Sequence[str],
+                   title: str = "Relationship: gold (rows) vs predicted (columns)") -> Figure:
+    """Confusion matrix of a categorical attribute (e.g. relationship); None counts as 'unknown'."""
+    names = list(classes) + ["unknown"]
+    gold = [g if g in classes else "unknown" for g in gold]
+    predicted = [p if p in classes else "unknown" for p in predicted]
+    matrix = confusion_matrix(gold, predicted, labels=names)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    for i in range(len(names)):
+        for k in range(len(names)):
+            if matrix[i, k]:
+                ax.text(k, i, str(matrix[i, k]), ha="center", va="center", fontsize=8,
+                        color="white" if matrix[i, k] > matrix.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,105 @@
+"""The review-queue web app: ``create_app(database_url)``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import RedirectResponse, Response
+
+from secondary_crimes.queue.db import Database
+from secondary_crimes.queue.deps import LoginRequired, login_url, optional_user, render
+from secondary_crimes.queue.routers import accounts, admin, incidents, queue, review
+from secondary_crimes.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+SESSION_MAX_AGE = 8 * 3600  # one working day
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _secret_key(explicit: str | None) -> str:
+    key = explicit or os.environ.get("SECONDARY_CRIMES_QUEUE_SECRET_KEY") or get_settings().get("queue_secret_key")
+    if key:
+        return str(key)
+    log.warning("no queue_secret_key set: using a random one, so sessions end when the server restarts")
+    return secrets.token_urlsafe(32)
+
+
+def create_app(database_url: str, *, secret_key: str | None = None, secure_cookies: bool = True) -> FastAPI:
+    """The app over the database at ``database_url`` (migrated to the latest schema on start).
+
+    ``secure_cookies`` sends the session cookie only over HTTPS; turn it off only for plain
+    HTTP on a loopback address (the demo, tests).
+    """
+    app = FastAPI(title="Secondary crimes review queue", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.db = Database(database_url)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=_secret_key(secret_key),
+        session_cookie="sc_session",
+        max_age=SESSION_MAX_AGE,
+        same_site="strict",
+        https_only=secure_cookies,
+    )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next) -> Response:
+        response = await call_next(request)
+        for header, value in SECURITY_HEADERS.items():
+            if header == "Cache-Control" and request.url.path.startswith("/static/"):
+                continue
+            response.headers.setdefault(header, value)
+        if secure_cookies:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(login_url(exc.next_url), status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        db = request.app.state.db
+        with db.sessions() as session:
+            user = optional_user(request, session)
+            return render(
+                request, "error.html", user, status_code=exc.status_code, status=exc.status_code, detail=exc.detail
+            )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'][1:]) or 'request'}: {error['msg']}" for error in exc.errors()
+        )
+        with request.app.state.db.sessions() as session:
+            user = optional_user(request, session)
+            return render(request, "error.html", user, status_code=422, status=422, detail=f"Bad request: {problems}")
+
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    for router in (accounts.router, queue.router, incidents.router, review.router, admin.router):
+        app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/queue", status_code=303)
+
+    return app

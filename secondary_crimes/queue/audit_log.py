@@ -1,0 +1,32 @@
+"""The append-only audit trail: every page view, decision, login and bulk operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from secondary_crimes.queue.models import AuditEvent, User
+
+
+def record(
+    session: Session, user: User | None, action: str, target: str = "", *, username: str | None = None, **detail: Any
+) -> AuditEvent:
+    """Add one event to ``session`` (committed with the work it describes)."""
+    event = AuditEvent(
+        user_id=user.id if user else None,
+        username=user.username if user else username,
+        action=action,
+        target=target[:512],
+        detail=detail,
+    )
+    session.add(event)
+    return event
+
+
+def recent(session: Session, limit: int = 200, username: str | None = None) -> list[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if username:
+        query = query.where(AuditEvent.username == username)
+    return list(session.scalars(query))

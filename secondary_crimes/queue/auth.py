@@ -1,0 +1,114 @@
+"""Accounts and sessions: argon2 password hashes, the signed session cookie, CSRF tokens."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+
+from secondary_crimes.queue import audit_log
+from secondary_crimes.queue.models import ROLES, AuditEvent, User, utcnow
+
+HASHER = PasswordHasher()
+# Verified against when the username is unknown, so both failures take the same time.
+_DUMMY_HASH = HASHER.hash("not-a-password-" + secrets.token_hex(8))
+
+SESSION_USER = "uid"
+SESSION_CSRF = "csrf"
+CSRF_FIELD = "csrf_token"
+MIN_PASSWORD = 10
+LOCKOUT_FAILURES = 5  # failed logins for one username within LOCKOUT_WINDOW lock it for the rest of it
+LOCKOUT_WINDOW = timedelta(minutes=15)
+
+
+class UserError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    return HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def create_user(
+    session: Session, username: str, role: str, password: str | None = None, *, actor: User | None = None
+) -> tuple[User, str]:
+    """Create an account; returns it and its password (generated when none is given)."""
+    username = username.strip()
+    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        raise UserError(f"invalid username {username!r}: letters, digits, '.', '-' and '_' only")
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise UserError(f"user {username!r} already exists")
+    password = password or generate_password()
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
+    user = User(username=username, password_hash=hash_password(password), role=role, active=True)
+    session.add(user)
+    session.flush()
+    audit_log.record(session, actor, "create_user", username, username=None if actor else "cli", role=role)
+    return user, password
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    if user is None or not user.active:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def locked_out(session: Session, username: str) -> bool:
+    """Too many recent failed logins for ``username`` (counted in the audit log, so across processes)."""
+    failures = session.scalar(
+        select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == "login_failed",
+            AuditEvent.username == username.strip()[:64],
+            AuditEvent.at >= utcnow() - LOCKOUT_WINDOW,
+        )
+    )
+    return (failures or 0) >= LOCKOUT_FAILURES
+
+
+def log_in(request: Request, user: User) -> None:
+    """Start a fresh session for ``user`` (a new CSRF token: no session fixation)."""
+    request.session.clear()
+    request.session[SESSION_USER] = user.id
+    request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
+
+
+def log_out(request: Request) -> None:
+    request.session.clear()
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get(SESSION_CSRF)
+    if not token:
+        token = request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_valid(request: Request, submitted: str | None) -> bool:
+    expected = request.session.get(SESSION_CSRF)
+    return bool(expected and submitted) and hmac.compare_digest(str(expected), str(submitted))

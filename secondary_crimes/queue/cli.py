@@ -1,0 +1,148 @@
+"""Command line for the review queue: load, export, create-user; serve and the demo.
+
+The project CLI mounts ``queue_app`` as ``secondary-crimes queue`` and calls :func:`serve`
+and :func:`run_demo_queue` for ``secondary-crimes serve`` and ``secondary-crimes demo``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from secondary_crimes.queue.auth import UserError, create_user
+from secondary_crimes.queue.db import Database, default_url
+from secondary_crimes.queue.export import export_file
+from secondary_crimes.queue.load import LoadError, load_file
+from secondary_crimes.queue.models import ROLES
+
+queue_app = typer.Typer(
+    help="The auditors' review queue: load scored output, export decisions, manage users.", no_args_is_help=True
+)
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: settings queue_database_url).")]
+
+
+@queue_app.command("load")
+def load_command(
+    scored: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Scored JSON Lines.")], db: DbOption = None
+) -> None:
+    """Upsert scored output into the queue (loading the same file twice changes nothing)."""
+    database = Database(db or default_url())
+    try:
+        with database.session() as session:
+            report = load_file(session, scored)
+        database.analyze()
+    except LoadError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        database.dispose()
+    typer.echo(f"loaded {scored}: {report}")
+
+
+@queue_app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Option("--out", help="Where to write labels (JSON Lines).")], db: DbOption = None
+) -> None:
+    """Write the decided incidents in the corpus format, for `train` as extra data."""
+    database = Database(db or default_url())
+    try:
+        with database.session() as session:
+            count = export_file(session, out)
+    finally:
+        database.dispose()
+    typer.echo(f"wrote {count} decided incident(s) to {out}")
+
+
+@queue_app.command("create-user")
+def create_user_command(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")] = "auditor",
+    password: Annotated[str | None, typer.Option("--password", help="Omit to be prompted (empty = generate).")] = None,
+    db: DbOption = None,
+    prompt: Annotated[
+        bool, typer.Option("--prompt/--no-prompt", help="Prompt for a password when none is given.")
+    ] = True,
+) -> None:
+    """Create an account. Without --password: prompt, or generate one and print it."""
+    if password is None and prompt:
+        password = (
+            typer.prompt(
+                "Password (empty to generate one)",
+                default="",
+                hide_input=True,
+                confirmation_prompt=True,
+                show_default=False,
+            )
+            or None
+        )
+    database = Database(db or default_url())
+    try:
+        with database.session() as session:
+            user, password_used = create_user(session, username, role, password)
+    except UserError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        database.dispose()
+    typer.echo(f"created {user.role} {user.username!r}")
+    if password is None:
+        typer.echo(f"password: {password_used}")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(db_url: str, host: str = "127.0.0.1", port: int = 8000, *, secure_cookies: bool | None = None) -> None:
+    """Serve the review queue with uvicorn. Cookies are Secure-only unless on a loopback host."""
+    import uvicorn
+
+    from secondary_crimes.queue.app import create_app
+
+    secure = (not _loopback(host)) if secure_cookies is None else secure_cookies
+    uvicorn.run(
+        create_app(db_url, secure_cookies=secure),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+
+
+def run_demo_queue(scored_path: Path | str, db_url: str, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Load scored output, create a demo auditor with a random password, print how to log in, serve."""
+    database = Database(db_url)
+    try:
+        with database.session() as session:
+            report = load_file(session, Path(scored_path))
+        database.analyze()
+        typer.echo(f"loaded {scored_path}: {report}")
+        username = "demo-auditor"
+        with database.session() as session:
+            from sqlalchemy import select
+
+            from secondary_crimes.queue.auth import hash_password
+            from secondary_crimes.queue.models import User
+
+            existing = session.scalar(select(User).where(User.username == username))
+            if existing is None:
+                _, password = create_user(session, username, "auditor")
+            else:  # a rerun of the demo: give the demo account a fresh password
+                from secondary_crimes.queue.auth import generate_password
+
+                password = generate_password()
+                existing.password_hash = hash_password(password)
+    finally:
+        database.dispose()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"\nReview queue: http://{shown}:{port}/login\n  username: {username}\n  password: {password}\n")
+    serve(db_url, host, port)

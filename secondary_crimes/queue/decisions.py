@@ -1,0 +1,186 @@
+"""Deciding flags and second-checking decisions; a stale decision is a conflict, never an overwrite."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from secondary_crimes.queue import audit_log
+from secondary_crimes.queue.models import ACTIONS, NO_CRIME_REASONS, Decision, Flag, Review, User, utcnow
+from secondary_crimes.taxonomy import load_taxonomy
+
+MAX_NOTE = 4000
+
+
+class DecisionError(ValueError):
+    """A decision form that cannot be accepted as submitted."""
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(Exception):
+    """Someone decided the flag after this user loaded it."""
+
+    def __init__(self, flag: Flag) -> None:
+        self.flag = flag
+        latest = flag.latest_decision
+        if latest is not None:
+            message = (
+                f"{latest.user.username} decided this flag ({latest.action.replace('_', ' ')}) at "
+                f"{latest.created_at:%H:%M:%S} while you had it open. Your decision was NOT saved; "
+                "theirs is shown below. Decide again to supersede it."
+            )
+        else:
+            message = "This flag changed while you had it open. Your decision was NOT saved; reload and decide again."
+        super().__init__(message)
+
+
+def decide(
+    session: Session,
+    user: User,
+    flag_id: int,
+    *,
+    version: int,
+    action: str,
+    offence: str | None = None,
+    reason_code: str | None = None,
+    note: str = "",
+) -> Decision:
+    """Record ``user``'s decision on a flag they saw at ``version`` (the caller commits)."""
+    if action not in ACTIONS:
+        raise DecisionError(f"unknown decision {action!r}")
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise DecisionError(f"note too long ({len(note)} characters, at most {MAX_NOTE})")
+    flag = session.get(Flag, flag_id)
+    if flag is None:
+        raise NotFound(f"no flag {flag_id}")
+    if action == "record":
+        offence = offence or flag.offence
+        if offence not in load_taxonomy().offences:
+            raise DecisionError(f"unknown offence {offence!r}")
+        reason_code = None
+    elif action == "no_crime":
+        if reason_code not in NO_CRIME_REASONS:
+            raise DecisionError("choose a reason for 'no crime'")
+        offence = None
+    else:
+        offence, reason_code = None, None
+    # Compare-and-set on the flag's version: of two concurrent decisions, exactly one matches.
+    result = session.execute(
+        update(Flag)
+        .where(Flag.id == flag_id, Flag.version == version)
+        .values(version=Flag.version + 1, status=ACTIONS[action], updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        flag = session.scalar(
+            select(Flag)
+            .where(Flag.id == flag_id)
+            .options(selectinload(Flag.decisions).selectinload(Decision.user))
+            .execution_options(populate_existing=True)
+        )
+        raise Conflict(flag)
+    session.refresh(flag)
+    decision = Decision(
+        flag_id=flag.id,
+        user_id=user.id,
+        action=action,
+        offence=offence,
+        reason_code=reason_code,
+        note=note,
+        flag_version=flag.version,
+        model_version=flag.model_version,
+        probability=flag.probability,
+    )
+    session.add(decision)
+    session.flush()
+    audit_log.record(
+        session,
+        user,
+        "decide",
+        f"flag:{flag.id}",
+        incident=flag.incident.incident_id,
+        flag_offence=flag.offence,
+        decision=action,
+        offence=offence,
+        reason_code=reason_code,
+        decision_id=decision.id,
+        version=flag.version,
+    )
+    return decision
+
+
+def review(session: Session, supervisor: User, decision_id: int, *, agree: bool, note: str = "") -> Review:
+    """A supervisor's second check of someone else's decision (the caller commits)."""
+    decision = session.get(Decision, decision_id)
+    if decision is None:
+        raise NotFound(f"no decision {decision_id}")
+    if decision.user_id == supervisor.id:
+        raise DecisionError("you cannot second-check your own decision")
+    item = Review(decision_id=decision.id, reviewer_id=supervisor.id, agree=agree, note=(note or "").strip()[:MAX_NOTE])
+    session.add(item)
+    session.flush()
+    audit_log.record(
+        session,
+        supervisor,
+        "review",
+        f"decision:{decision.id}",
+        agree=agree,
+        auditor=decision.user.username,
+        review_id=item.id,
+    )
+    return item
+
+
+def sample_for_review(session: Session, supervisor: User, size: int = 10, seed: int | None = None) -> list[Decision]:
+    """A random sample of other people's decisions that nobody has second-checked yet."""
+    candidates = list(
+        session.scalars(
+            select(Decision.id)
+            .where(Decision.user_id != supervisor.id, ~Decision.reviews.any())
+            .order_by(Decision.id.desc())
+            .limit(5000)
+        )
+    )
+    chosen = random.Random(seed).sample(candidates, min(size, len(candidates)))
+    if not chosen:
+        return []
+    return list(
+        session.scalars(
+            select(Decision)
+            .where(Decision.id.in_(chosen))
+            .options(selectinload(Decision.flag).selectinload(Flag.incident), selectinload(Decision.user))
+            .order_by(Decision.id)
+        )
+    )
+
+
+def agreement(session: Session) -> list[tuple[str, int, int]]:
+    """Per auditor: (username, reviews, agreements)."""
+    rows = session.execute(
+        select(User.username, func.count(Review.id), func.sum(case((Review.agree.is_(True), 1), else_=0)))
+        .select_from(Review)
+        .join(Decision, Review.decision_id == Decision.id)
+        .join(User, Decision.user_id == User.id)
+        .group_by(User.username)
+        .order_by(User.username)
+    )
+    return [(name, total, int(agreed or 0)) for name, total, agreed in rows]
+
+
+def history(session: Session, user: User, limit: int = 200) -> list[Decision]:
+    return list(
+        session.scalars(
+            select(Decision)
+            .where(Decision.user_id == user.id)
+            .options(selectinload(Decision.flag).selectinload(Flag.incident), selectinload(Decision.reviews))
+            .order_by(Decision.id.desc())
+            .limit(limit)
+        )
+    )

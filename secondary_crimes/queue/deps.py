@@ -1,0 +1,124 @@
+"""FastAPI dependencies: the database session, the current user, roles, CSRF; page rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.responses import HTMLResponse
+
+from secondary_crimes.queue import audit_log, auth
+from secondary_crimes.queue.db import Database
+from secondary_crimes.queue.highlight import colour
+from secondary_crimes.queue.models import NO_CRIME_REASONS, ROLES, User
+from secondary_crimes.taxonomy import load_taxonomy
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals.update(
+    taxonomy=load_taxonomy(),
+    no_crime_reasons=NO_CRIME_REASONS,
+    roles=ROLES,
+    colour=colour,
+)
+
+
+class LoginRequired(Exception):
+    """Raised for pages that need a user; the app answers with a redirect to the login page."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    database: Database = request.app.state.db
+    with database.sessions() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+def optional_user(request: Request, db: DbSession) -> User | None:
+    user_id = request.session.get(auth.SESSION_USER)
+    if user_id is None:
+        return None
+    user = db.get(User, user_id)
+    if user is None or not user.active:
+        auth.log_out(request)
+        return None
+    return user
+
+
+def current_user(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target if request.method == "GET" else "/queue")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def viewer(request: Request, db: DbSession, user: CurrentUser) -> User:
+    """The current user of a page view, written to the audit log."""
+    audit_log.record(db, user, "view", request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    db.commit()
+    return user
+
+
+Viewer = Annotated[User, Depends(viewer)]
+
+
+def require(role: str):
+    """A dependency: the current user, who must hold ``role`` or higher (403 otherwise)."""
+
+    def check(user: CurrentUser) -> User:
+        if not user.can(role):
+            raise HTTPException(status_code=403, detail=f"this page needs the {role} role")
+        return user
+
+    return check
+
+
+async def verify_csrf(request: Request) -> None:
+    """Every form POST carries the session's CSRF token."""
+    form = await request.form()
+    if not auth.csrf_valid(request, form.get(auth.CSRF_FIELD)):  # type: ignore[arg-type]
+        raise HTTPException(
+            status_code=403,
+            detail="the form has expired or did not come from this site "
+            "(CSRF check failed); reload the page and try again",
+        )
+
+
+CsrfChecked = Depends(verify_csrf)
+
+
+def flash(request: Request, message: str, kind: str = "info") -> None:
+    request.session.setdefault("flash", []).append([kind, message])
+
+
+def render(request: Request, name: str, user: User | None, status_code: int = 200, **context: Any) -> HTMLResponse:
+    messages = request.session.pop("flash", [])
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"user": user, "csrf_token": auth.csrf_token(request), "messages": messages, **context},
+        status_code=status_code,
+    )
+
+
+def safe_next(url: str | None, default: str = "/queue", prefix: str = "/") -> str:
+    """A local path to return to (no open redirects)."""
+    if not url or not url.startswith(prefix) or url.startswith("//") or "\\" in url:
+        return default
+    return url
+
+
+def login_url(next_url: str) -> str:
+    return "/login?next=" + quote(next_url, safe="")

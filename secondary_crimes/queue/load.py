@@ -1,0 +1,258 @@
+"""Upsert scored output (``secondary-crimes score`` JSON Lines) into the review queue.
+
+Loading the same file twice changes nothing. A re-score updates incidents and flags
+(probabilities, evidence, model version) but never a decision or a flag's status. A flag
+the new scoring no longer raises is deleted if nobody decided it, and otherwise kept,
+marked inactive, with its decisions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from secondary_crimes.queue import audit_log
+from secondary_crimes.queue.models import Flag, Incident, User, utcnow
+from secondary_crimes.records import TEXT_FIELDS
+from secondary_crimes.records import Incident as InputIncident
+from secondary_crimes.taxonomy import load_taxonomy
+
+CHUNK = 500
+
+
+class LoadError(ValueError):
+    """A scored record that cannot be loaded; names the file, line, incident and field."""
+
+
+class Span(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    field: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str = ""
+
+    @field_validator("field")
+    @classmethod
+    def _text_field(cls, value: str) -> str:
+        if value not in TEXT_FIELDS:
+            raise ValueError(f"evidence field must be one of {TEXT_FIELDS}, not {value!r}")
+        return value
+
+
+class ScoredOffence(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    offence: str
+    probability: float = Field(ge=0.0, le=1.0)
+    threshold: float | None = None
+    reason: str | None = ""
+    evidence: list[Span] = Field(default_factory=list)
+
+    @field_validator("offence")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in load_taxonomy().offences:
+            raise ValueError(f"unknown offence label {value!r}")
+        return value
+
+
+class ScoredIncident(BaseModel):
+    """One line of scored output."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    incident_id: str = Field(min_length=1)
+    model_version: str = Field(min_length=1)
+    offences: list[ScoredOffence] = Field(default_factory=list)
+    missed: list[ScoredOffence] = Field(default_factory=list)
+    review_priority: float = 0.0
+    domestic: bool | None = None
+    relationship: str | None = None
+    reporter: str | None = None
+    people: list[dict[str, Any]] | None = None
+    incident: dict[str, Any]
+
+    def input_incident(self) -> InputIncident:
+        return InputIncident.model_validate({**self.incident, "incident_id": self.incident_id})
+
+
+@dataclass
+class LoadReport:
+    incidents_added: int = 0
+    incidents_updated: int = 0
+    incidents_unchanged: int = 0
+    flags_added: int = 0
+    flags_updated: int = 0
+    flags_removed: int = 0
+    flags_retired: int = 0
+    model_versions: set[str] = field(default_factory=set)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["model_versions"] = sorted(self.model_versions)
+        return out
+
+    def __str__(self) -> str:
+        return (
+            f"incidents: {self.incidents_added} added, {self.incidents_updated} updated, "
+            f"{self.incidents_unchanged} unchanged; flags: {self.flags_added} added, "
+            f"{self.flags_updated} updated, {self.flags_removed} removed (undecided), "
+            f"{self.flags_retired} kept inactive (decided)"
+        )
+
+
+def read_scored(path: Path) -> Iterator[tuple[ScoredIncident, InputIncident]]:
+    """Parse and check every line; a bad line raises :class:`LoadError` naming it."""
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise LoadError(f"{path}, line {number}: not JSON: {error.msg}") from None
+            incident_id = raw.get("incident_id") if isinstance(raw, dict) else None
+            try:
+                scored = ScoredIncident.model_validate(raw)
+                yield scored, scored.input_incident()
+            except ValidationError as error:
+                problem = error.errors()[0]
+                where = ".".join(str(part) for part in problem["loc"]) or "(record)"
+                raise LoadError(f"{path}, line {number}: incident {incident_id}: {where}: {problem['msg']}") from None
+
+
+def _set(obj: Any, values: dict[str, Any]) -> bool:
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+def _flag_values(entry: ScoredOffence, model_version: str) -> dict[str, Any]:
+    return {
+        "probability": entry.probability,
+        "threshold": entry.threshold,
+        "reason": entry.reason or "",
+        "evidence": [span.model_dump() for span in entry.evidence],
+        "model_version": model_version,
+    }
+
+
+def _incident_values(scored: ScoredIncident, incident: InputIncident) -> dict[str, Any]:
+    return {
+        "reported_at": incident.reported_at,
+        "closed_at": incident.closed_at,
+        "opening_code": incident.opening_code,
+        "closing_code": incident.closing_code,
+        "call_log": incident.call_log,
+        "officer_narrative": incident.officer_narrative,
+        "recorded_crimes": list(incident.recorded_crimes),
+        "model_version": scored.model_version,
+        "review_priority": float(scored.review_priority),
+        "domestic": scored.domestic,
+        "relationship": scored.relationship,
+        "reporter": scored.reporter,
+        "people": list(scored.people or []),
+        "scored_offences": [entry.model_dump() for entry in scored.offences],
+    }
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def upsert(
+    session: Session, records: Iterable[tuple[ScoredIncident, InputIncident]], report: LoadReport | None = None
+) -> LoadReport:
+    """Upsert parsed records into ``session`` (the caller commits)."""
+    report = report or LoadReport()
+    now = utcnow()
+    for chunk in _chunks(records, CHUNK):
+        ids = {scored.incident_id for scored, _ in chunk}
+        existing = {
+            row.incident_id: row
+            for row in session.scalars(
+                select(Incident)
+                .where(Incident.incident_id.in_(ids))
+                .options(selectinload(Incident.flags).selectinload(Flag.decisions))
+            )
+        }
+        for scored, incident in chunk:
+            report.model_versions.add(scored.model_version)
+            values = _incident_values(scored, incident)
+            row = existing.get(scored.incident_id)
+            if row is None:
+                row = Incident(incident_id=scored.incident_id, loaded_at=now, updated_at=now, **values)
+                row.flags = []
+                session.add(row)
+                existing[scored.incident_id] = row
+                report.incidents_added += 1
+                changed = False
+            else:
+                changed = _set(row, values)
+            by_offence = {flag.offence: flag for flag in row.flags}
+            wanted = {entry.offence: entry for entry in scored.missed}
+            for offence, entry in wanted.items():
+                flag = by_offence.get(offence)
+                flag_values = {
+                    **_flag_values(entry, scored.model_version),
+                    "active": True,
+                    "review_priority": float(scored.review_priority),
+                }
+                if flag is None:
+                    row.flags.append(
+                        Flag(offence=offence, created_at=now, updated_at=now, status="open", version=0, **flag_values)
+                    )
+                    report.flags_added += 1
+                    changed = True
+                elif _set(flag, flag_values):
+                    flag.updated_at = now
+                    report.flags_updated += 1
+                    changed = True
+            for offence, flag in by_offence.items():
+                if offence in wanted:
+                    continue
+                if flag.decisions or flag.status != "open":
+                    flag.review_priority = float(scored.review_priority)
+                    if flag.active:
+                        flag.active = False
+                        flag.updated_at = now
+                        report.flags_retired += 1
+                        changed = True
+                else:
+                    row.flags.remove(flag)
+                    session.delete(flag)
+                    report.flags_removed += 1
+                    changed = True
+            if row.id is not None:
+                if changed:
+                    row.updated_at = now
+                    report.incidents_updated += 1
+                else:
+                    report.incidents_unchanged += 1
+        session.flush()
+    return report
+
+
+def load_file(session: Session, path: Path, *, user: User | None = None) -> LoadReport:
+    """Load one scored JSON Lines file in a single transaction (the caller commits)."""
+    report = upsert(session, read_scored(Path(path)))
+    audit_log.record(session, user, "load", str(path), username=None if user else "cli", **report.as_dict())
+    return report

@@ -1,0 +1,210 @@
+"""The review-queue store: SQLAlchemy 2 ORM models.
+
+The schema itself is created by the Alembic migrations in ``migrations/``; a test checks that
+these models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import relationship as related  # "relationship" is also a column here
+
+
+def utcnow() -> datetime:
+    """Naive UTC now (stored without a zone, the same on SQLite and PostgreSQL)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+ROLES = ("auditor", "supervisor", "admin")
+"""Roles in increasing power: each role can do everything the ones before it can."""
+
+# Flag status: open (nobody has decided), more_info (an auditor asked for more information),
+# recorded (the offence should have been recorded), no_crime (it should not).
+STATUSES = ("open", "more_info", "recorded", "no_crime")
+DECIDED = ("recorded", "no_crime")
+ACTIONS = {"record": "recorded", "no_crime": "no_crime", "more_info": "more_info"}
+
+# The fixed list of reasons for a "no crime" decision.
+NO_CRIME_REASONS = {
+    "evidence_to_contrary": "Credible evidence to the contrary",
+    "no_offence_disclosed": "No offence disclosed",
+    "already_recorded_elsewhere": "Already recorded elsewhere (another incident or force)",
+    "covered_by_recorded_crime": "Covered by a crime recorded at this incident",
+    "not_a_crime_in_law": "The conduct is not a notifiable offence",
+    "transferred": "Transferred to another force or agency to record",
+}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    def can(self, role: str) -> bool:
+        """Whether this user holds ``role`` or a more powerful one."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_review_priority", "review_priority"),
+        Index("ix_incidents_reported_at", "reported_at"),
+        Index("ix_incidents_domestic", "domestic"),
+        Index("ix_incidents_reporter", "reporter"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(64), unique=True)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    opening_code: Mapped[str] = mapped_column(String(128), default="")
+    closing_code: Mapped[str] = mapped_column(String(128), default="")
+    call_log: Mapped[str] = mapped_column(Text)
+    officer_narrative: Mapped[str] = mapped_column(Text, default="")
+    recorded_crimes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # From the latest scoring.
+    model_version: Mapped[str] = mapped_column(String(128))
+    review_priority: Mapped[float] = mapped_column(Float, default=0.0)
+    domestic: Mapped[bool | None] = mapped_column(Boolean)
+    relationship: Mapped[str | None] = mapped_column(String(32))
+    reporter: Mapped[str | None] = mapped_column(String(32))
+    people: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    scored_offences: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    flags: Mapped[list[Flag]] = related(back_populates="incident", order_by="Flag.id")
+
+
+class Flag(Base):
+    """One offence the model says was reported but not recorded (a ``missed`` entry)."""
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        UniqueConstraint("incident_pk", "offence", name="uq_flags_incident_offence"),
+        Index("ix_flags_status_active", "status", "active"),
+        # The queue's order: walking this index needs no sort for the open queue.
+        Index("ix_flags_queue_order", "status", "active", "review_priority", "probability", "id"),
+        Index("ix_flags_offence", "offence"),
+        Index("ix_flags_model_version", "model_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    offence: Mapped[str] = mapped_column(String(64))
+    probability: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    model_version: Mapped[str] = mapped_column(String(128))
+    # The incident's review priority, copied here so the queue sorts on one indexed table.
+    review_priority: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    # False once a re-scoring no longer flags it (kept only when someone decided it).
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped by every decision: a decision names the version it was made against, so the
+    # second of two concurrent decisions is refused instead of silently overwriting.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    incident: Mapped[Incident] = related(back_populates="flags")
+    decisions: Mapped[list[Decision]] = related(back_populates="flag", order_by="Decision.id")
+
+    @property
+    def latest_decision(self) -> Decision | None:
+        return self.decisions[-1] if self.decisions else None
+
+
+class Decision(Base):
+    """An auditor's decision on a flag. Decisions are never updated: a new one supersedes."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index("ix_decisions_flag_id", "flag_id"),
+        Index("ix_decisions_user_id", "user_id"),
+        Index("ix_decisions_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(ForeignKey("flags.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))  # record | no_crime | more_info
+    offence: Mapped[str | None] = mapped_column(String(64))  # the offence to record
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    flag_version: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str] = mapped_column(String(128))
+    probability: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    flag: Mapped[Flag] = related(back_populates="decisions")
+    user: Mapped[User] = related()
+    reviews: Mapped[list[Review]] = related(back_populates="decision", order_by="Review.id")
+
+
+class Review(Base):
+    """A supervisor's second check of someone else's decision."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_decision_id", "decision_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="RESTRICT"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    agree: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    decision: Mapped[Decision] = related(back_populates="reviews")
+    reviewer: Mapped[User] = related()
+
+
+class AuditEvent(Base):
+    """Append-only: who did what, when. The database refuses updates and deletes."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_username", "username"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the log outlives accounts
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(512), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _append_only(mapper, connection, target) -> None:  # noqa: ARG001
+    raise PermissionError("the audit log is append-only")

@@ -1,0 +1,151 @@
+"""An incident with its flags, and the decision form."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from starlette.responses import RedirectResponse, Response
+
+from secondary_crimes.queue import audit_log, decisions
+from secondary_crimes.queue.deps import CsrfChecked, CurrentUser, DbSession, Viewer, flash, render, safe_next
+from secondary_crimes.queue.highlight import highlight, locate
+from secondary_crimes.queue.models import Decision, Flag, Incident, User
+from secondary_crimes.records import TEXT_FIELDS
+from secondary_crimes.taxonomy import load_taxonomy
+
+router = APIRouter()
+
+
+def _load_incident(db: Session, incident_id: str) -> Incident:
+    incident = db.scalar(
+        select(Incident)
+        .where(Incident.incident_id == incident_id)
+        .options(selectinload(Incident.flags).selectinload(Flag.decisions).selectinload(Decision.user))
+    )
+    if incident is None:
+        raise HTTPException(status_code=404, detail=f"no incident {incident_id}")
+    return incident
+
+
+def _texts(incident: Incident) -> dict[str, object]:
+    """Each text field highlighted with the evidence of every scored and flagged offence."""
+    entries = [(flag.offence, flag.evidence) for flag in incident.flags if flag.active]
+    entries += [(entry.get("offence"), entry.get("evidence") or []) for entry in incident.scored_offences]
+    out = {}
+    for field in TEXT_FIELDS:
+        text = getattr(incident, field) or ""
+        spans = set()
+        for offence, evidence in entries:
+            for span in evidence:
+                if span.get("field") != field:
+                    continue
+                where = locate(text, int(span.get("start", 0)), int(span.get("end", 0)), span.get("text") or "")
+                if where:
+                    spans.add((*where, offence))
+        out[field] = highlight(text, sorted(spans))
+    return out
+
+
+def _incident_page(
+    request: Request,
+    db: Session,
+    user: User,
+    incident: Incident,
+    *,
+    selected: int | None,
+    back: str,
+    status_code: int = 200,
+    conflict: str | None = None,
+    error: str | None = None,
+) -> Response:
+    flags = sorted(incident.flags, key=lambda f: (f.status != "open", not f.active, -f.probability))
+    if selected is None or selected not in {f.id for f in flags}:
+        selected = flags[0].id if flags else None
+    evidence_offences = list(
+        dict.fromkeys(
+            [f.offence for f in incident.flags if f.active and f.evidence]
+            + [e.get("offence") for e in incident.scored_offences if e.get("evidence")]
+        )
+    )
+    return render(
+        request,
+        "incident.html",
+        user,
+        status_code=status_code,
+        incident=incident,
+        flags=flags,
+        selected=selected,
+        texts=_texts(incident),
+        back=back,
+        conflict=conflict,
+        error=error,
+        evidence_offences=evidence_offences,
+        labels=load_taxonomy().labels,
+    )
+
+
+@router.get("/incidents/{incident_id}")
+def incident_page(
+    request: Request, db: DbSession, user: Viewer, incident_id: str, flag: int | None = None, back: str = "/queue"
+) -> Response:
+    incident = _load_incident(db, incident_id)
+    return _incident_page(request, db, user, incident, selected=flag, back=safe_next(back, prefix="/queue"))
+
+
+@router.post("/flags/{flag_id}/decision", dependencies=[CsrfChecked])
+def decide(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    flag_id: int,
+    version: Annotated[int, Form()],
+    action: Annotated[str, Form()],
+    offence: Annotated[str, Form()] = "",
+    reason_code: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/queue",
+) -> Response:
+    back = safe_next(back, prefix="/queue")
+    try:
+        decision = decisions.decide(
+            db,
+            user,
+            flag_id,
+            version=version,
+            action=action,
+            offence=offence or None,
+            reason_code=reason_code or None,
+            note=note,
+        )
+        db.commit()
+    except decisions.NotFound as error:
+        raise HTTPException(
+            status_code=404,
+            detail=f"{error}: a re-scoring may have withdrawn it. Your decision was not saved.",
+        ) from None
+    except decisions.Conflict as conflict:
+        db.rollback()
+        audit_log.record(db, user, "decide_conflict", f"flag:{flag_id}", version=version, decision=action)
+        db.commit()
+        incident = _load_incident(db, conflict.flag.incident.incident_id)
+        return _incident_page(
+            request, db, user, incident, selected=flag_id, back=back, status_code=409, conflict=str(conflict)
+        )
+    except decisions.DecisionError as error:
+        db.rollback()
+        audit_log.record(db, user, "decide_rejected", f"flag:{flag_id}", reason=str(error), decision=action)
+        db.commit()
+        flag = db.get(Flag, flag_id)
+        if flag is None:
+            raise HTTPException(status_code=404, detail=f"no flag {flag_id}") from None
+        incident = _load_incident(db, flag.incident.incident_id)
+        return _incident_page(
+            request, db, user, incident, selected=flag_id, back=back, status_code=400, error=str(error)
+        )
+    flag = decision.flag
+    words = {"record": f"record {decision.offence}", "no_crime": "no crime", "more_info": "needs more information"}
+    flash(request, f"Saved: {flag.incident.incident_id} {flag.offence} — {words[decision.action]}.", "ok")
+    return RedirectResponse(back, status_code=303)

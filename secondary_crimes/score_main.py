@@ -1,0 +1,43 @@
+"""``python -m secondary_crimes.score_main INPUT --out OUT``: the score command without the CLI app.
+
+Mirrors ``secondary-crimes score`` (same options) so scoring can run, be killed and resume in
+a subprocess that depends only on the scoring modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m secondary_crimes.score_main",
+                                     description="Score a file of closed incidents.")
+    parser.add_argument("input", help="incidents: .jsonl, .csv or .parquet")
+    parser.add_argument("--out", required=True, help="scored output (.jsonl; .parquet with --engine spark)")
+    parser.add_argument("--model", default=None, help="model folder or models:/ URI (default: settings)")
+    parser.add_argument("--engine", choices=("local", "spark"), default="local")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--no-resume", action="store_true", help="start again, ignoring any checkpoint")
+    parser.add_argument("--master", default="local[2]", help="Spark master (with --engine spark)")
+    args = parser.parse_args(argv)
+
+    if args.engine == "spark":
+        from secondary_crimes.engines.spark import score_spark
+
+        summary = score_spark(args.input, args.out, args.model, master=args.master,
+                              batch_size=args.batch_size)
+    else:
+        from secondary_crimes.classify.bundle import load_bundle
+        from secondary_crimes.score import score_file
+
+        bundle = load_bundle(args.model)
+        summary = score_file(args.input, args.out, bundle, batch_size=args.batch_size,
+                             progress=False if args.quiet else None, resume=not args.no_resume)
+    print(summary.line(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""HybridModel on a tiny handwritten set: fit, predict, evidence, negation, pickling without spaCy."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pytest
+
+from secondary_crimes.classify.hybrid import HybridModel, indicator_feature_names, indicator_features
+from secondary_crimes.records import GoldIncident, Incident
+from secondary_crimes.taxonomy import LABELS
+
+POSITIVE = [
+    "F caller states her partner punched her in the face.",
+    "IP says he pushed her into the wardrobe.",
+    "Caller states ex slapped her across the face.",
+    "He grabbed her by the wrists and shoved her onto the sofa.",
+    "RP states male kicked her in the leg outside the shop.",
+    "Victim says her husband hit her with his fist.",
+]
+NEGATIVE = [
+    "F caller states partner did not hit her, just an argument.",
+    "IP denies being pushed, no assault, verbal argument only.",
+    "Caller is worried he might hit her if he comes back.",
+    "No violence, no threats, caller wants advice about child contact.",
+    "RP reports lost wallet in town, no offences disclosed.",
+    "Neighbour complaint about noise, no aggression reported.",
+]
+
+
+def incidents() -> tuple[list[GoldIncident], np.ndarray]:
+    rows, Y = [], []  # noqa: N806
+    for i, text in enumerate(POSITIVE + NEGATIVE):
+        positive = i < len(POSITIVE)
+        rows.append(GoldIncident(incident_id=f"H-{i}", call_log=text, offences=["common_assault"] if positive else [],
+                                 relationship="intimate_partner" if positive else "none",
+                                 reporter="victim"))
+        Y.append([int(positive and label == "common_assault") for label in LABELS])
+    return rows, np.array(Y)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rows, Y = incidents()  # noqa: N806
+    return HybridModel(C=1.0, max_features=2000).fit(rows, Y), rows
+
+
+def test_feature_names_match_matrix(extractor):
+    rows, _ = incidents()
+    X = indicator_features(extractor.extract(rows[:2]))  # noqa: N806
+    assert X.shape == (2, len(indicator_feature_names()))
+
+
+def test_fit_predict(fitted):
+    model, rows = fitted
+    proba = model.predict_proba(rows)
+    assert proba.shape == (len(rows), len(LABELS))
+    j = LABELS.index("common_assault")
+    assert proba[: len(POSITIVE), j].mean() > proba[len(POSITIVE):, j].mean()
+
+
+def test_negated_and_hypothetical_rank_below_affirmed(fitted):
+    model, _ = fitted
+    j = LABELS.index("common_assault")
+    texts = ["Caller states her partner punched her.", "Caller states her partner did not punch her.",
+             "Caller is worried her partner might punch her."]
+    proba = model.predict_proba([Incident(incident_id=f"N-{i}", call_log=t) for i, t in enumerate(texts)])[:, j]
+    assert proba[0] > proba[1] and proba[0] > proba[2]
+
+
+def test_analyse_evidence_is_indicator_spans(fitted):
+    model, _ = fitted
+    incident = Incident(incident_id="A-1", call_log="2200 F caller states partner punched her.",
+                        officer_narrative="IP states no injuries. He also pushed her.")
+    thresholds = np.full(len(LABELS), 1.1)
+    thresholds[LABELS.index("common_assault")] = 0.0
+    (analysis,) = model.analyse([incident], thresholds)
+    spans = analysis.evidence["common_assault"]
+    assert [s.text for s in spans] == ["punched", "pushed her"]
+    for span in spans:
+        assert incident.text(span.field)[span.start:span.end] == span.text
+    assert analysis.relationship == "intimate_partner" and analysis.domestic is True
+    assert analysis.reporter == "victim"
+    assert analysis.people
+
+
+def test_pickle_round_trip_without_spacy(fitted, tmp_path):
+    model, rows = fitted
+    model.predict_proba(rows[:1])  # make sure the pipeline is built before pickling
+    joblib.dump(model, tmp_path / "model.joblib")
+    assert b"spacy.lang" not in (tmp_path / "model.joblib").read_bytes()
+    loaded = joblib.load(tmp_path / "model.joblib")
+    assert getattr(loaded, "_extractor", None) is None
+    np.testing.assert_allclose(loaded.predict_proba(rows), model.predict_proba(rows))
+
+
+def test_learned_attributes(extractor):
+    rows, Y = incidents()  # noqa: N806
+    rows = rows * 2
+    Y = np.vstack([Y, Y])  # noqa: N806
+    model = HybridModel(C=1.0, max_features=2000, attribute_model="learned").fit(rows, Y)
+    assert set(model.attribute_models_) == {"relationship"}  # one reporter class only: rules stay
+    relationship, reporter, domestic = model.attributes(extractor.extract(rows[:1]))[0]
+    assert relationship == "intimate_partner" and reporter == "victim" and domestic is True

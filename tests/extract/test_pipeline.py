@@ -1,0 +1,37 @@
+"""The pipeline is assembled from config.cfg on the packaged model and serialises the spaCy way."""
+
+from __future__ import annotations
+
+import spacy
+
+from secondary_crimes.extract.components import read_patterns
+from secondary_crimes.extract.pipeline import load_config
+
+
+def test_pipeline_from_config(nlp):
+    config = load_config()
+    assert nlp.pipe_names == list(config["extract"]["keep"]) + list(config["extract"]["pipeline"])
+    assert "parser" not in nlp.pipe_names and "tagger" not in nlp.pipe_names
+
+
+def test_patterns_are_data():
+    for name in ("indicators.jsonl", "roles.jsonl", "relationships.jsonl", "reporters.jsonl"):
+        assert len(read_patterns(name)) > 10
+
+
+def test_log_lines_are_sentences(nlp):
+    doc = nlp("2210 caller states no injuries\n2211 he punched her")
+    assert len(list(doc.sents)) == 2
+    punch = [s for s in doc.spans["sc_indicators"] if s.label_ == "punch"][0]
+    assert not punch._.sc_negated  # the line break ends the negation's scope
+
+
+def test_to_disk_from_disk_round_trip(nlp, tmp_path):
+    nlp.to_disk(tmp_path / "nlp")
+    loaded = spacy.load(tmp_path / "nlp")
+    assert loaded.pipe_names == nlp.pipe_names
+    text = "IP states no injuries but OP had his hands around her neck."
+    doc_before, doc_after = nlp(text), loaded(text)
+    before = [(s.text, s.label_, s._.sc_negated) for s in doc_before.spans["sc_indicators"]]
+    after = [(s.text, s.label_, s._.sc_negated) for s in doc_after.spans["sc_indicators"]]
+    assert before == after and ("injuries", "injury", True) in after

@@ -1,0 +1,160 @@
+"""End to end in real headless Chromium: log in, queue, incident, highlights, keyboard decisions, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from secondary_crimes.queue import auth
+from secondary_crimes.queue.app import create_app
+from secondary_crimes.queue.cli import queue_app
+from secondary_crimes.queue.load import load_file
+from secondary_crimes.records import GoldIncident
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = Path(os.environ.get("TEST_OUTPUT", Path(__file__).resolve().parents[2] / "test-output"))
+SCORED_V1 = Path(__file__).parent / "data" / "scored_v1.jsonl"
+PASSWORD = "browser-password-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture
+def server(sqlite_url: str) -> Iterator[str]:
+    """The real app under uvicorn on a free loopback port, over a loaded SQLite file."""
+    app = create_app(sqlite_url, secret_key="browser-test-" + "k" * 32, secure_cookies=False)
+    with app.state.db.session() as session:
+        load_file(session, SCORED_V1)
+        auth.create_user(session, "alice", "auditor", PASSWORD)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.state.db.dispose()
+
+
+def test_review_in_chromium(server: str, sqlite_url: str, chromium_path: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            # Log in (the queue redirects to the login page and back).
+            page.goto(f"{server}/queue")
+            expect(page).to_have_url(re.compile(r"/login\?next=%2Fqueue$"))
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{server}/queue")
+            rows = page.locator("table.queue tbody tr[data-href]")
+            expect(rows).to_have_count(6)
+            expect(page.locator("#total")).to_have_text("6")
+
+            OUTPUT.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(OUTPUT / "queue_page.png"), full_page=True)
+
+            # Move with j/k, open with Enter: the top flag of the top incident.
+            expect(rows.nth(0)).to_have_class(re.compile("selected"))
+            page.keyboard.press("j")
+            expect(rows.nth(1)).to_have_class(re.compile("selected"))
+            page.keyboard.press("k")
+            expect(rows.nth(0)).to_have_class(re.compile("selected"))
+            first_flag = rows.nth(0).get_attribute("data-flag")
+            page.keyboard.press("Enter")
+            expect(page).to_have_url(re.compile(rf"/incidents/SC2400263\?flag={first_flag}&back="))
+
+            # The evidence is highlighted, per offence, in both texts.
+            marks = page.locator("mark.ev")
+            expect(marks).to_have_count(3)
+            strangulation = page.locator('#call_log mark[data-offences="non_fatal_strangulation"]')
+            expect(strangulation).to_have_text("grabbed her by the throat")
+            expect(page.locator('#officer_narrative mark[data-offences="non_fatal_strangulation"]')).to_have_text(
+                "put both hands round her neck"
+            )
+            colours = {marks.nth(i).evaluate("el => getComputedStyle(el).backgroundColor") for i in range(3)}
+            assert len(colours) == 2 and "rgba(0, 0, 0, 0)" not in colours, colours
+            expect(page.locator(".flag-card.selected")).to_have_attribute("data-flag", first_flag)
+            OUTPUT.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(OUTPUT / "incident_page.png"), full_page=True)
+
+            # r selects "record" and focuses Save; Enter saves; the flag leaves the queue.
+            page.keyboard.press("r")
+            card = page.locator(f"#flag-{first_flag}")
+            expect(card.locator('input[value="record"]')).to_be_checked()
+            expect(card.locator("button[type=submit]")).to_be_focused()
+            page.keyboard.press("Enter")
+            expect(page).to_have_url(f"{server}/queue")
+            expect(page.locator(".flash.ok")).to_contain_text("Saved: SC2400263 non_fatal_strangulation")
+            expect(page.locator("#total")).to_have_text("5")
+            expect(page.locator(f'tr[data-flag="{first_flag}"]')).to_have_count(0)
+
+            # The next flag on the same incident: no crime, reason chosen with the keyboard.
+            expect(rows.nth(0)).to_have_attribute("data-incident", "SC2400263")
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(r"/incidents/SC2400263"))
+            page.keyboard.press("n")
+            reason = page.locator(".flag-card.selected select[name=reason_code]")
+            expect(reason).to_be_focused()
+            reason.select_option("covered_by_recorded_crime")
+            page.keyboard.press("Control+Enter")
+            expect(page).to_have_url(f"{server}/queue")
+            expect(page.locator("#total")).to_have_text("4")
+            expect(page.locator('tr[data-incident="SC2400263"]')).to_have_count(0)
+            assert not errors, errors
+        finally:
+            browser.close()
+
+    # Export: the incident decided in the browser comes out in the corpus format.
+    out = tmp_path / "labels.jsonl"
+    result = CliRunner().invoke(queue_app, ["export", "--out", str(out), "--db", sqlite_url])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["incident_id"] for r in records] == ["SC2400263"]
+    gold = GoldIncident.model_validate(records[0])
+    assert gold.offences == ["non_fatal_strangulation"] and gold.missed == ["non_fatal_strangulation"]

