@@ -144,7 +144,7 @@ def demo(
     sample: Annotated[Path, typer.Option(help="Incidents to score")] = Path("data/sample_incidents.jsonl"),
     out: Annotated[Path, typer.Option(help="Scored output")] = Path("out/sample_scored.jsonl"),
     serve: Annotated[bool, typer.Option(help="Load the review queue and serve it")] = True,
-    db: Annotated[str, typer.Option(help="Review queue database URL")] = "sqlite:///review_queue.db",
+    db: Annotated[str | None, typer.Option(help="Review queue database URL (default: settings)")] = None,
     host: str = "127.0.0.1",
     port: int = 8000,
 ) -> None:
@@ -164,7 +164,39 @@ def demo(
     if serve:
         from secondary_crimes.queue.cli import run_demo_queue
 
-        run_demo_queue(out, db, host, port)
+        run_demo_queue(out, db or get_settings()["queue_database_url"], host, port)
+
+
+@app.command("serve")
+def serve_command(
+    db: Annotated[str | None, typer.Option(help="Review queue database URL (default: settings)")] = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Serve the auditors' review queue (web app)."""
+    from secondary_crimes.queue.cli import serve
+    from secondary_crimes.settings import get_settings
+
+    serve(db or get_settings()["queue_database_url"], host=host, port=port)
+
+
+def _mount_optional(module: str, attribute: str, name: str, extra: str) -> None:
+    """Mount a sub-command group whose dependencies come from an optional extra."""
+    try:
+        sub_app = getattr(__import__(module, fromlist=[attribute]), attribute)
+    except ImportError as error:
+        missing = typer.Typer(help=f"(needs `pip install secondary-crimes[{extra}]`: {error})")
+
+        @missing.callback(invoke_without_command=True)
+        def _unavailable() -> None:
+            raise _fail(f"`{name}` needs the {extra} extra: pip install 'secondary-crimes[{extra}]'")
+
+        sub_app = missing
+    app.add_typer(sub_app, name=name)
+
+
+_mount_optional("secondary_crimes.queue.cli", "queue_app", "queue", "web")
+_mount_optional("secondary_crimes.audit.cli", "audit_app", "audit", "audit")
 
 
 def main() -> None:  # pragma: no cover - console entry

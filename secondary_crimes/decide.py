@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from secondary_crimes.audit.rules import check_rules
 from secondary_crimes.classify.base import Analysis
 from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import LABELS, load_taxonomy
@@ -51,7 +52,7 @@ def decide(incident: Incident, analysis: Analysis, thresholds: np.ndarray, *,
         offences.append(entry)
         if is_missed:
             missed.append(entry)
-    return {
+    record = {
         "incident_id": incident.incident_id,
         "model_version": model_version,
         "offences": offences,
@@ -63,3 +64,5 @@ def decide(incident: Incident, analysis: Analysis, thresholds: np.ndarray, *,
         "people": [{"text": p.text, "role": p.role} for p in analysis.people],
         "incident": incident.model_dump(mode="json", exclude={"incident_id"}),
     }
+    record["rule_flags"] = check_rules(incident, record)
+    return record

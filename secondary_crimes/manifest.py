@@ -39,10 +39,21 @@ def file_digest(path: str | Path) -> tuple[str, int, int]:
     return digest.hexdigest(), size, newlines
 
 
-def build_manifest(*, engine: str, input_path: str | Path, input_sha256: str | None, input_bytes: int | None,
-                   output_path: str | Path, rejects_path: str | Path, model_version: str, model_kind: str,
-                   counts: dict[str, int], started_at: str, finished_at: str | None = None,
-                   **extra: Any) -> dict[str, Any]:
+def build_manifest(
+    *,
+    engine: str,
+    input_path: str | Path,
+    input_sha256: str | None,
+    input_bytes: int | None,
+    output_path: str | Path,
+    rejects_path: str | Path,
+    model_version: str,
+    model_kind: str,
+    counts: dict[str, int],
+    started_at: str,
+    finished_at: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     from secondary_crimes import __version__
 
     return {

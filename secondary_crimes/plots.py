@@ -61,8 +61,7 @@ def calibration_plot(Y: np.ndarray, proba: np.ndarray, bins: int = 10, title: st
             mean_p.append(float(p[chosen].mean()))
             frac.append(float(y[chosen].mean()))
     brier = float(np.mean((p - y) ** 2)) if len(y) else float("nan")
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 1]})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     top.plot(mean_p, frac, marker="o", label=f"model (Brier {brier:.3f})")
     top.set_ylabel("fraction positive")
@@ -76,8 +75,12 @@ def calibration_plot(Y: np.ndarray, proba: np.ndarray, bins: int = 10, title: st
     return fig
 
 
-def confusion_plot(gold: Sequence[str | None], predicted: Sequence[str | None], classes: Sequence[str],
-                   title: str = "Relationship: gold (rows) vs predicted (columns)") -> Figure:
+def confusion_plot(
+    gold: Sequence[str | None],
+    predicted: Sequence[str | None],
+    classes: Sequence[str],
+    title: str = "Relationship: gold (rows) vs predicted (columns)",
+) -> Figure:
     """Confusion matrix of a categorical attribute (e.g. relationship); None counts as 'unknown'."""
     names = list(classes) + ["unknown"]
     gold = [g if g in classes else "unknown" for g in gold]
@@ -90,8 +93,15 @@ def confusion_plot(gold: Sequence[str | None], predicted: Sequence[str | None], 
     for i in range(len(names)):
         for k in range(len(names)):
             if matrix[i, k]:
-                ax.text(k, i, str(matrix[i, k]), ha="center", va="center", fontsize=8,
-                        color="white" if matrix[i, k] > matrix.max() / 2 else "black")
+                ax.text(
+                    k,
+                    i,
+                    str(matrix[i, k]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if matrix[i, k] > matrix.max() / 2 else "black",
+                )
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     ax.set_title(title, fontsize=10)

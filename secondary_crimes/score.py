@@ -63,8 +63,10 @@ class ScoreSummary:
     seconds: float = 0.0
 
     def line(self) -> str:
-        text = (f"scored {self.scored} incidents, {self.missed_flags} missed-crime flags on "
-                f"{self.flagged_incidents} incidents, {self.rejected_records} records rejected")
+        text = (
+            f"scored {self.scored} incidents, {self.missed_flags} missed-crime flags on "
+            f"{self.flagged_incidents} incidents, {self.rejected_records} records rejected"
+        )
         if self.already_done:
             text += " (already complete: nothing to do)"
         elif self.resumed:
@@ -85,10 +87,17 @@ def score_incidents(incidents: list[Incident], bundle: ModelBundle) -> list[dict
     """Score a batch of valid incidents with one model bundle."""
     settings = get_settings()
     analyses = bundle.model.analyse(incidents, bundle.thresholds)
-    return [decide(incident, analysis, bundle.thresholds, model_version=bundle.version,
-                   decimals=settings["probability_decimals"],
-                   max_evidence=settings["max_evidence_per_offence"])
-            for incident, analysis in zip(incidents, analyses, strict=True)]
+    return [
+        decide(
+            incident,
+            analysis,
+            bundle.thresholds,
+            model_version=bundle.version,
+            decimals=settings["probability_decimals"],
+            max_evidence=settings["max_evidence_per_offence"],
+        )
+        for incident, analysis in zip(incidents, analyses, strict=True)
+    ]
 
 
 def record_line(record: dict[str, Any]) -> bytes:
@@ -172,8 +181,9 @@ class _Run:
         self.checkpoint_path = checkpoint_path_for(output)
         self.input_sha256, self.input_bytes, self.newlines = file_digest(input_path)
         self.summary = ScoreSummary(output=output, rejects_path=self.rejects, engine="local")
-        self.state = Checkpoint(input_sha256=self.input_sha256, model_version=bundle.version,
-                                batch_size=batch_size, started_at=now_iso())
+        self.state = Checkpoint(
+            input_sha256=self.input_sha256, model_version=bundle.version, batch_size=batch_size, started_at=now_iso()
+        )
 
     def clear(self) -> None:
         for path in (self.output_partial, self.rejects_partial, self.checkpoint_path):
@@ -181,27 +191,34 @@ class _Run:
 
     def already_done(self) -> bool:
         manifest = read_manifest(self.output)
-        return bool(manifest and manifest.get("engine") == "local"
-                    and manifest["input"]["sha256"] == self.input_sha256
-                    and manifest["model"]["version"] == self.bundle.version
-                    and self.output.exists() and self.rejects.exists())
+        return bool(
+            manifest
+            and manifest.get("engine") == "local"
+            and manifest["input"]["sha256"] == self.input_sha256
+            and manifest["model"]["version"] == self.bundle.version
+            and self.output.exists()
+            and self.rejects.exists()
+        )
 
     def restore(self) -> bool:
         """Carry on from a matching checkpoint; False (and a clean slate) when there is none."""
         saved = Checkpoint.load(self.checkpoint_path)
-        if saved is None or not saved.matches(input_sha256=self.input_sha256,
-                                              model_version=self.bundle.version):
+        if saved is None or not saved.matches(input_sha256=self.input_sha256, model_version=self.bundle.version):
             self.clear()
             return False
         if saved.done:  # killed while moving files into place: finish() completes it
-            if all(partial.exists() or final.exists() for partial, final in
-                   ((self.output_partial, self.output), (self.rejects_partial, self.rejects))):
+            if all(
+                partial.exists() or final.exists()
+                for partial, final in ((self.output_partial, self.output), (self.rejects_partial, self.rejects))
+            ):
                 self.state = saved
                 return True
             self.clear()
             return False
-        if not (truncate_to(self.output_partial, saved.output_bytes)
-                and truncate_to(self.rejects_partial, saved.rejects_bytes)):
+        if not (
+            truncate_to(self.output_partial, saved.output_bytes)
+            and truncate_to(self.rejects_partial, saved.rejects_bytes)
+        ):
             self.clear()  # partial files shorter than the checkpoint says: start over
             return False
         saved.resumes += 1
@@ -218,18 +235,34 @@ class _Run:
         for key in COUNT_KEYS:
             setattr(self.summary, key, self.state.counts.get(key, 0))
         manifest = build_manifest(
-            engine="local", input_path=self.input_path, input_sha256=self.input_sha256,
-            input_bytes=self.input_bytes, output_path=self.output, rejects_path=self.rejects,
-            model_version=self.bundle.version, model_kind=self.bundle.kind, counts=self.summary.counts(),
-            started_at=self.state.started_at, batch_size=self.batch_size, resumes=self.state.resumes)
+            engine="local",
+            input_path=self.input_path,
+            input_sha256=self.input_sha256,
+            input_bytes=self.input_bytes,
+            output_path=self.output,
+            rejects_path=self.rejects,
+            model_version=self.bundle.version,
+            model_kind=self.bundle.kind,
+            counts=self.summary.counts(),
+            started_at=self.state.started_at,
+            batch_size=self.batch_size,
+            resumes=self.state.resumes,
+        )
         self.summary.manifest_path = write_manifest(self.output, manifest)
         self.checkpoint_path.unlink(missing_ok=True)
         self.summary.rejects = read_reject_sample(self.rejects)
         return self.summary
 
 
-def score_file(input_path: str | Path, output_path: str | Path, bundle: ModelBundle,
-               *, batch_size: int = 64, progress: bool | None = None, resume: bool = True) -> ScoreSummary:
+def score_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    bundle: ModelBundle,
+    *,
+    batch_size: int = 64,
+    progress: bool | None = None,
+    resume: bool = True,
+) -> ScoreSummary:
     """Score every valid incident of ``input_path`` into ``output_path`` (JSON Lines).
 
     Bad records go to ``<output stem>.rejects.jsonl`` with their line, field and reason; the
@@ -272,9 +305,17 @@ def _score_stream(run: _Run, progress: bool) -> None:
     done_records = counts["scored"] + counts["rejected_records"]
     total = estimate_records(run.input_path, run.newlines)
     last_fsync = time.monotonic()
-    bar = tqdm(total=total, initial=done_records, unit=" incidents", smoothing=0.05,
-               mininterval=0.5, dynamic_ncols=True, disable=not progress, file=sys.stderr,
-               desc=f"scoring {run.input_path.name}")
+    bar = tqdm(
+        total=total,
+        initial=done_records,
+        unit=" incidents",
+        smoothing=0.05,
+        mininterval=0.5,
+        dynamic_ncols=True,
+        disable=not progress,
+        file=sys.stderr,
+        desc=f"scoring {run.input_path.name}",
+    )
     with bar, run.output_partial.open("ab") as out, run.rejects_partial.open("ab") as rejects_out:
 
         def checkpoint(batch: list[Incident], consumed: int, new_records: int, *, final: bool) -> None:

@@ -11,8 +11,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m secondary_crimes.score_main",
-                                     description="Score a file of closed incidents.")
+    parser = argparse.ArgumentParser(
+        prog="python -m secondary_crimes.score_main", description="Score a file of closed incidents."
+    )
     parser.add_argument("input", help="incidents: .jsonl, .csv or .parquet")
     parser.add_argument("--out", required=True, help="scored output (.jsonl; .parquet with --engine spark)")
     parser.add_argument("--model", default=None, help="model folder or models:/ URI (default: settings)")
@@ -26,15 +27,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.engine == "spark":
         from secondary_crimes.engines.spark import score_spark
 
-        summary = score_spark(args.input, args.out, args.model, master=args.master,
-                              batch_size=args.batch_size)
+        summary = score_spark(args.input, args.out, args.model, master=args.master, batch_size=args.batch_size)
     else:
         from secondary_crimes.classify.bundle import load_bundle
         from secondary_crimes.score import score_file
 
         bundle = load_bundle(args.model)
-        summary = score_file(args.input, args.out, bundle, batch_size=args.batch_size,
-                             progress=False if args.quiet else None, resume=not args.no_resume)
+        summary = score_file(
+            args.input,
+            args.out,
+            bundle,
+            batch_size=args.batch_size,
+            progress=False if args.quiet else None,
+            resume=not args.no_resume,
+        )
     print(summary.line(), file=sys.stderr)
     return 0
 

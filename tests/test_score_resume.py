@@ -44,8 +44,19 @@ def reference(tmp_path_factory, bundle) -> tuple[Path, bytes, bytes]:
 
 
 def run_command(source: Path, output: Path, model_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "secondary_crimes.score_main", str(source), "--out", str(output),
-            "--model", str(model_dir), "--batch-size", "4", "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "secondary_crimes.score_main",
+        str(source),
+        "--out",
+        str(output),
+        "--model",
+        str(model_dir),
+        "--batch-size",
+        "4",
+        "--quiet",
+    ]
 
 
 def test_sigkill_at_random_points_then_resume(tmp_path, model_dir, reference):
@@ -56,15 +67,19 @@ def test_sigkill_at_random_points_then_resume(tmp_path, model_dir, reference):
     rng = random.Random(int(os.environ.get("KILL_TEST_SEED", time.time_ns() % 10_000)))
     kills_mid_run = 0
     for attempt in range(5):
-        process = subprocess.Popen(run_command(source, output, model_dir), cwd=ROOT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            run_command(source, output, model_dir), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         if attempt == 0:  # anywhere, start-up included
             time.sleep(rng.uniform(0.2, 3.0))
         else:  # once it is scoring: wait for a checkpoint to move, then a random moment
             deadline = time.monotonic() + 20
             before = checkpoint.stat().st_mtime_ns if checkpoint.exists() else 0
-            while (time.monotonic() < deadline and process.poll() is None
-                   and (not checkpoint.exists() or checkpoint.stat().st_mtime_ns == before)):
+            while (
+                time.monotonic() < deadline
+                and process.poll() is None
+                and (not checkpoint.exists() or checkpoint.stat().st_mtime_ns == before)
+            ):
                 time.sleep(0.01)
             time.sleep(rng.uniform(0.0, 0.4))
         if process.poll() is not None:
@@ -73,8 +88,9 @@ def test_sigkill_at_random_points_then_resume(tmp_path, model_dir, reference):
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert not output.exists() or output.read_bytes() == expected_out  # never a half output
-    final = subprocess.run(run_command(source, output, model_dir), cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=120)
+    final = subprocess.run(
+        run_command(source, output, model_dir), cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert final.returncode == 0, final.stderr
     assert kills_mid_run >= 1
     assert output.read_bytes() == expected_out

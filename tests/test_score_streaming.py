@@ -112,7 +112,10 @@ def test_each_format_streams_in_bounded_batches(tmp_path, bundle, monkeypatch, s
     assert len(scored_before) == 8  # ceil(60 / 8)
     rejects = read_jsonl(tmp_path / "out.rejects.jsonl")
     assert {(r["incident_id"], r["field"].split(".")[0]) for r in rejects} >= {
-        ("BAD-1", "reported_at"), ("BAD-2", "recorded_crimes"), (rows[2]["incident_id"], "incident_id")}
+        ("BAD-1", "reported_at"),
+        ("BAD-2", "recorded_crimes"),
+        (rows[2]["incident_id"], "incident_id"),
+    }
     assert summary.rejected_records == (4 if suffix == ".jsonl" else 3)  # + the broken JSON line
     assert all({"source", "line", "incident_id", "field", "reason"} <= set(r) for r in rejects)
 
@@ -139,7 +142,11 @@ def test_manifest_and_rerun(tmp_path, bundle):
     assert manifest["rejects_count"] == first.rejected_records == 4
     assert manifest["started_at"] <= manifest["finished_at"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "in.jsonl", "out.jsonl", "out.jsonl.manifest.json", "out.rejects.jsonl"]
+        "in.jsonl",
+        "out.jsonl",
+        "out.jsonl.manifest.json",
+        "out.rejects.jsonl",
+    ]
 
     again = score_file(source, output, bundle, progress=False)
     assert again.already_done and again.scored == first.scored and len(again.rejects) == first.reject_entries == 4

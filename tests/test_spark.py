@@ -60,8 +60,10 @@ def test_jsonl_equals_local_engine(tmp_path, spark, model_dir, rows):
     assert local.scored == 40 and local.rejected_records == 4 and local.flagged_incidents > 0
     manifest = json.loads((tmp_path / "spark.jsonl.manifest.json").read_text())
     assert manifest["engine"] == "spark" and manifest["counts"] == local.counts()
-    assert manifest["input"]["sha256"] == json.loads(
-        (tmp_path / "local.jsonl.manifest.json").read_text())["input"]["sha256"]
+    assert (
+        manifest["input"]["sha256"]
+        == json.loads((tmp_path / "local.jsonl.manifest.json").read_text())["input"]["sha256"]
+    )
 
 
 def test_parquet_in_and_out_equals_local_engine(tmp_path, spark, model_dir, rows):

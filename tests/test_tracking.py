@@ -45,10 +45,13 @@ def test_pseudonymise_titles_and_consistent_mapping_across_fields():
 
 
 def test_pseudonymise_incident_covers_every_free_text_field():
-    incident = synthetic(5, seed=2)[0].model_copy(update={
-        "call_log": "Caller Amy WRIGHT says ex Lee DOYLE at door.",
-        "officer_narrative": "WRIGHT spoke to officers. DOYLE arrested.",
-        "evidence": {"harassment": "ex Lee DOYLE at door"}})
+    incident = synthetic(5, seed=2)[0].model_copy(
+        update={
+            "call_log": "Caller Amy WRIGHT says ex Lee DOYLE at door.",
+            "officer_narrative": "WRIGHT spoke to officers. DOYLE arrested.",
+            "evidence": {"harassment": "ex Lee DOYLE at door"},
+        }
+    )
     row = pseudonymise_incident(incident)
     blob = json.dumps(row)
     for name in ("Amy", "WRIGHT", "Lee", "DOYLE"):
@@ -107,13 +110,25 @@ def test_run_logs_config_data_metrics_plots_and_model(tracked):
     for key in ("test_missed_micro_f1", "test_incident_recall", "test_inference_incidents_per_s", "val_loss"):
         assert key in run.data.metrics
     artifacts = _artifacts(client, run_id)
-    for expected in ("config/tiny.yaml", "data/summary.json", "evaluation/per_offence.csv",
-                     "evaluation/report.txt", "plots/pr_curves.png", "plots/calibration.png",
-                     "plots/relationship_confusion.png", "model/MLmodel", "model/requirements.txt",
-                     "thresholds.json", "evaluation/examples.jsonl"):
+    for expected in (
+        "config/tiny.yaml",
+        "data/summary.json",
+        "evaluation/per_offence.csv",
+        "evaluation/report.txt",
+        "plots/pr_curves.png",
+        "plots/calibration.png",
+        "plots/relationship_confusion.png",
+        "thresholds.json",
+        "evaluation/examples.jsonl",
+    ):
         assert expected in artifacts, expected
     assert any(a.startswith("model_card/") for a in artifacts)
-    local = Path(client.download_artifacts(run_id, "model/requirements.txt"))
+    import mlflow
+
+    # MLflow 3 keeps a logged model's files with the model, reachable through the run's URI.
+    model_dir = Path(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model"))
+    assert (model_dir / "MLmodel").exists() and (model_dir / "code" / "secondary_crimes").is_dir()
+    local = model_dir / "requirements.txt"
     pins = [line for line in local.read_text().splitlines() if line.strip()]
     assert pins and all("==" in line for line in pins)
 
@@ -123,8 +138,12 @@ def test_logged_examples_are_pseudonymised(tracked):
     text = Path(client.download_artifacts(run_id, "evaluation/examples.jsonl")).read_text(encoding="utf-8")
     test_ids = {json.loads(line)["incident_id"] for line in text.splitlines()}
     originals = [i for i in synthetic(24, seed=7) if i.incident_id in test_ids]
-    surnames = {w for i in originals for w in (i.call_log + " " + (i.officer_narrative or "")).split()
-                if w.isupper() and len(w) > 3 and w.isalpha() and w not in tracking._NOT_NAMES}
+    surnames = {
+        w
+        for i in originals
+        for w in (i.call_log + " " + (i.officer_narrative or "")).split()
+        if w.isupper() and len(w) > 3 and w.isalpha() and w not in tracking._NOT_NAMES
+    }
     for surname in surnames:
         assert surname not in text
 
@@ -139,12 +158,13 @@ def test_model_is_registered_promoted_and_loaded_by_uri(tracked, capsys):
     # A second version: promote compares it with the current champion (v1).
     mlflow.register_model(f"runs:/{tracked['run_id']}/model", NAME)
     text = tracking.promote("2", name=NAME)
-    assert "champion v1" in text and client.get_model_version_by_alias(NAME, "champion").version == "2"
+    assert "champion v1" in text and str(client.get_model_version_by_alias(NAME, "champion").version) == "2"
 
     loaded = load_bundle(f"models:/{NAME}@champion")
     incidents = synthetic(3, seed=99)
-    np.testing.assert_allclose(loaded.model.predict_proba(incidents),
-                               tracked["bundle"].model.predict_proba(incidents), atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.model.predict_proba(incidents), tracked["bundle"].model.predict_proba(incidents), atol=1e-5
+    )
     assert loaded.metadata["mlflow_run_id"] == tracked["run_id"]
     with pytest.raises(ValueError, match="no version"):
         tracking.promote("99", name=NAME)
@@ -156,9 +176,19 @@ def test_pyfunc_scores_a_dataframe(tracked):
 
     model = mlflow.pyfunc.load_model(f"runs:/{tracked['run_id']}/model")
     incidents = synthetic(2, seed=42)
-    frame = pd.DataFrame([{"incident_id": i.incident_id, "call_log": i.call_log,
-                           "officer_narrative": i.officer_narrative, "recorded_crimes": "", "opening_code": i.opening_code,
-                           "closing_code": i.closing_code} for i in incidents])
+    frame = pd.DataFrame(
+        [
+            {
+                "incident_id": i.incident_id,
+                "call_log": i.call_log,
+                "officer_narrative": i.officer_narrative,
+                "recorded_crimes": "",
+                "opening_code": i.opening_code,
+                "closing_code": i.closing_code,
+            }
+            for i in incidents
+        ]
+    )
     out = model.predict(frame)
     assert list(out["incident_id"]) == [i.incident_id for i in incidents]
     assert {"offences", "missed", "review_priority", "p_common_assault"} <= set(out.columns)

@@ -20,8 +20,17 @@ from secondary_crimes.records import GoldIncident  # noqa: E402
 from secondary_crimes.taxonomy import LABELS, load_taxonomy  # noqa: E402
 from secondary_crimes.training_data import label_matrix, synthetic  # noqa: E402
 
-TINY = {"max_length": 64, "max_chunks": 2, "epochs": 2, "batch_size": 4, "max_steps": 3,
-        "validation_fraction": 0.25, "eval_batch_size": 16, "freeze_layers": 4, "seed": 5}
+TINY = {
+    "max_length": 64,
+    "max_chunks": 2,
+    "epochs": 2,
+    "batch_size": 4,
+    "max_steps": 3,
+    "validation_fraction": 0.25,
+    "eval_batch_size": 16,
+    "freeze_layers": 4,
+    "seed": 5,
+}
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +106,7 @@ def test_analyse_gives_relationship_and_sentence_evidence(fitted, incidents):
     assert set(evidence) == set(LABELS)
     span = evidence[LABELS[0]][0]
     text = getattr(incidents[0], span.field)
-    assert text[span.start:span.end] == span.text
+    assert text[span.start : span.end] == span.text
 
 
 def test_cpu_without_cuda_uses_full_precision():

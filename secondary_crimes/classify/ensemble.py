@@ -83,10 +83,18 @@ class EnsembleModel(OffenceModel):
 
     kind = "ensemble"
 
-    def __init__(self, members: Sequence[dict[str, Any]] = DEFAULT_MEMBERS, method: str = "select",
-                 weights: Sequence[float] | None = None, selection_fraction: float = 0.25,
-                 stack_folds: int = 3, min_positives: int = 3, explain_with: int | None = None,
-                 refit: bool = False, seed: int = 13):
+    def __init__(
+        self,
+        members: Sequence[dict[str, Any]] = DEFAULT_MEMBERS,
+        method: str = "select",
+        weights: Sequence[float] | None = None,
+        selection_fraction: float = 0.25,
+        stack_folds: int = 3,
+        min_positives: int = 3,
+        explain_with: int | None = None,
+        refit: bool = False,
+        seed: int = 13,
+    ):
         self.members = members
         self.method = method
         self.weights = weights
@@ -129,8 +137,9 @@ class EnsembleModel(OffenceModel):
 
         from sklearn.model_selection import KFold, train_test_split
 
-        fit_index, sel_index = train_test_split(np.arange(len(X)), test_size=self.selection_fraction,
-                                                random_state=self.seed, shuffle=True)
+        fit_index, sel_index = train_test_split(
+            np.arange(len(X)), test_size=self.selection_fraction, random_state=self.seed, shuffle=True
+        )
         for member in self.members_:
             member.fit([X[i] for i in fit_index], Y[fit_index])
         selection = [X[i] for i in sel_index]
@@ -144,8 +153,7 @@ class EnsembleModel(OffenceModel):
                 self.selection_scores_[f"member{k}:{spec['kind']}"] = _pooled_ap(Y_sel, proba)
             self.selection_scores_["average"] = _pooled_ap(Y_sel, self._average(member_proba))
             stacked = np.zeros_like(Y_sel, dtype=float)
-            folds = KFold(n_splits=max(2, min(self.stack_folds, len(sel_index))), shuffle=True,
-                          random_state=self.seed)
+            folds = KFold(n_splits=max(2, min(self.stack_folds, len(sel_index))), shuffle=True, random_state=self.seed)
             for train, test in folds.split(sel_index):
                 stack = _Stack(self.min_positives).fit([p[train] for p in member_proba], Y_sel[train])
                 stacked[test] = stack.predict_proba([p[test] for p in member_proba])
@@ -186,11 +194,21 @@ class EnsembleModel(OffenceModel):
             return []
         e = self.explainer_index()
         explained = self.members_[e].analyse(X, None)
-        member_proba = [np.vstack([a.probabilities for a in explained]) if k == e else member.predict_proba(X)
-                        for k, member in enumerate(self.members_)]
+        member_proba = [
+            np.vstack([a.probabilities for a in explained]) if k == e else member.predict_proba(X)
+            for k, member in enumerate(self.members_)
+        ]
         combined = self._combine(member_proba)
-        out = [Analysis(probabilities=combined[i], domestic=a.domestic, relationship=a.relationship,
-                        reporter=a.reporter, people=list(a.people)) for i, a in enumerate(explained)]
+        out = [
+            Analysis(
+                probabilities=combined[i],
+                domestic=a.domestic,
+                relationship=a.relationship,
+                reporter=a.reporter,
+                people=list(a.people),
+            )
+            for i, a in enumerate(explained)
+        ]
         if thresholds is None:
             return out
         flags = combined >= np.asarray(thresholds)

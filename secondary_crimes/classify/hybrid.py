@@ -80,13 +80,15 @@ def indicator_features(extractions: Sequence[Extraction]) -> np.ndarray:
     return X
 
 
-CUE_NAMES = [f"relationship:{r}" for r in RELATIONSHIPS[:-1]] + [f"reporter:{r}" for r in REPORTERS] + [
-    "reporter:no_call_log"]
+CUE_NAMES = (
+    [f"relationship:{r}" for r in RELATIONSHIPS[:-1]] + [f"reporter:{r}" for r in REPORTERS] + ["reporter:no_call_log"]
+)
 
 
 def cue_features(extractions: Sequence[Extraction]) -> np.ndarray:
     return np.array([[np.log1p(e.cues.get(name, 0.0)) for name in CUE_NAMES] for e in extractions]).reshape(
-        len(extractions), len(CUE_NAMES))
+        len(extractions), len(CUE_NAMES)
+    )
 
 
 class HybridModel(OffenceModel):
@@ -94,9 +96,18 @@ class HybridModel(OffenceModel):
 
     kind = "hybrid"
 
-    def __init__(self, C: float = 4.0, max_features: int = 50000, calibration: str = "sigmoid",  # noqa: N803
-                 indicator_weight: float = 1.0, use_text: bool = True, context_damping: float = 1.0,
-                 attribute_model: str = "rules", spacy_model: str | None = None, n_process: int = 1):
+    def __init__(
+        self,
+        C: float = 4.0,
+        max_features: int = 50000,
+        calibration: str = "sigmoid",  # noqa: N803
+        indicator_weight: float = 1.0,
+        use_text: bool = True,
+        context_damping: float = 1.0,
+        attribute_model: str = "rules",
+        spacy_model: str | None = None,
+        n_process: int = 1,
+    ):
         self.C = C
         self.max_features = max_features
         self.calibration = calibration
@@ -139,7 +150,8 @@ class HybridModel(OffenceModel):
         self.features_ = text_features(self.max_features) if self.use_text else None
         features = self._matrix(X, extractions, fit=True)
         self.classifier_ = PerLabelCalibrated(
-            LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000), method=self.calibration)
+            LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000), method=self.calibration
+        )
         self.classifier_.fit(features, Y)
         self.attribute_models_ = {}
         if self.attribute_model == "learned":
@@ -187,9 +199,14 @@ class HybridModel(OffenceModel):
                 reporter = list(models["reporter"].predict(matrix))
         out = []
         for e, rel, rep in zip(extractions, relationship, reporter, strict=True):
-            domestic = e.domestic if rel == e.relationship else (
-                rel in DOMESTIC_RELATIONSHIPS and not any(
-                    i.affirmed and i.kind in {"child_neglect", "child_harm"} for i in e.indicators))
+            domestic = (
+                e.domestic
+                if rel == e.relationship
+                else (
+                    rel in DOMESTIC_RELATIONSHIPS
+                    and not any(i.affirmed and i.kind in {"child_neglect", "child_harm"} for i in e.indicators)
+                )
+            )
             out.append((rel, rep, domestic))
         return out
 
@@ -201,9 +218,15 @@ class HybridModel(OffenceModel):
         proba = self._proba(X, extractions)
         out = []
         for incident, extraction, row, (relationship, reporter, domestic) in zip(
-                X, extractions, proba, self.attributes(extractions), strict=True):
-            analysis = Analysis(probabilities=row, domestic=domestic, relationship=relationship,
-                                reporter=reporter, people=list(extraction.people))
+            X, extractions, proba, self.attributes(extractions), strict=True
+        ):
+            analysis = Analysis(
+                probabilities=row,
+                domestic=domestic,
+                relationship=relationship,
+                reporter=reporter,
+                people=list(extraction.people),
+            )
             if thresholds is not None:
                 flagged = np.flatnonzero(row >= thresholds)
                 missing = []

@@ -78,8 +78,14 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
 
 
-def _build_net(encoder_config: dict, n_labels: int, aux: dict[str, int], dropout: float,
-               chunk_pooling: str, model_path: str | None = None):
+def _build_net(
+    encoder_config: dict,
+    n_labels: int,
+    aux: dict[str, int],
+    dropout: float,
+    chunk_pooling: str,
+    model_path: str | None = None,
+):
     """The torch module: encoder -> token mean-pool per window -> pool windows -> heads."""
     import torch
     from torch import nn
@@ -123,16 +129,36 @@ class TransformerModel(OffenceModel):
 
     kind = "transformer"
 
-    def __init__(self, model_path: str | None = None, max_length: int = 256, long_text: str = "chunks",
-                 stride: int = 32, max_chunks: int = 4, chunk_pooling: str = "max",
-                 head_fraction: float = 0.5, epochs: int = 3, batch_size: int = 16,
-                 lr: float = 5e-5, head_lr: float = 1e-3, weight_decay: float = 0.01,
-                 warmup_ratio: float = 0.1, max_steps: int | None = None, dropout: float = 0.1,
-                 pos_weight_cap: float = 20.0, aux_heads: tuple[str, ...] | list[str] = ("relationship", "reporter"),
-                 aux_weight: float = 0.3, calibration: str = "platt", validation_fraction: float = 0.2,
-                 min_calibration_positives: int = 3, eval_batch_size: int = 32, seed: int = 13,
-                 device: str = "auto", mixed_precision: str = "auto", max_train_incidents: int | None = None,
-                 freeze_layers: int = 0):
+    def __init__(
+        self,
+        model_path: str | None = None,
+        max_length: int = 256,
+        long_text: str = "chunks",
+        stride: int = 32,
+        max_chunks: int = 4,
+        chunk_pooling: str = "max",
+        head_fraction: float = 0.5,
+        epochs: int = 3,
+        batch_size: int = 16,
+        lr: float = 5e-5,
+        head_lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        max_steps: int | None = None,
+        dropout: float = 0.1,
+        pos_weight_cap: float = 20.0,
+        aux_heads: tuple[str, ...] | list[str] = ("relationship", "reporter"),
+        aux_weight: float = 0.3,
+        calibration: str = "platt",
+        validation_fraction: float = 0.2,
+        min_calibration_positives: int = 3,
+        eval_batch_size: int = 32,
+        seed: int = 13,
+        device: str = "auto",
+        mixed_precision: str = "auto",
+        max_train_incidents: int | None = None,
+        freeze_layers: int = 0,
+    ):
         self.model_path = model_path
         self.max_length = max_length
         self.long_text = long_text
@@ -182,8 +208,7 @@ class TransformerModel(OffenceModel):
         if getattr(self, "_tok", None) is None:
             from transformers import AutoTokenizer
 
-            self._tok = AutoTokenizer.from_pretrained(self.model_path or packaged_encoder_path(),
-                                                      local_files_only=True)
+            self._tok = AutoTokenizer.from_pretrained(self.model_path or packaged_encoder_path(), local_files_only=True)
         return self._tok
 
     def _net(self):
@@ -193,8 +218,7 @@ class TransformerModel(OffenceModel):
 
             if not hasattr(self, "state_bytes_"):
                 raise RuntimeError("TransformerModel is not fitted")
-            net = _build_net(self.encoder_config_, len(self.labels), self.aux_sizes_, self.dropout,
-                             self.chunk_pooling)
+            net = _build_net(self.encoder_config_, len(self.labels), self.aux_sizes_, self.dropout, self.chunk_pooling)
             state = torch.load(io.BytesIO(self.state_bytes_), map_location="cpu", weights_only=True)
             net.load_state_dict(state)
             net.eval()
@@ -219,8 +243,7 @@ class TransformerModel(OffenceModel):
         budget = self.max_length - 2
 
         def windows(batch: dict[str, list]) -> dict[str, list]:
-            encoded = tokenizer(batch["text"], add_special_tokens=False, truncation=False,
-                                verbose=False)["input_ids"]
+            encoded = tokenizer(batch["text"], add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
             out_ids, out_rows = [], []
             for row, ids in zip(batch["row"], encoded, strict=True):
                 for piece in self._split(ids, budget):
@@ -236,18 +259,19 @@ class TransformerModel(OffenceModel):
             return [ids]
         if self.long_text == "head_tail":
             head = int(round(budget * self.head_fraction))
-            return [ids[:head] + ids[len(ids) - (budget - head):]]
+            return [ids[:head] + ids[len(ids) - (budget - head) :]]
         if self.long_text != "chunks":
             raise ValueError(f"long_text must be 'chunks' or 'head_tail', not {self.long_text!r}")
         step = max(1, budget - self.stride)
         starts = list(range(0, len(ids) - self.stride, step)) or [0]
-        pieces = [ids[s:s + budget] for s in starts]
+        pieces = [ids[s : s + budget] for s in starts]
         if len(pieces) > self.max_chunks:  # keep the opening windows and the closing one
             pieces = pieces[: self.max_chunks - 1] + [ids[-budget:]]
         return pieces
 
-    def _batches(self, chunk_ids: list[list[int]], owners: np.ndarray, incident_order: np.ndarray,
-                 batch_size: int, device) -> Iterator[tuple[np.ndarray, dict]]:
+    def _batches(
+        self, chunk_ids: list[list[int]], owners: np.ndarray, incident_order: np.ndarray, batch_size: int, device
+    ) -> Iterator[tuple[np.ndarray, dict]]:
         """Padded tensors for groups of whole incidents (all of an incident's windows together)."""
         import torch
 
@@ -256,7 +280,7 @@ class TransformerModel(OffenceModel):
             by_incident.setdefault(int(owner), []).append(position)
         pad = self._tokenizer().pad_token_id or 0
         for start in range(0, len(incident_order), batch_size):
-            rows = incident_order[start:start + batch_size]
+            rows = incident_order[start : start + batch_size]
             positions = [(local, p) for local, row in enumerate(rows) for p in by_incident.get(int(row), [])]
             width = max(len(chunk_ids[p]) for _, p in positions)
             ids = torch.full((len(positions), width), pad, dtype=torch.long)
@@ -265,8 +289,15 @@ class TransformerModel(OffenceModel):
                 ids[k, : len(chunk_ids[p])] = torch.tensor(chunk_ids[p])
                 mask[k, : len(chunk_ids[p])] = 1
             owner = torch.tensor([local for local, _ in positions], dtype=torch.long)
-            yield rows, {"input_ids": ids.to(device), "attention_mask": mask.to(device),
-                         "owner": owner.to(device), "n_incidents": len(rows)}
+            yield (
+                rows,
+                {
+                    "input_ids": ids.to(device),
+                    "attention_mask": mask.to(device),
+                    "owner": owner.to(device),
+                    "n_incidents": len(rows),
+                },
+            )
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X: Sequence[Incident], Y: np.ndarray) -> TransformerModel:  # noqa: N803
@@ -298,8 +329,7 @@ class TransformerModel(OffenceModel):
             train_rows, val_rows = np.arange(len(X)), np.array([], dtype=int)
 
         # Auxiliary targets (relationship, reporter) from gold incidents that carry them.
-        aux_names = [name for name in (self.aux_heads or ())
-                     if any(getattr(x, name, None) is not None for x in X)]
+        aux_names = [name for name in (self.aux_heads or ()) if any(getattr(x, name, None) is not None for x in X)]
         self.aux_sizes_ = {name: len(_aux_classes(name)) for name in aux_names}
         aux_targets = {}
         for name in aux_names:
@@ -307,8 +337,9 @@ class TransformerModel(OffenceModel):
             aux_targets[name] = torch.tensor([classes.get(getattr(x, name, None), -100) for x in X])
 
         self.encoder_config_ = AutoConfig.from_pretrained(path, local_files_only=True).to_dict()
-        net = _build_net(self.encoder_config_, Y.shape[1], self.aux_sizes_, self.dropout,
-                         self.chunk_pooling, model_path=path).to(device)
+        net = _build_net(
+            self.encoder_config_, Y.shape[1], self.aux_sizes_, self.dropout, self.chunk_pooling, model_path=path
+        ).to(device)
         self._module = net
         if self.freeze_layers:  # embeddings and the lowest layers stay as pretrained (faster on CPU)
             frozen = [net.encoder.embeddings, *net.encoder.encoder.layer[: max(0, self.freeze_layers - 1)]]
@@ -326,10 +357,13 @@ class TransformerModel(OffenceModel):
         targets = torch.tensor(Y)
 
         head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
-        optimizer = torch.optim.AdamW([
-            {"params": [p for p in net.encoder.parameters() if p.requires_grad], "lr": self.lr},
-            {"params": head_params, "lr": self.head_lr},
-        ], weight_decay=self.weight_decay)
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": [p for p in net.encoder.parameters() if p.requires_grad], "lr": self.lr},
+                {"params": head_params, "lr": self.head_lr},
+            ],
+            weight_decay=self.weight_decay,
+        )
         steps_per_epoch = math.ceil(len(train_rows) / self.batch_size)
         total = steps_per_epoch * self.epochs
         if self.max_steps:
@@ -370,15 +404,16 @@ class TransformerModel(OffenceModel):
                 step += 1
                 if self.max_steps and step >= self.max_steps:
                     break
-            metrics = {"train_loss": float(np.mean(losses)) if losses else float("nan"),
-                       "epoch_seconds": time.perf_counter() - epoch_started,
-                       "train_incidents_per_s": min(len(order), len(losses) * self.batch_size)
-                       / max(time.perf_counter() - epoch_started, 1e-9)}
+            metrics = {
+                "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                "epoch_seconds": time.perf_counter() - epoch_started,
+                "train_incidents_per_s": min(len(order), len(losses) * self.batch_size)
+                / max(time.perf_counter() - epoch_started, 1e-9),
+            }
             if len(val_rows):
                 val_logits = self._logits(chunk_ids, owners, val_rows)[0]
                 val_y = Y[val_rows]
-                val_loss = loss_fn(torch.tensor(val_logits, device=device),
-                                   torch.tensor(val_y, device=device))
+                val_loss = loss_fn(torch.tensor(val_logits, device=device), torch.tensor(val_y, device=device))
                 metrics["val_loss"] = float(val_loss)
                 metrics["val_micro_f1"] = _micro_f1(val_y, val_logits >= 0.0)
             self.history_.append({"epoch": epoch, **metrics})
@@ -389,8 +424,10 @@ class TransformerModel(OffenceModel):
                 break
 
         # Calibrate on the validation split, then keep the weights as bytes for pickling.
-        self._fit_calibration(self._logits(chunk_ids, owners, val_rows)[0] if len(val_rows) else None,
-                              Y[val_rows] if len(val_rows) else None)
+        self._fit_calibration(
+            self._logits(chunk_ids, owners, val_rows)[0] if len(val_rows) else None,
+            Y[val_rows] if len(val_rows) else None,
+        )
         buffer = io.BytesIO()
         torch.save({k: v.detach().float().cpu() for k, v in net.state_dict().items()}, buffer)
         self.state_bytes_ = buffer.getvalue()
@@ -422,8 +459,11 @@ class TransformerModel(OffenceModel):
         for j in range(n_labels):
             positives = int(Y[:, j].sum())
             negatives = len(Y) - positives
-            if (self.calibration == "platt" and positives >= self.min_calibration_positives
-                    and negatives >= self.min_calibration_positives):
+            if (
+                self.calibration == "platt"
+                and positives >= self.min_calibration_positives
+                and negatives >= self.min_calibration_positives
+            ):
                 platt = LogisticRegression(C=1.0).fit(logits[:, [j]], Y[:, j].astype(int))
                 self.calibration_a_[j] = float(platt.coef_[0, 0])
                 self.calibration_b_[j] = float(platt.intercept_[0])
@@ -445,8 +485,7 @@ class TransformerModel(OffenceModel):
         aux = {name: np.zeros((len(rows), k), dtype=np.float32) for name, k in self.aux_sizes_.items()}
         position = {int(r): i for i, r in enumerate(rows)}
         with torch.inference_mode(), autocast:
-            for batch_rows, batch in self._batches(chunk_ids, owners, np.asarray(rows), self.eval_batch_size,
-                                                   device):
+            for batch_rows, batch in self._batches(chunk_ids, owners, np.asarray(rows), self.eval_batch_size, device):
                 logits, aux_logits = net(**batch)
                 index = [position[int(r)] for r in batch_rows]
                 out[index] = logits.float().cpu().numpy()

@@ -61,8 +61,9 @@ RECORD_SCHEMA = (
 _WORKER_BUNDLES: dict[str, ModelBundle] = {}
 
 
-def spark_session(master: str = "local[2]", app_name: str = "secondary-crimes-score",
-                  *, progress: bool = False) -> SparkSession:
+def spark_session(
+    master: str = "local[2]", app_name: str = "secondary-crimes-score", *, progress: bool = False
+) -> SparkSession:
     """A session with the UI off and Arrow on; local masters bind to 127.0.0.1 and use this Python.
 
     ``progress`` shows Spark's console progress bar (stages and tasks) on stderr.
@@ -73,15 +74,16 @@ def spark_session(master: str = "local[2]", app_name: str = "secondary-crimes-sc
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        cores = master[master.find("[") + 1:-1] if "[" in master else "1"
+        cores = master[master.find("[") + 1 : -1] if "[" in master else "1"
         cores = str(os.cpu_count() or 2) if cores == "*" else cores.split(",")[0]
         builder = builder.config("spark.sql.shuffle.partitions", str(2 * int(cores)))
-    return (builder
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", str(progress).lower())
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate())
+    return (
+        builder.config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", str(progress).lower())
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
 
 
 def pack_bundle(bundle: ModelBundle) -> tuple[str, bytes]:
@@ -112,8 +114,9 @@ def validate_line(text: str, *, source: str, line: int) -> Incident | list[Rejec
     try:
         fields = json.loads(text)
     except json.JSONDecodeError as error:
-        return [Reject(source=source, line=line, field="(line)",
-                       reason=f"not JSON: {error.msg} at column {error.colno}")]
+        return [
+            Reject(source=source, line=line, field="(line)", reason=f"not JSON: {error.msg} at column {error.colno}")
+        ]
     if not isinstance(fields, dict):
         return [Reject(source=source, line=line, field="(line)", reason="not a JSON object")]
     incident_id = fields.get("incident_id")
@@ -137,8 +140,9 @@ def _validate_frames(source: str):
                 if isinstance(result, Incident):
                     rows.append((line, 0, result.incident_id, "ok", result.model_dump_json()))
                 else:
-                    rows.extend((line, seq, r.incident_id, "reject", r.model_dump_json())
-                                for seq, r in enumerate(result))
+                    rows.extend(
+                        (line, seq, r.incident_id, "reject", r.model_dump_json()) for seq, r in enumerate(result)
+                    )
             yield pd.DataFrame(rows, columns=["line", "seq", "incident_id", "kind", "value"])
 
     return validate
@@ -160,12 +164,21 @@ def _score_frames(source: str, key: str, packed: Any, batch_size: int):
             rows: list[tuple] = []
             batch: list[tuple[int, Incident]] = []
 
-            for line, incident_id, value, first in zip(frame["line"].tolist(), frame["incident_id"].tolist(),
-                                                       frame["value"].tolist(), frame["first_line"].tolist(),
-                                                       strict=True):
+            for line, incident_id, value, first in zip(
+                frame["line"].tolist(),
+                frame["incident_id"].tolist(),
+                frame["value"].tolist(),
+                frame["first_line"].tolist(),
+                strict=True,
+            ):
                 if line != first:
-                    duplicate = Reject(source=source, line=line, incident_id=incident_id,
-                                       field="incident_id", reason="duplicate incident_id")
+                    duplicate = Reject(
+                        source=source,
+                        line=line,
+                        incident_id=incident_id,
+                        field="incident_id",
+                        reason="duplicate incident_id",
+                    )
                     rows.append((line, 0, "reject", reject_line(duplicate).decode("utf-8")[:-1], 0))
                     continue
                 batch.append((line, Incident.model_validate_json(value)))
@@ -192,8 +205,11 @@ def read_lines(spark: SparkSession, input_path: str) -> DataFrame:
     if kind == "jsonl":
         numbered = spark.sparkContext.textFile(input_path).zipWithIndex().map(lambda t: (t[1] + 1, t[0]))
     elif kind == "parquet":
-        numbered = spark.read.parquet(input_path).rdd.zipWithIndex().map(
-            lambda t: (t[1] + 1, json.dumps(t[0].asDict(recursive=True), default=_json_default)))
+        numbered = (
+            spark.read.parquet(input_path)
+            .rdd.zipWithIndex()
+            .map(lambda t: (t[1] + 1, json.dumps(t[0].asDict(recursive=True), default=_json_default)))
+        )
     else:
         raise ValueError(f"{input_path}: the Spark engine reads .jsonl or .parquet; use the local engine for CSV")
     return spark.createDataFrame(numbered, "line long, text string")
@@ -203,8 +219,13 @@ def _write_single_text(frame: DataFrame, order: list[str], target: Path) -> None
     """One text file of ``value`` lines in ``order``, moved into place atomically."""
     staging = target.with_name(f".{target.name}.spark-{uuid.uuid4().hex}")
     try:
-        (frame.repartition(1).sortWithinPartitions(*order).select("value")
-         .write.option("lineSep", "\n").text(str(staging)))
+        (
+            frame.repartition(1)
+            .sortWithinPartitions(*order)
+            .select("value")
+            .write.option("lineSep", "\n")
+            .text(str(staging))
+        )
         parts = sorted(staging.glob("part-*"))
         partial = target.with_name(target.name + ".partial")
         with partial.open("wb") as out:
@@ -229,9 +250,16 @@ def _write_parquet(frame: DataFrame, target: Path) -> None:
     os.replace(staging, target)
 
 
-def score_spark(input_path: str | Path, output_path: str | Path, model_path_or_uri: str | Path | None = None,
-                *, master: str = "local[2]", batch_size: int = 64, spark: SparkSession | None = None,
-                progress: bool | None = None) -> ScoreSummary:
+def score_spark(
+    input_path: str | Path,
+    output_path: str | Path,
+    model_path_or_uri: str | Path | None = None,
+    *,
+    master: str = "local[2]",
+    batch_size: int = 64,
+    spark: SparkSession | None = None,
+    progress: bool | None = None,
+) -> ScoreSummary:
     """Score ``input_path`` (.jsonl or .parquet) with Spark into ``output_path`` (.jsonl or .parquet).
 
     Rejects go to ``<output stem>.rejects.jsonl`` and the manifest to ``<output>.manifest.json``,
@@ -256,23 +284,35 @@ def score_spark(input_path: str | Path, output_path: str | Path, model_path_or_u
     spark_master = session.sparkContext.master
     packed = session.sparkContext.broadcast(data)
     try:
-        checked = (read_lines(session, source).mapInPandas(_validate_frames(source), STAGE_SCHEMA)
-                   .persist(StorageLevel.MEMORY_AND_DISK))
+        checked = (
+            read_lines(session, source)
+            .mapInPandas(_validate_frames(source), STAGE_SCHEMA)
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
         partitions = max(2, 2 * session.sparkContext.defaultParallelism)
-        valid = (checked.filter(F.col("kind") == "ok").repartition(partitions, "incident_id")
-                 .withColumn("first_line", F.min("line").over(Window.partitionBy("incident_id"))))
+        valid = (
+            checked.filter(F.col("kind") == "ok")
+            .repartition(partitions, "incident_id")
+            .withColumn("first_line", F.min("line").over(Window.partitionBy("incident_id")))
+        )
         scored = valid.mapInPandas(_score_frames(source, key, packed, batch_size), RESULT_SCHEMA)
-        results = (checked.filter(F.col("kind") == "reject")
-                   .select("line", "seq", "kind", "value", F.lit(0).alias("n_missed"))
-                   .unionByName(scored)
-                   .persist(StorageLevel.MEMORY_AND_DISK))
-        totals = results.agg(
-            F.sum(F.when(F.col("kind") == "record", 1).otherwise(0)).alias("scored"),
-            F.sum("n_missed").alias("missed_flags"),
-            F.sum(F.when(F.col("n_missed") > 0, 1).otherwise(0)).alias("flagged_incidents"),
-            F.sum(F.when(F.col("kind") == "reject", 1).otherwise(0)).alias("reject_entries"),
-            F.countDistinct(F.when(F.col("kind") == "reject", F.col("line"))).alias("rejected_records"),
-        ).collect()[0].asDict()
+        results = (
+            checked.filter(F.col("kind") == "reject")
+            .select("line", "seq", "kind", "value", F.lit(0).alias("n_missed"))
+            .unionByName(scored)
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        totals = (
+            results.agg(
+                F.sum(F.when(F.col("kind") == "record", 1).otherwise(0)).alias("scored"),
+                F.sum("n_missed").alias("missed_flags"),
+                F.sum(F.when(F.col("n_missed") > 0, 1).otherwise(0)).alias("flagged_incidents"),
+                F.sum(F.when(F.col("kind") == "reject", 1).otherwise(0)).alias("reject_entries"),
+                F.countDistinct(F.when(F.col("kind") == "reject", F.col("line"))).alias("rejected_records"),
+            )
+            .collect()[0]
+            .asDict()
+        )
         records = results.filter(F.col("kind") == "record")
         if out_kind == ".jsonl":
             _write_single_text(records, ["line"], output)
@@ -290,11 +330,21 @@ def score_spark(input_path: str | Path, output_path: str | Path, model_path_or_u
     for name in COUNT_KEYS:
         setattr(summary, name, int(totals.get(name) or 0))
     local_input = Path(source)
-    sha, size = (file_digest(local_input)[:2] if local_input.is_file() else (None, None))
+    sha, size = file_digest(local_input)[:2] if local_input.is_file() else (None, None)
     manifest = build_manifest(
-        engine="spark", input_path=source, input_sha256=sha, input_bytes=size, output_path=output,
-        rejects_path=rejects_path, model_version=bundle.version, model_kind=bundle.kind,
-        counts=summary.counts(), started_at=started_at, batch_size=batch_size, master=spark_master)
+        engine="spark",
+        input_path=source,
+        input_sha256=sha,
+        input_bytes=size,
+        output_path=output,
+        rejects_path=rejects_path,
+        model_version=bundle.version,
+        model_kind=bundle.kind,
+        counts=summary.counts(),
+        started_at=started_at,
+        batch_size=batch_size,
+        master=spark_master,
+    )
     summary.manifest_path = write_manifest(output, manifest)
     summary.rejects = read_reject_sample(rejects_path)
     summary.seconds = time.perf_counter() - started

@@ -67,18 +67,30 @@ def read_kinds(name: str) -> dict[str, dict[str, Any]]:
     "sc_span_patterns",
     default_config={"spans_key": "sc", "patterns": None, "longest_only": False},
 )
-def make_span_patterns(nlp: Language, name: str, spans_key: str, patterns: str | None,
-                       longest_only: bool) -> SpanRuler:
+def make_span_patterns(nlp: Language, name: str, spans_key: str, patterns: str | None, longest_only: bool) -> SpanRuler:
     """A ``SpanRuler`` (case-insensitive phrases, token patterns) loaded from a JSONL file."""
     spans_filter = registry.misc.get("spacy.first_longest_spans_filter.v1")() if longest_only else None
-    ruler = SpanRuler(nlp, name, spans_key=spans_key, spans_filter=spans_filter,
-                      phrase_matcher_attr="LOWER", validate=True, overwrite=True)
+    ruler = SpanRuler(
+        nlp,
+        name,
+        spans_key=spans_key,
+        spans_filter=spans_filter,
+        phrase_matcher_attr="LOWER",
+        validate=True,
+        overwrite=True,
+    )
     if patterns:
         # Phrases become token patterns on the tokenizer alone: SpanRuler would otherwise run
         # them through the whole pipeline built so far (the NER), which is slow and, while a
         # saved pipeline is loading, not yet possible.
-        ruler.add_patterns([dict(p, pattern=[{"LOWER": t.lower_} for t in nlp.make_doc(p["pattern"])])
-                            if isinstance(p["pattern"], str) else p for p in read_patterns(patterns)])
+        ruler.add_patterns(
+            [
+                dict(p, pattern=[{"LOWER": t.lower_} for t in nlp.make_doc(p["pattern"])])
+                if isinstance(p["pattern"], str)
+                else p
+                for p in read_patterns(patterns)
+            ]
+        )
     return ruler
 
 
@@ -107,12 +119,22 @@ class ContextComponent:
         self.rules, self.kinds = rules, kinds
         self.engines = []
         for category, spec in rules.items():
-            termset = {key: list(spec.get(key, [])) for key in
-                       ("pseudo_negations", "preceding_negations", "following_negations", "termination")}
+            termset = {
+                key: list(spec.get(key, []))
+                for key in ("pseudo_negations", "preceding_negations", "following_negations", "termination")
+            }
             excluded = set(spec.get("except_kinds", []))
             allowed = [kind for kind in kinds if kind not in excluded]
-            self.engines.append(Negex(self.nlp, f"{self.name}_{category}", termset, ent_types=allowed,
-                                      extension_name=f"sc_{category}", span_keys=[self.spans_key]))
+            self.engines.append(
+                Negex(
+                    self.nlp,
+                    f"{self.name}_{category}",
+                    termset,
+                    ent_types=allowed,
+                    extension_name=f"sc_{category}",
+                    span_keys=[self.spans_key],
+                )
+            )
 
     def __call__(self, doc: Doc) -> Doc:
         if not doc.spans.get(self.spans_key):
@@ -142,10 +164,51 @@ def make_context(nlp: Language, name: str, spans_key: str, rules: str, kinds: st
     return ContextComponent(nlp, name, spans_key, rules, kinds)
 
 
-FEMALE = {"she", "her", "hers", "herself", "female", "woman", "girl", "lady", "mrs", "ms", "miss", "mum",
-          "mother", "wife", "girlfriend", "sister", "daughter", "gf", "aunt", "nan", "grandmother", "f"}
-MALE = {"he", "him", "his", "himself", "male", "man", "boy", "mr", "dad", "father", "husband", "boyfriend",
-        "brother", "son", "bf", "uncle", "grandad", "grandfather", "m"}
+FEMALE = {
+    "she",
+    "her",
+    "hers",
+    "herself",
+    "female",
+    "woman",
+    "girl",
+    "lady",
+    "mrs",
+    "ms",
+    "miss",
+    "mum",
+    "mother",
+    "wife",
+    "girlfriend",
+    "sister",
+    "daughter",
+    "gf",
+    "aunt",
+    "nan",
+    "grandmother",
+    "f",
+}
+MALE = {
+    "he",
+    "him",
+    "his",
+    "himself",
+    "male",
+    "man",
+    "boy",
+    "mr",
+    "dad",
+    "father",
+    "husband",
+    "boyfriend",
+    "brother",
+    "son",
+    "bf",
+    "uncle",
+    "grandad",
+    "grandfather",
+    "m",
+}
 SUBJECT_PRONOUNS = {"he": "m", "she": "f"}
 OBJECT_PRONOUNS = {"him": "m", "her": "f", "me": "reporter", "i": "reporter"}
 PERSON_ROLES = ("victim", "suspect", "reporter", "witness", "child")
@@ -162,8 +225,9 @@ class PeopleComponent:
     after it; a pronoun is resolved to the latest mention of its gender.
     """
 
-    def __init__(self, nlp: Language, name: str, roles_key: str, spans_key: str,
-                 indicators_key: str, relationships_key: str):
+    def __init__(
+        self, nlp: Language, name: str, roles_key: str, spans_key: str, indicators_key: str, relationships_key: str
+    ):
         self.name = name
         self.roles_key = roles_key
         self.spans_key = spans_key
@@ -173,9 +237,9 @@ class PeopleComponent:
     @staticmethod
     def _gender(doc: Doc, start: int, end: int) -> str | None:
         """Gender from the words just before a mention, or an apposition after it ("IP, a female")."""
-        words = {token.lower_.strip(".") for token in doc[max(0, start - 2): end]}
+        words = {token.lower_.strip(".") for token in doc[max(0, start - 2) : end]}
         if end < len(doc) and doc[end].text in {",", "("}:
-            words |= {token.lower_.strip(".") for token in doc[end: min(len(doc), end + 4)]}
+            words |= {token.lower_.strip(".") for token in doc[end : min(len(doc), end + 4)]}
         female, male = bool(words & FEMALE - {"her", "she"}), bool(words & MALE - {"he", "his", "him"})
         if female != male:
             return "f" if female else "m"
@@ -188,8 +252,16 @@ class PeopleComponent:
         used_names: set[int] = set()
         names = [ent for ent in doc.ents if ent.label_ == "PERSON"]
         for role in roles:
-            name = next((ent for ent in names if 0 <= ent.start - role.end <= 1
-                         or 0 <= role.start - ent.end <= 2 or ent.start <= role.start < ent.end), None)
+            name = next(
+                (
+                    ent
+                    for ent in names
+                    if 0 <= ent.start - role.end <= 1
+                    or 0 <= role.start - ent.end <= 2
+                    or ent.start <= role.start < ent.end
+                ),
+                None,
+            )
             if name is not None and name.start not in used_names:
                 used_names.add(name.start)
                 start, end = min(role.start, name.start), max(role.end, name.end)
@@ -246,14 +318,20 @@ class PeopleComponent:
                     # No mention of that gender yet: a subject pronoun takes the latest ungendered
                     # mention ("OP ... he"), an object pronoun the one before the latest, as the
                     # latest is usually the doer ("IP states OP punched her").
-                    ungendered = [t for t in timeline if t[3] is None and t[2] not in {"unknown"}
-                                  and t[2] not in last_by_gender.values()]
+                    ungendered = [
+                        t
+                        for t in timeline
+                        if t[3] is None and t[2] not in {"unknown"} and t[2] not in last_by_gender.values()
+                    ]
                     if lower in SUBJECT_PRONOUNS and ungendered:
                         role = ungendered[-1][2]
                     elif len(ungendered) >= 2:
                         role = ungendered[-2][2]
-                    elif ungendered and lower not in SUBJECT_PRONOUNS and ungendered[-1][2] != (
-                            timeline[-1][2] if timeline else None):
+                    elif (
+                        ungendered
+                        and lower not in SUBJECT_PRONOUNS
+                        and ungendered[-1][2] != (timeline[-1][2] if timeline else None)
+                    ):
                         role = ungendered[-1][2]
                     if role is not None:
                         last_by_gender[gender] = role
@@ -279,9 +357,14 @@ class PeopleComponent:
 
 @Language.factory(
     "sc_people",
-    default_config={"roles_key": "sc_roles", "spans_key": "sc_people", "indicators_key": "sc_indicators",
-                    "relationships_key": "sc_relationships"},
+    default_config={
+        "roles_key": "sc_roles",
+        "spans_key": "sc_people",
+        "indicators_key": "sc_indicators",
+        "relationships_key": "sc_relationships",
+    },
 )
-def make_people(nlp: Language, name: str, roles_key: str, spans_key: str,
-                indicators_key: str, relationships_key: str) -> PeopleComponent:
+def make_people(
+    nlp: Language, name: str, roles_key: str, spans_key: str, indicators_key: str, relationships_key: str
+) -> PeopleComponent:
     return PeopleComponent(nlp, name, roles_key, spans_key, indicators_key, relationships_key)

@@ -24,20 +24,49 @@ from secondary_crimes.extract.types import Extraction, Indicator, Person, Span
 from secondary_crimes.records import TEXT_FIELDS, Incident
 
 RELATIONSHIPS = ("intimate_partner", "ex_partner", "family", "acquaintance", "neighbour", "stranger", "none")
-REPORTERS = ("victim", "third_party_professional", "third_party_public", "witness", "police_observed",
-             "anonymous")
+REPORTERS = ("victim", "third_party_professional", "third_party_public", "witness", "police_observed", "anonymous")
 DOMESTIC_RELATIONSHIPS = {"intimate_partner", "ex_partner", "family"}
 # Reporter cues in the opening of the call log, strongest first: the first cue class found wins.
-REPORTER_PRIORITY = ("anonymous", "police_observed", "third_party_professional", "witness",
-                     "third_party_public")
+REPORTER_PRIORITY = ("anonymous", "police_observed", "third_party_professional", "witness", "third_party_public")
 ATTRIBUTE_KINDS = {"weapon", "alcohol", "children_present", "child", "conflict"}
 CHILD_VICTIM_KINDS = {"child_neglect", "child_harm"}
-PLACE_WORDS = {"address", "house", "home", "flat", "place", "property", "door", "car", "phone", "mobile",
-               "garden", "landline"}
+PLACE_WORDS = {
+    "address",
+    "house",
+    "home",
+    "flat",
+    "place",
+    "property",
+    "door",
+    "car",
+    "phone",
+    "mobile",
+    "garden",
+    "landline",
+}
 CALLER_CUES = {"third_party_public", "witness", "third_party_professional"}
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
-                 "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "hundreds": 200, "dozens": 24}
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "hundred": 100,
+    "hundreds": 200,
+    "dozens": 24,
+}
 _TIMESTAMP = re.compile(r"^\s*\[?\d{1,2}[:.]?\d{2}\]?\s*(hrs)?\s*[-:]?\s*", re.IGNORECASE)
 
 CACHE_SIZE = 50_000
@@ -67,8 +96,9 @@ def _number(text: str) -> float | None:
 class Extractor:
     """``extract(incidents) -> list[Extraction]``, one per incident, in order."""
 
-    def __init__(self, model: str | None = None, *, batch_size: int | None = None, n_process: int = 1,
-                 use_cache: bool = True):
+    def __init__(
+        self, model: str | None = None, *, batch_size: int | None = None, n_process: int = 1, use_cache: bool = True
+    ):
         self.model = model
         self.batch_size = batch_size
         self.n_process = n_process
@@ -120,8 +150,9 @@ class Extractor:
         return out
 
     def _run(self, incidents: list[Incident]) -> list[Extraction]:
-        jobs = [(i, field) for i, incident in enumerate(incidents) for field in TEXT_FIELDS
-                if incident.text(field).strip()]
+        jobs = [
+            (i, field) for i, incident in enumerate(incidents) for field in TEXT_FIELDS if incident.text(field).strip()
+        ]
         texts = [incidents[i].text(field) for i, field in jobs]
         from secondary_crimes.extract.pipeline import batch_size
 
@@ -156,18 +187,29 @@ class Extractor:
         for span in doc.spans.get("sc_indicators", []):
             spec = self.kinds.get(span.label_, {})
             value = _number(span[0].text) if span.label_ == "contact_count" else None
-            out.append(Indicator(
-                kind=span.label_, offences=tuple(spec.get("offences", ())),
-                span=Span(field, span.start_char, span.end_char, span.text),
-                negated=span._.sc_negated, hypothetical=span._.sc_hypothetical,
-                historical=span._.sc_historical, other_person=span._.sc_other_person,
-                reported=span._.sc_reported, value=value, agent=span._.sc_agent, target=span._.sc_target))
+            out.append(
+                Indicator(
+                    kind=span.label_,
+                    offences=tuple(spec.get("offences", ())),
+                    span=Span(field, span.start_char, span.end_char, span.text),
+                    negated=span._.sc_negated,
+                    hypothetical=span._.sc_hypothetical,
+                    historical=span._.sc_historical,
+                    other_person=span._.sc_other_person,
+                    reported=span._.sc_reported,
+                    value=value,
+                    agent=span._.sc_agent,
+                    target=span._.sc_target,
+                )
+            )
         return out
 
     @staticmethod
     def _people(field: str, doc: Doc) -> list[Person]:
-        return [Person(span.text, span.label_, Span(field, span.start_char, span.end_char, span.text))
-                for span in doc.spans.get("sc_people", [])]
+        return [
+            Person(span.text, span.label_, Span(field, span.start_char, span.end_char, span.text))
+            for span in doc.spans.get("sc_people", [])
+        ]
 
     @staticmethod
     def _assign_related(extraction: Extraction) -> list[Person]:
@@ -183,25 +225,26 @@ class Extractor:
 
     # Relationship: the victim-suspect relationship from the relationship cues -------------
 
-    def _relationship(self, incident: Incident, docs: dict[str, Doc],
-                      extraction: Extraction) -> tuple[str, list[Span]]:
+    def _relationship(self, incident: Incident, docs: dict[str, Doc], extraction: Extraction) -> tuple[str, list[Span]]:
         scores: dict[str, float] = defaultdict(float)
         evidence: dict[str, list[Span]] = defaultdict(list)
         offence_kinds = [i for i in extraction.indicators if i.offences]
-        conflict = (bool(offence_kinds) or extraction.attributes.get("conflict")
-                    or "DOMESTIC" in incident.opening_code.upper())
+        conflict = (
+            bool(offence_kinds) or extraction.attributes.get("conflict") or "DOMESTIC" in incident.opening_code.upper()
+        )
         if not conflict:
             return "none", []
         for field, doc in docs.items():
             caller_cues = [s for s in doc.spans.get("sc_reporters", []) if s.label_ in CALLER_CUES]
             first_sentence_end = next(iter(doc.sents)).end if len(doc) else 0
-            indicator_sents = {s.sent.start for s in doc.spans.get("sc_indicators", [])
-                               if s.label_ not in ATTRIBUTE_KINDS}
+            indicator_sents = {
+                s.sent.start for s in doc.spans.get("sc_indicators", []) if s.label_ not in ATTRIBUTE_KINDS
+            }
             suspect_sents = {s.sent.start for s in doc.spans.get("sc_roles", []) if s.label_ == "suspect"}
             for span in doc.spans.get("sc_relationships", []):
-                after = doc[span.end: span.end + 2]
-                if len(after) == 2 and after[0].lower_ == "'s" and after[1].lower_ in PLACE_WORDS:
-                    continue  # "his mother's address": a place, not the other party
+                after = doc[span.end : span.end + 2]
+                if after and after[0].lower_ in {"'s", "'"} and span.label_ not in {"neighbour", "stranger"}:
+                    continue  # "his mother's address", "her ex-partner's new girlfriend": someone else
                 if span.start > 0 and doc[span.start - 1].lower_ in {"at", "to"} and span.label_ == "family":
                     continue  # "stayed at his mum's"
                 if any(c.start <= span.start < c.end for c in caller_cues):
@@ -219,7 +262,8 @@ class Extractor:
         if scores.get("ex_partner") and scores["ex_partner"] >= 0.5 * scores.get("intimate_partner", 0.0):
             scores["intimate_partner"] = 0.0
         if (scores.get("intimate_partner") or scores.get("ex_partner")) and not any(
-                i.kind in CHILD_VICTIM_KINDS for i in offence_kinds):
+            i.kind in CHILD_VICTIM_KINDS for i in offence_kinds
+        ):
             scores["family"] *= 0.5  # "her mum called", "the kids' dad": partners outrank family
         for name, score in scores.items():
             extraction.cues[f"relationship:{name}"] = score
@@ -228,8 +272,7 @@ class Extractor:
 
     # Reporter: who made the first report, from the opening of the call log ----------------
 
-    def _reporter(self, incident: Incident, docs: dict[str, Doc],
-                  extraction: Extraction) -> tuple[str, list[Span]]:
+    def _reporter(self, incident: Incident, docs: dict[str, Doc], extraction: Extraction) -> tuple[str, list[Span]]:
         field = "call_log" if "call_log" in docs else next(iter(docs), None)
         if field is None:
             return "victim", []

@@ -25,8 +25,7 @@ def load_config(path: str | Path = CONFIG_PATH) -> Config:
     return Config().from_disk(path, interpolate=False)
 
 
-def build_nlp(model: str | None = None, *, config_path: str | Path = CONFIG_PATH,
-              bare: bool = False) -> Language:
+def build_nlp(model: str | None = None, *, config_path: str | Path = CONFIG_PATH, bare: bool = False) -> Language:
     """The packaged model with only ``[extract] keep``; with ``bare`` nothing of ours is added."""
     config = load_config(config_path)
     model = model or get_settings()["spacy_model"]

@@ -21,18 +21,9 @@ def nlp(extractor):
 @pytest.fixture(scope="session")
 def extract_one(extractor):
     def run(call_log: str, narrative: str = "", opening_code: str = "", incident_id: str = "T-1"):
-        incident = Incident(incident_id=incident_id, call_log=call_log, officer_narrative=narrative,
-                            opening_code=opening_code)
+        incident = Incident(
+            incident_id=incident_id, call_log=call_log, officer_narrative=narrative, opening_code=opening_code
+        )
         return extractor.extract([incident])[0]
 
     return run
-
-
-def kinds(extraction, *, affirmed: bool | None = None) -> set[str]:
-    return {i.kind for i in extraction.indicators if affirmed is None or i.affirmed == affirmed}
-
-
-def find(extraction, kind: str):
-    found = [i for i in extraction.indicators if i.kind == kind]
-    assert found, f"no {kind} indicator in {[(i.kind, i.span.text) for i in extraction.indicators]}"
-    return found[0]

@@ -32,9 +32,15 @@ def incidents() -> tuple[list[GoldIncident], np.ndarray]:
     rows, Y = [], []  # noqa: N806
     for i, text in enumerate(POSITIVE + NEGATIVE):
         positive = i < len(POSITIVE)
-        rows.append(GoldIncident(incident_id=f"H-{i}", call_log=text, offences=["common_assault"] if positive else [],
-                                 relationship="intimate_partner" if positive else "none",
-                                 reporter="victim"))
+        rows.append(
+            GoldIncident(
+                incident_id=f"H-{i}",
+                call_log=text,
+                offences=["common_assault"] if positive else [],
+                relationship="intimate_partner" if positive else "none",
+                reporter="victim",
+            )
+        )
         Y.append([int(positive and label == "common_assault") for label in LABELS])
     return rows, np.array(Y)
 
@@ -56,29 +62,35 @@ def test_fit_predict(fitted):
     proba = model.predict_proba(rows)
     assert proba.shape == (len(rows), len(LABELS))
     j = LABELS.index("common_assault")
-    assert proba[: len(POSITIVE), j].mean() > proba[len(POSITIVE):, j].mean()
+    assert proba[: len(POSITIVE), j].mean() > proba[len(POSITIVE) :, j].mean()
 
 
 def test_negated_and_hypothetical_rank_below_affirmed(fitted):
     model, _ = fitted
     j = LABELS.index("common_assault")
-    texts = ["Caller states her partner punched her.", "Caller states her partner did not punch her.",
-             "Caller is worried her partner might punch her."]
+    texts = [
+        "Caller states her partner punched her.",
+        "Caller states her partner did not punch her.",
+        "Caller is worried her partner might punch her.",
+    ]
     proba = model.predict_proba([Incident(incident_id=f"N-{i}", call_log=t) for i, t in enumerate(texts)])[:, j]
     assert proba[0] > proba[1] and proba[0] > proba[2]
 
 
 def test_analyse_evidence_is_indicator_spans(fitted):
     model, _ = fitted
-    incident = Incident(incident_id="A-1", call_log="2200 F caller states partner punched her.",
-                        officer_narrative="IP states no injuries. He also pushed her.")
+    incident = Incident(
+        incident_id="A-1",
+        call_log="2200 F caller states partner punched her.",
+        officer_narrative="IP states no injuries. He also pushed her.",
+    )
     thresholds = np.full(len(LABELS), 1.1)
     thresholds[LABELS.index("common_assault")] = 0.0
     (analysis,) = model.analyse([incident], thresholds)
     spans = analysis.evidence["common_assault"]
     assert [s.text for s in spans] == ["punched", "pushed her"]
     for span in spans:
-        assert incident.text(span.field)[span.start:span.end] == span.text
+        assert incident.text(span.field)[span.start : span.end] == span.text
     assert analysis.relationship == "intimate_partner" and analysis.domestic is True
     assert analysis.reporter == "victim"
     assert analysis.people

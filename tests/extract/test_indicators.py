@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 import pytest
+from extract_helpers import find
 
-from tests.extract.conftest import find, kinds
 
-
-@pytest.mark.parametrize(("text", "kind", "offence"), [
-    ("He punched her in the face.", "punch", "common_assault"),
-    ("The male shoved the victim into the wall.", "push", "common_assault"),
-    ("She was spat at by the suspect.", "spit", "common_assault"),
-    ("Bruising to her left arm and a split lip.", "injury", "assault_with_injury"),
-    ("Susp put both hands around her neck and squeezed.", "strangulation", "non_fatal_strangulation"),
-    ("He grabbed her by the throat against the fridge.", "strangulation", "non_fatal_strangulation"),
-    ("He told her 'I'm going to kill you' as he left.", "threat_to_kill", "threats_to_kill"),
-    ("He smashed her mobile phone on the floor.", "damage", "criminal_damage"),
-    ("Ex has sent her 45 messages since Friday.", "contact_count", "harassment"),
-    ("He has been waiting outside her work every evening.", "loitering", "stalking"),
-    ("He followed her home from the bus stop.", "following", "stalking"),
-    ("He takes her bank card and gives her an allowance.", "control_money", "coercive_control"),
-    ("She is not allowed to see her friends.", "control_movement", "coercive_control"),
-    ("There is a non-molestation order in place.", "court_order", "breach_of_order"),
-    ("He groped her breasts on the dance floor.", "sexual_touching", "sexual_assault"),
-    ("He raped her at his flat.", "rape", "rape"),
-    ("Male took a bottle of vodka and left without paying.", "shoplifting", "theft"),
-    ("Entry was forced through the rear door and the house ransacked.", "burglary_entry", "burglary"),
-    ("Two children aged 3 and 5 were left alone overnight.", "child_neglect", "child_cruelty"),
-    ("Her passport was taken by the boss and she works for no pay.", "exploitation_control", "modern_slavery"),
-])
+@pytest.mark.parametrize(
+    ("text", "kind", "offence"),
+    [
+        ("He punched her in the face.", "punch", "common_assault"),
+        ("The male shoved the victim into the wall.", "push", "common_assault"),
+        ("She was spat at by the suspect.", "spit", "common_assault"),
+        ("Bruising to her left arm and a split lip.", "injury", "assault_with_injury"),
+        ("Susp put both hands around her neck and squeezed.", "strangulation", "non_fatal_strangulation"),
+        ("He grabbed her by the throat against the fridge.", "strangulation", "non_fatal_strangulation"),
+        ("He told her 'I'm going to kill you' as he left.", "threat_to_kill", "threats_to_kill"),
+        ("He smashed her mobile phone on the floor.", "damage", "criminal_damage"),
+        ("Ex has sent her 45 messages since Friday.", "contact_count", "harassment"),
+        ("He has been waiting outside her work every evening.", "loitering", "stalking"),
+        ("He followed her home from the bus stop.", "following", "stalking"),
+        ("He takes her bank card and gives her an allowance.", "control_money", "coercive_control"),
+        ("She is not allowed to see her friends.", "control_movement", "coercive_control"),
+        ("There is a non-molestation order in place.", "court_order", "breach_of_order"),
+        ("He groped her breasts on the dance floor.", "sexual_touching", "sexual_assault"),
+        ("He raped her at his flat.", "rape", "rape"),
+        ("Male took a bottle of vodka and left without paying.", "shoplifting", "theft"),
+        ("Entry was forced through the rear door and the house ransacked.", "burglary_entry", "burglary"),
+        ("Two children aged 3 and 5 were left alone overnight.", "child_neglect", "child_cruelty"),
+        ("Her passport was taken by the boss and she works for no pay.", "exploitation_control", "modern_slavery"),
+    ],
+)
 def test_offence_indicators(extract_one, text, kind, offence):
     indicator = find(extract_one(text), kind)
     assert offence in indicator.offences
@@ -39,12 +41,15 @@ def test_contact_count_value(extract_one):
     assert find(extract_one("Over the weekend he sent 45 texts."), "contact_count").value == 45
 
 
-@pytest.mark.parametrize("text", [
-    "No injuries.",
-    "IP denies any injury.",
-    "Nil injuries seen by officers.",
-    "No visible injuries to the IP.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No injuries.",
+        "IP denies any injury.",
+        "Nil injuries seen by officers.",
+        "No visible injuries to the IP.",
+    ],
+)
 def test_negated_injury(extract_one, text):
     indicator = find(extract_one(text), "injury")
     assert indicator.negated and not indicator.affirmed
@@ -61,11 +66,14 @@ def test_victim_withdrawal_does_not_negate(extract_one):
     assert find(extraction, "slap").affirmed
 
 
-@pytest.mark.parametrize(("text", "kind"), [
-    ("RP is worried he might smash her car.", "damage"),
-    ("She is scared he will follow her home.", "following"),
-    ("Advised re what to do if he turns up at her work.", "loitering"),
-])
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("RP is worried he might smash her car.", "damage"),
+        ("She is scared he will follow her home.", "following"),
+        ("Advised re what to do if he turns up at her work.", "loitering"),
+    ],
+)
 def test_hypothetical(extract_one, text, kind):
     indicator = find(extract_one(text), kind)
     assert indicator.hypothetical and not indicator.affirmed
@@ -76,11 +84,14 @@ def test_threat_is_not_hypothetical(extract_one):
     assert indicator.affirmed
 
 
-@pytest.mark.parametrize("text", [
-    "He previously assaulted her in 2019.",
-    "History of him assaulting her when they were together.",
-    "He assaulted her last year, already recorded under crime ref 44/1234/23.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He previously assaulted her in 2019.",
+        "History of him assaulting her when they were together.",
+        "He assaulted her last year, already recorded under crime ref 44/1234/23.",
+    ],
+)
 def test_historical(extract_one, text):
     indicator = find(extract_one(text), "assault")
     assert indicator.historical and not indicator.affirmed
@@ -117,7 +128,7 @@ def test_evidence_offsets_per_field(extract_one):
     assert extraction.indicators
     for indicator in extraction.indicators:
         span = indicator.span
-        assert texts[span.field][span.start:span.end] == span.text
+        assert texts[span.field][span.start : span.end] == span.text
     evidence = extraction.evidence("non_fatal_strangulation")
     assert [s.field for s in evidence] == ["officer_narrative"]
     assert evidence[0].text == "hands round her neck"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from tests.extract.conftest import find
+from extract_helpers import find
 
 
 def roles(extraction) -> dict[str, str]:
@@ -20,10 +19,19 @@ def test_shorthand_roles(extract_one):
     assert people.get("W1") == "witness"
 
 
-@pytest.mark.parametrize(("text", "role"), [
-    ("injured party", "victim"), ("I/P", "victim"), ("O/P", "suspect"), ("POI", "suspect"),
-    ("susp", "suspect"), ("reporting person", "reporter"), ("R/P", "reporter"), ("the child", "child"),
-])
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("injured party", "victim"),
+        ("I/P", "victim"),
+        ("O/P", "suspect"),
+        ("POI", "suspect"),
+        ("susp", "suspect"),
+        ("reporting person", "reporter"),
+        ("R/P", "reporter"),
+        ("the child", "child"),
+    ],
+)
 def test_role_words(extract_one, text, role):
     extraction = extract_one(f"Spoke to {text} at the address.")
     assert role in {p.role for p in extraction.people}, extraction.people
@@ -33,7 +41,7 @@ def test_person_spans_have_offsets(extract_one):
     call = "2300 RP Sarah JONES states OP has kicked the door."
     extraction = extract_one(call)
     for person in extraction.people:
-        assert call[person.span.start:person.span.end] == person.span.text == person.text
+        assert call[person.span.start : person.span.end] == person.span.text == person.text
 
 
 def test_who_did_what_to_whom(extract_one):
@@ -54,17 +62,20 @@ def test_related_person_doing_the_act_is_suspect(extract_one):
     assert "suspect" in {p.role for p in extraction.people if p.text.lower() == "boyfriend"}
 
 
-@pytest.mark.parametrize(("call", "relationship", "domestic"), [
-    ("F caller states her partner has hit her.", "intimate_partner", True),
-    ("Caller states her husband pushed her.", "intimate_partner", True),
-    ("RP reports her ex-partner keeps turning up at her house and sent 30 messages.", "ex_partner", True),
-    ("Caller states they split up in May and he keeps ringing her. He threatened her.", "ex_partner", True),
-    ("Caller states her adult son smashed her TV and pushed her.", "family", True),
-    ("RP reports neighbour has damaged his fence and shouted abuse at him.", "neighbour", False),
-    ("RP states a work colleague keeps messaging her abusive texts.", "acquaintance", False),
-    ("Unknown male punched the RP outside the pub.", "stranger", False),
-    ("Caller reports a lost wallet, no suspicion of theft, no offences.", "none", False),
-])
+@pytest.mark.parametrize(
+    ("call", "relationship", "domestic"),
+    [
+        ("F caller states her partner has hit her.", "intimate_partner", True),
+        ("Caller states her husband pushed her.", "intimate_partner", True),
+        ("RP reports her ex-partner keeps turning up at her house and sent 30 messages.", "ex_partner", True),
+        ("Caller states they split up in May and he keeps ringing her. He threatened her.", "ex_partner", True),
+        ("Caller states her adult son smashed her TV and pushed her.", "family", True),
+        ("RP reports neighbour has damaged his fence and shouted abuse at him.", "neighbour", False),
+        ("RP states a work colleague keeps messaging her abusive texts.", "acquaintance", False),
+        ("Unknown male punched the RP outside the pub.", "stranger", False),
+        ("Caller reports a lost wallet, no suspicion of theft, no offences.", "none", False),
+    ],
+)
 def test_relationship_and_domestic(extract_one, call, relationship, domestic):
     extraction = extract_one(call)
     assert extraction.relationship == relationship
@@ -72,8 +83,9 @@ def test_relationship_and_domestic(extract_one, call, relationship, domestic):
 
 
 def test_reporter_neighbour_is_not_the_relationship(extract_one):
-    extraction = extract_one("RP is neighbour at no. 14, hearing screaming from no. 16. Male pushed female, "
-                             "she says her partner did it.")
+    extraction = extract_one(
+        "RP is neighbour at no. 14, hearing screaming from no. 16. Male pushed female, she says her partner did it."
+    )
     assert extraction.reporter == "third_party_public"
     assert extraction.relationship == "intimate_partner"
 
@@ -84,18 +96,23 @@ def test_child_victim_is_not_domestic(extract_one):
     assert extraction.domestic is False
 
 
-@pytest.mark.parametrize(("call", "reporter"), [
-    ("Female caller states her partner hit her.", "victim"),
-    ("Call from Mrs A SMITH, designated safeguarding lead at Hill Primary. Pupil disclosed dad hits him.",
-     "third_party_professional"),
-    ("Call from GP Dr Patel. Patient disclosed her husband controls her money.", "third_party_professional"),
-    ("IDVA calling on behalf of client, ex-partner breached order.", "third_party_professional"),
-    ("Housing officer reports tenant being threatened by neighbour.", "third_party_professional"),
-    ("Probation officer reports nominal has contacted his ex contrary to licence.", "third_party_professional"),
-    ("Anon caller, won't give name, reports children left alone.", "anonymous"),
-    ("Officers on patrol observed a male kicking a car on High Street.", "police_observed"),
-    ("RP is a neighbour, can hear shouting and banging from next door.", "third_party_public"),
-    ("Door staff at the Crown report a male punched another male.", "witness"),
-])
+@pytest.mark.parametrize(
+    ("call", "reporter"),
+    [
+        ("Female caller states her partner hit her.", "victim"),
+        (
+            "Call from Mrs A SMITH, designated safeguarding lead at Hill Primary. Pupil disclosed dad hits him.",
+            "third_party_professional",
+        ),
+        ("Call from GP Dr Patel. Patient disclosed her husband controls her money.", "third_party_professional"),
+        ("IDVA calling on behalf of client, ex-partner breached order.", "third_party_professional"),
+        ("Housing officer reports tenant being threatened by neighbour.", "third_party_professional"),
+        ("Probation officer reports nominal has contacted his ex contrary to licence.", "third_party_professional"),
+        ("Anon caller, won't give name, reports children left alone.", "anonymous"),
+        ("Officers on patrol observed a male kicking a car on High Street.", "police_observed"),
+        ("RP is a neighbour, can hear shouting and banging from next door.", "third_party_public"),
+        ("Door staff at the Crown report a male punched another male.", "witness"),
+    ],
+)
 def test_reporter(extract_one, call, reporter):
     assert extract_one(call).reporter == reporter

@@ -1,0 +1,48 @@
+"""Evaluation figures on hand-made predictions whose answers are known."""
+
+from __future__ import annotations
+
+import pytest
+
+from secondary_crimes.evaluate import evaluate
+from secondary_crimes.records import GoldIncident
+
+
+def gold(incident_id, offences, recorded=(), relationship="stranger"):
+    missed = [o for o in offences if o not in recorded]
+    return GoldIncident(incident_id=incident_id, call_log="x", recorded_crimes=list(recorded),
+                        offences=list(offences), missed=missed, relationship=relationship)
+
+
+def scored(incident_id, offences, missed, priority, relationship=None):
+    return {"incident_id": incident_id, "offences": [{"offence": o} for o in offences],
+            "missed": [{"offence": o} for o in missed], "review_priority": priority,
+            "relationship": relationship}
+
+
+def test_figures_for_a_known_case():
+    golds = [gold("1", ["common_assault"]), gold("2", ["theft"], ["theft"]), gold("3", []),
+             gold("4", ["stalking"], relationship="ex_partner")]
+    scores = [scored("1", ["common_assault"], ["common_assault"], 0.9, "stranger"),
+              scored("2", ["theft"], [], 0.1, "stranger"),
+              scored("3", ["public_order"], ["public_order"], 0.6, None),
+              scored("4", [], [], 0.7, "intimate_partner")]
+    report = evaluate(golds, scores)
+    missed = report["missed"]
+    assert missed["per_offence"]["common_assault"]["f1"] == 1.0
+    assert missed["per_offence"]["stalking"]["recall"] == 0.0
+    assert missed["micro"]["precision"] == pytest.approx(0.5)  # 1 of 2 flags right
+    assert missed["micro"]["recall"] == pytest.approx(0.5)  # 1 of 2 missed crimes found
+    level = report["incident_level"]
+    assert (level["needing_review"], level["flagged"]) == (2, 2)
+    assert level["precision"] == 0.5 and level["recall"] == 0.5
+    # Priority order 1 (0.9), 4 (0.7), 3, 2: the top 30% (2 incidents) hold both missed crimes.
+    assert level["missed_found_in_top"]["30%"] == 1.0
+    assert level["missed_found_in_top"]["10%"] == 0.5
+    assert report["relationship"]["accuracy"] == pytest.approx(0.5)
+    assert report["offences"]["per_offence"]["theft"]["f1"] == 1.0
+
+
+def test_nothing_scored_is_an_error():
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        evaluate([gold("1", [])], [])
