@@ -82,9 +82,9 @@ def confusion_plot(
     title: str = "Relationship: gold (rows) vs predicted (columns)",
 ) -> Figure:
     """Confusion matrix of a categorical attribute (e.g. relationship); None counts as 'unknown'."""
-    names = list(classes) + ["unknown"]
     gold = [g if g in classes else "unknown" for g in gold]
     predicted = [p if p in classes else "unknown" for p in predicted]
+    names = list(classes) + (["unknown"] if "unknown" in gold + predicted else [])
     matrix = confusion_matrix(gold, predicted, labels=names)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     ax.imshow(matrix, cmap="Blues")

@@ -319,7 +319,7 @@ def _score_stream(run: _Run, progress: bool) -> None:
     with bar, run.output_partial.open("ab") as out, run.rejects_partial.open("ab") as rejects_out:
 
         def checkpoint(batch: list[Incident], consumed: int, new_records: int, *, final: bool) -> None:
-            nonlocal last_fsync
+            nonlocal last_fsync, skipping
             for record in score_incidents(batch, run.bundle) if batch else []:
                 out.write(record_line(record))
                 counts["scored"] += 1
@@ -335,9 +335,15 @@ def _score_stream(run: _Run, progress: bool) -> None:
             state.consumed, state.output_bytes, state.rejects_bytes = consumed, out.tell(), rejects_out.tell()
             state.counts, state.done = dict(counts), final
             state.save(run.checkpoint_path, fsync=durable)
+            if skipping:
+                bar.set_postfix_str("", refresh=False)
+                skipping = False
             bar.update(new_records)
 
         consumed = state.consumed
+        skipping = bool(consumed)
+        if skipping:  # the reader re-validates the consumed records (no scoring) to rebuild its id set
+            bar.set_postfix_str(f"resuming: skipping {consumed} records already scored")
         batch: list[Incident] = []
         new_records = 0  # records (incidents or rejected records) since the last checkpoint
         for item in islice(read_incidents(run.input_path), state.consumed, None):

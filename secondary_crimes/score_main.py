@@ -27,7 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.engine == "spark":
         from secondary_crimes.engines.spark import score_spark
 
-        summary = score_spark(args.input, args.out, args.model, master=args.master, batch_size=args.batch_size)
+        summary = score_spark(
+            args.input,
+            args.out,
+            args.model,
+            master=args.master,
+            batch_size=args.batch_size,
+            progress=False if args.quiet else None,
+        )
     else:
         from secondary_crimes.classify.bundle import load_bundle
         from secondary_crimes.score import score_file

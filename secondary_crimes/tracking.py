@@ -114,17 +114,30 @@ _NOT_NAMES = frozenset(_SHORTHAND.split())
 _FULL_NAME = re.compile(r"\b([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\s+((?:Mc|Mac|O')?[A-Z]{2,}(?:-[A-Z]{2,})?)\b")
 _TITLE_NAME = re.compile(r"\b(Mr|Mrs|Ms|Miss|Dr|PC|DC|DS|PS|Sgt|Insp)\.?\s+([A-Z][a-z]+|[A-Z]{2,})\b")
 _CAPS_WORD = re.compile(r"\b[A-Z][A-Z'\-]{1,}[A-Z]\b")
+# A capitalised word right after a role or reporting cue ("RP states Platt", "her ex Dean").
+_CUED_NAME = re.compile(
+    r"\b(?:IP|RP|OP|[Ss]usp(?:ect)?|[Vv]ictim|[Cc]aller|[Pp]artner|ex|[Hh]usband|[Ww]ife|[Bb]oyfriend|"
+    r"[Gg]irlfriend|son|daughter|[Mm]other|[Ff]ather|brother|sister|friend|neighbour|named|called|"
+    r"states|stated|says|said|reports|informant|[Ww]itness|[Mm]um|[Dd]ad)\s+([A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?)\b"
+)
+_NOT_CUED_WORDS = (
+    "The This That She He His Her They Their There Then Police Officers Officer Units Unit Male Female "
+    "Caller Victim Suspect Ambulance Crime Advice Words Nothing None Not No Yes All Both One Two Three "
+    "Statement Attended When While After Before Was Has Had Will Would"
+)
+_NOT_CUED = frozenset(_NOT_CUED_WORDS.split())
 
 
 def pseudonymise(text: str, mapping: dict[str, str] | None = None) -> str:
     """Replace personal names with stable tokens (``[NAME_1]``, ``[SURNAME_1]``).
 
     Catches ``Forename SURNAME`` (the police convention), titles (``Mr Smith``, ``PC Jones``),
-    any upper-case word that is not known shorthand (a lone ``SURNAME``), and every later
-    mention of a forename found in those patterns. Pass ``mapping`` to keep tokens consistent
+    any upper-case word that is not known shorthand (a lone ``SURNAME``), a capitalised word
+    after a role or reporting cue (``RP states Platt``, ``her ex Dean``), and every later
+    mention of a name found in those patterns. Pass ``mapping`` to keep tokens consistent
     across the fields of one incident. It over-redacts rather than under-redacts; names
-    with no such cue (``her son Lily``) are not caught, which is why only short, chosen
-    examples are logged.
+    with no such cue (``a man she knew, Ben,``) or in lower case are not caught, which is why
+    only a handful of examples are logged.
     """
     mapping = {} if mapping is None else mapping
 
@@ -144,6 +157,9 @@ def pseudonymise(text: str, mapping: dict[str, str] | None = None) -> str:
     for word in _CAPS_WORD.findall(text):
         if word not in _NOT_NAMES and len(word) >= 3:
             token(word, "SURNAME")
+    for name in _CUED_NAME.findall(text):
+        if name not in _NOT_CUED:
+            token(name, "NAME")
     for name in sorted(mapping, key=len, reverse=True):
         text = re.sub(rf"(?<![\w\[]){re.escape(name)}(?![\w\]])", mapping[name], text)
     return text
@@ -350,12 +366,17 @@ def _seed_everything(seed: int) -> None:
 
 
 def _git_commit() -> str | None:
+    """HEAD's commit, with ``-dirty`` when the working tree has uncommitted changes."""
     try:
-        return subprocess.run(
+        head = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=5
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
+    return head + ("-dirty" if status else "")
 
 
 def split_dataset(dataset: Dataset, test_fraction: float, seed: int) -> tuple[Dataset, list[GoldIncident]]:
@@ -457,6 +478,12 @@ def tracked_train(
         else:
             bundle = fit_bundle(config, train_set)
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
+        if getattr(bundle.model, "chosen_", None):  # an ensemble: what won on its selection split
+            mlflow.set_tag("ensemble_chosen", bundle.model.chosen_)
+            scores = getattr(bundle.model, "selection_scores_", {}) or {}
+            mlflow.log_metrics(
+                {f"selection_ap_{k.replace(':', '_')}": float(v) for k, v in scores.items() if np.isfinite(v)}
+            )
         mlflow.log_dict(dict(zip(LABELS, map(float, bundle.thresholds), strict=True)), "thresholds.json")
 
         evaluation: dict[str, Any] = {}

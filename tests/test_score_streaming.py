@@ -161,3 +161,14 @@ def test_progress_quiet_when_not_a_terminal(tmp_path, bundle, capsys):
     score_file(source, tmp_path / "b.jsonl", bundle, progress=True)
     err = capsys.readouterr().err
     assert "incidents/s" in err and "14/14" in err  # rate, and records of the estimated total
+
+
+def test_two_runs_never_write_one_output(tmp_path, bundle):
+    import fcntl
+
+    source = write_input(input_rows(n=4), tmp_path / "in.jsonl")
+    with (tmp_path / "out.jsonl.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(RuntimeError, match="another run"):
+            score_file(source, tmp_path / "out.jsonl", bundle, progress=False)
+    assert score_file(source, tmp_path / "out.jsonl", bundle, progress=False).scored == 4

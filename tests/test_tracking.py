@@ -36,6 +36,12 @@ def test_pseudonymise_replaces_forename_surname_and_later_mentions():
         assert shorthand in out
 
 
+def test_pseudonymise_names_after_role_cues_but_not_ordinary_words():
+    out = pseudonymise("RP states Platt walked in. Her ex Dean called. The Police attended. Units on scene.")
+    assert "Platt" not in out and "Dean" not in out
+    assert "The Police attended. Units on scene." in out
+
+
 def test_pseudonymise_titles_and_consistent_mapping_across_fields():
     mapping: dict[str, str] = {}
     first = pseudonymise("Spoke to Mrs Patel and PC Holt.", mapping)

@@ -122,7 +122,10 @@ def test_cpu_without_cuda_uses_full_precision():
 
 # ----------------------------------------------------------------------------- the ensemble
 # Cheap members (two baselines) keep these fast; the combination logic does not care which.
-MEMBERS = [{"kind": "baseline", "params": {"C": 4.0}}, {"kind": "baseline", "params": {"C": 0.5}}]
+MEMBERS = [
+    {"kind": "baseline", "params": {"C": 4.0, "max_features": 2000}},
+    {"kind": "baseline", "params": {"C": 0.5, "max_features": 2000}},
+]
 
 
 @pytest.fixture(scope="module")
@@ -131,14 +134,20 @@ def data():
     return rows, label_matrix(rows)
 
 
-def test_ensemble_selects_the_best_combination_on_held_out_data(data):
+def test_ensemble_selects_the_best_combination_and_refits_the_winner(data):
+    from secondary_crimes.classify.baseline import text_features
+
     rows, Y = data  # noqa: N806
-    model = EnsembleModel(members=MEMBERS, method="select", seed=1).fit(rows[:90], Y[:90])
+    model = EnsembleModel(members=MEMBERS, method="select", refit=True, seed=1).fit(rows[:90], Y[:90])
     assert set(model.selection_scores_) == {"member0:baseline", "member1:baseline", "average", "stacking"}
     finite = {k: v for k, v in model.selection_scores_.items() if np.isfinite(v)}
     assert model.chosen_ == max(finite, key=finite.get)
     proba = model.predict_proba(rows[90:])
     assert proba.shape == (30, len(LABELS)) and np.all((proba >= 0) & (proba <= 1))
+    everything = text_features(2000).fit(rows[:90]).named_steps["tfidf"].transformer_list[0][1].vocabulary_
+    for k in model._used_members():  # refit: the members the winner uses saw all 90 incidents
+        words = model.members_[k].features_.named_steps["tfidf"].transformer_list[0][1].vocabulary_
+        assert words == everything
 
 
 def test_ensemble_average_is_the_weighted_mean_of_members(data):

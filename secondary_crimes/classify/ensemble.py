@@ -13,7 +13,9 @@ Members are given by kind and params (``[{"kind": "hybrid", "params": {...}}, {"
   by cross-validation there) becomes the combination. ``selection_scores_`` and ``chosen_``
   say what won, so "keep whichever wins on held-out data" is a fitted fact, not a guess.
 
-With ``refit=True`` the members are refit on all the data after the choice (twice the cost).
+With ``refit=True`` the members the chosen combination uses are refit on all the data after
+the choice (only the winner when one member alone wins). Members the choice does not use are
+not asked to predict.
 Evidence, relationship, reporter, domestic and people come from one member (``explain_with``:
 by default the hybrid, else the transformer, else the first), asked for evidence on the
 offences that the *combined* probabilities flag.
@@ -160,10 +162,15 @@ class EnsembleModel(OffenceModel):
             self.selection_scores_["stacking"] = _pooled_ap(Y_sel, stacked)
             scored = {k: v for k, v in self.selection_scores_.items() if np.isfinite(v)}
             self.chosen_ = max(scored, key=scored.get) if scored else "average"
-        if self.refit:
-            for member in self.members_:
-                member.fit(X, Y)
+        if self.refit:  # refit on everything the members the chosen combination uses
+            for k in self._used_members():
+                self.members_[k].fit(X, Y)
         return self
+
+    def _used_members(self) -> list[int]:
+        if self.chosen_.startswith("member"):
+            return [int(self.chosen_.split(":")[0].removeprefix("member"))]
+        return list(range(len(self.members_)))
 
     # ----------------------------------------------------------------- predicting
     def _combine(self, member_proba: list[np.ndarray]) -> np.ndarray:
@@ -173,10 +180,15 @@ class EnsembleModel(OffenceModel):
             return self.stack_.predict_proba(member_proba)
         return member_proba[int(self.chosen_.split(":")[0].removeprefix("member"))]
 
+    def _member_proba(self, X: Sequence[Incident]) -> list[np.ndarray | None]:  # noqa: N803
+        """Each member's probabilities, computed only for members the chosen combination uses."""
+        used = set(self._used_members())
+        return [member.predict_proba(X) if k in used else None for k, member in enumerate(self.members_)]
+
     def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
         if not len(X):
             return np.zeros((0, len(self.labels)))
-        return self._combine([member.predict_proba(X) for member in self.members_])
+        return self._combine(self._member_proba(X))
 
     def explainer_index(self) -> int:
         if self.explain_with is not None:
@@ -194,8 +206,11 @@ class EnsembleModel(OffenceModel):
             return []
         e = self.explainer_index()
         explained = self.members_[e].analyse(X, None)
+        used = set(self._used_members())
         member_proba = [
-            np.vstack([a.probabilities for a in explained]) if k == e else member.predict_proba(X)
+            np.vstack([a.probabilities for a in explained])
+            if k == e
+            else (member.predict_proba(X) if k in used else None)
             for k, member in enumerate(self.members_)
         ]
         combined = self._combine(member_proba)

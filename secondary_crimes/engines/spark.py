@@ -54,7 +54,8 @@ RECORD_SCHEMA = (
     f"incident_id string, model_version string, offences {FLAG}, missed {FLAG}, review_priority double, "
     "domestic boolean, relationship string, reporter string, people array<struct<text:string, role:string>>, "
     "incident struct<reported_at:string, closed_at:string, opening_code:string, closing_code:string, "
-    "call_log:string, officer_narrative:string, recorded_crimes:array<string>, crime_recorded_at:string>"
+    "call_log:string, officer_narrative:string, recorded_crimes:array<string>, crime_recorded_at:string>, "
+    f"rule_flags array<struct<rule:string, reason:string, evidence:array<{SPAN}>, offences:array<string>>>"
 )
 
 # Bundles loaded in this Python worker, by content hash: each executor unpacks a model once.
@@ -241,7 +242,14 @@ def _write_parquet(frame: DataFrame, target: Path) -> None:
     from pyspark.sql import functions as F  # noqa: N812
 
     staging = target.with_name(f".{target.name}.spark-{uuid.uuid4().hex}")
-    parsed = frame.select(F.from_json("value", RECORD_SCHEMA).alias("r")).select("r.*")
+    known = frame.select(F.from_json("value", RECORD_SCHEMA).alias("r")).schema["r"].dataType.names
+    first = frame.select("value").first()
+    # Fields a newer decide stage adds, unknown to RECORD_SCHEMA, are kept as JSON text columns.
+    extra = [key for key in (json.loads(first.value) if first else {}) if key not in known]
+    parsed = frame.select(
+        F.from_json("value", RECORD_SCHEMA).alias("r"),
+        *[F.get_json_object("value", f"$.{key}").alias(key) for key in extra],
+    ).select("r.*", *extra)
     parsed.write.parquet(str(staging))
     if target.is_dir():
         shutil.rmtree(target)

@@ -6,7 +6,7 @@
 - ``sc_context``: the ConText step. Each context category (negated, hypothetical,
   historical, other_person, reported) is one instance of negspacy's ``Negex`` (the NegEx /
   ConText trigger-and-scope algorithm) over the indicator spans, with that category's
-  trigger lists read from ``patterns/context.json`` and its result in ``span._.sc_<category>``.
+  trigger lists read from ``patterns/context.jsonl`` and its result in ``span._.sc_<category>``.
 - ``sc_people``: people and their roles (role words, control-room shorthand and the names
   beside them) and a small pronoun resolver that says, for each indicator, who did it
   (``span._.sc_agent``) and to whom (``span._.sc_target``).
@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,86 @@ def read_patterns(name: str) -> list[dict[str, Any]]:
     return out
 
 
+def read_context_rules(name: str) -> dict[str, dict[str, Any]]:
+    """ConText rules: one line per category with its trigger lists and ``except_kinds``."""
+    return {
+        row["category"]: {k: v for k, v in row.items() if k != "category"}
+        for row in srsly.read_jsonl(pattern_path(name))
+    }
+
+
 def read_kinds(name: str) -> dict[str, dict[str, Any]]:
     """Indicator kinds: ``{"kind": ..., "offences": [...], "attribute": ...}`` per line."""
     return {row["kind"]: row for row in srsly.read_jsonl(pattern_path(name))}
+
+
+class GatedSpanRuler(SpanRuler):
+    """spaCy's ``SpanRuler``, run only on the sentences where some pattern can start.
+
+    The token Matcher tries every pattern at every token, and a ``{"LOWER": {"IN": [...]}}``
+    test is a Python call, so its cost grows with patterns x tokens. Log lines such as
+    "0321 G1.", an address or "on scene" contain no word a pattern starts with: a set lookup
+    per token skips them (about a third of the time of the relationship and reporter rulers;
+    the indicator patterns start with so many common words that nearly every sentence is
+    matched). Patterns must not cross sentences (the context scopes do not either).
+    """
+
+    def _first_tokens(self, tokens: list[dict[str, Any]]) -> bool:
+        """Record what ``tokens`` can start with; False when that cannot be told cheaply."""
+        if not tokens:
+            return False
+        first = tokens[0]
+        keys = set(first) - {"OP"}
+        lower = first.get("LOWER")
+        if keys == {"LOWER"} and isinstance(lower, str):
+            self._anchors.add(lower)
+        elif keys == {"LOWER"} and isinstance(lower, dict) and set(lower) == {"IN"}:
+            self._anchors.update(lower["IN"])
+        elif keys == {"LOWER"} and isinstance(lower, dict) and set(lower) == {"REGEX"}:
+            self._regexes.append(re.compile(lower["REGEX"]))
+        elif keys == {"LIKE_NUM"}:
+            self._like_num = True
+        else:
+            return False
+        if first.get("OP") in ("?", "*"):
+            return self._first_tokens(tokens[1:])
+        return True
+
+    def add_patterns(self, patterns) -> None:
+        super().add_patterns(patterns)
+        self._anchors: set[str] = set()
+        self._regexes: list[re.Pattern] = []
+        self._like_num = False
+        self._gated = all(isinstance(p["pattern"], list) and self._first_tokens(p["pattern"]) for p in self.patterns)
+
+    def _may_start(self, token) -> bool:
+        lower = token.lower_
+        return (
+            lower in self._anchors
+            or (self._like_num and token.like_num)
+            or any(regex.search(lower) for regex in self._regexes)
+        )
+
+    def match(self, doc: Doc):
+        if not getattr(self, "_gated", False) or not doc.has_annotation("SENT_START") or self.phrase_matcher:
+            return super().match(doc)
+        self._require_patterns()
+        found = set()
+        for sentence in doc.sents:
+            if any(self._may_start(token) for token in sentence):
+                for m_id, start, end in self.matcher(sentence):
+                    if start != end:
+                        label = self._match_label_id_map[m_id]
+                        found.add(
+                            Span(
+                                doc,
+                                sentence.start + start,
+                                sentence.start + end,
+                                label=label["label"],
+                                span_id=label["id"],
+                            )
+                        )
+        return sorted(found)
 
 
 @Language.factory(
@@ -70,7 +148,7 @@ def read_kinds(name: str) -> dict[str, dict[str, Any]]:
 def make_span_patterns(nlp: Language, name: str, spans_key: str, patterns: str | None, longest_only: bool) -> SpanRuler:
     """A ``SpanRuler`` (case-insensitive phrases, token patterns) loaded from a JSONL file."""
     spans_filter = registry.misc.get("spacy.first_longest_spans_filter.v1")() if longest_only else None
-    ruler = SpanRuler(
+    ruler = GatedSpanRuler(
         nlp,
         name,
         spans_key=spans_key,
@@ -97,7 +175,7 @@ def make_span_patterns(nlp: Language, name: str, spans_key: str, patterns: str |
 class ContextComponent:
     """ConText modifiers for the spans in ``doc.spans[spans_key]``, one negspacy Negex per category.
 
-    ``rules`` names a JSON file: for each category the four negspacy trigger lists
+    ``rules`` names a JSONL file, a line per category: the four negspacy trigger lists
     (``pseudo_negations``: phrases that look like a trigger but are not,
     ``preceding_negations``: triggers before the indicator, ``following_negations``: after it,
     ``termination``: words that close a trigger's scope) and ``except_kinds``: indicator
@@ -110,7 +188,7 @@ class ContextComponent:
         self.name = name
         self.spans_key = spans_key
         self.rules_file = rules
-        self._build(json.loads(pattern_path(rules).read_text(encoding="utf-8")), sorted(read_kinds(kinds)))
+        self._build(read_context_rules(rules), sorted(read_kinds(kinds)))
 
     def _build(self, rules: dict[str, Any], kinds: list[str]) -> None:
         unknown = set(rules) - set(CONTEXT_CATEGORIES)
@@ -158,7 +236,7 @@ class ContextComponent:
 
 @Language.factory(
     "sc_context",
-    default_config={"spans_key": "sc_indicators", "rules": "context.json", "kinds": "indicator_kinds.jsonl"},
+    default_config={"spans_key": "sc_indicators", "rules": "context.jsonl", "kinds": "indicator_kinds.jsonl"},
 )
 def make_context(nlp: Language, name: str, spans_key: str, rules: str, kinds: str) -> ContextComponent:
     return ContextComponent(nlp, name, spans_key, rules, kinds)
@@ -250,7 +328,15 @@ class PeopleComponent:
         officers = [span for span in doc.spans.get(self.roles_key, []) if span.label_ == "officer"]
         mentions: list[Span] = []
         used_names: set[int] = set()
-        names = [ent for ent in doc.ents if ent.label_ == "PERSON"]
+        role_tokens = {i for span in doc.spans.get(self.roles_key, []) for i in range(span.start, span.end)}
+        # A name is capitalised ("Donna KEYS"); the small model sometimes tags "IP states OP".
+        names = [
+            ent
+            for ent in doc.ents
+            if ent.label_ == "PERSON"
+            and all(t.text[:1].isupper() for t in ent if t.i not in role_tokens and t.is_alpha)
+            and any(t.i not in role_tokens for t in ent)
+        ]
         for role in roles:
             name = next(
                 (
@@ -323,7 +409,7 @@ class PeopleComponent:
                         for t in timeline
                         if t[3] is None and t[2] not in {"unknown"} and t[2] not in last_by_gender.values()
                     ]
-                    if lower in SUBJECT_PRONOUNS and ungendered:
+                    if (lower in SUBJECT_PRONOUNS or lower == "his") and ungendered:
                         role = ungendered[-1][2]
                     elif len(ungendered) >= 2:
                         role = ungendered[-2][2]

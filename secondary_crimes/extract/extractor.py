@@ -300,7 +300,9 @@ class Extractor:
         if extraction.relationship not in DOMESTIC_RELATIONSHIPS:
             return False
         child_victim = any(i.kind in CHILD_VICTIM_KINDS and i.affirmed for i in extraction.indicators)
-        return not child_victim
+        # Domestic abuse needs both parties aged 16 or over: a family matter about a child is not.
+        child_party = extraction.relationship == "family" and extraction.attributes.get("child")
+        return not (child_victim or child_party)
 
 
 _DEFAULT: Extractor | None = None
