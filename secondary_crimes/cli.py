@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import sys
@@ -32,7 +33,8 @@ def _fail(message: str) -> typer.Exit:
 def train(
     config: Annotated[Path, typer.Option(help="Training config (YAML)")] = DEFAULT_CONFIG,
     output: Annotated[Path | None, typer.Option(help="Where to save the model (default: the config's)")] = None,
-    track: Annotated[bool, typer.Option(help="Log the run to MLflow and register the model")] = False,
+    track: Annotated[bool, typer.Option(help="Log the run to MLflow and register the model "
+                                        "(default: on when mlflow is installed)")] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train a model from a config and save it (optionally tracked in MLflow)."""
@@ -42,7 +44,7 @@ def train(
     _logging(verbose)
     if not config.exists():
         raise _fail(f"{config}: no such training config")
-    if track:
+    if track and importlib.util.find_spec("mlflow") is not None:
         from secondary_crimes.tracking import tracked_train
 
         bundle, path, run_id = tracked_train(config, output=output)
@@ -165,6 +167,17 @@ def demo(
         from secondary_crimes.queue.cli import run_demo_queue
 
         run_demo_queue(out, db or get_settings()["queue_database_url"], host, port)
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered model version to make champion")],
+    name: Annotated[str, typer.Option(help="Registered model name")] = "secondary-crimes",
+) -> None:
+    """Print the comparison with the current champion, then set the `champion` alias."""
+    from secondary_crimes.tracking import promote as run_promote
+
+    run_promote(version, name)  # prints the comparison itself
 
 
 @app.command("serve")

@@ -64,7 +64,9 @@ def test_sigkill_at_random_points_then_resume(tmp_path, model_dir, reference):
     output = tmp_path / "out.jsonl"
     checkpoint = tmp_path / "out.jsonl.checkpoint.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    rng = random.Random(int(os.environ.get("KILL_TEST_SEED", time.time_ns() % 10_000)))
+    seed = int(os.environ.get("KILL_TEST_SEED", time.time_ns() % 10_000))
+    print(f"KILL_TEST_SEED={seed}")  # shown when the test fails: re-run with it
+    rng = random.Random(seed)
     kills_mid_run = 0
     for attempt in range(5):
         process = subprocess.Popen(

@@ -90,12 +90,14 @@ def tracked(tmp_path_factory):
     config["tracking"]["card_dir"] = str(root / "cards")
     config_path = root / "tiny.yaml"
     config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    previous_uri = mlflow.get_tracking_uri()
     patch = pytest.MonkeyPatch()
     patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns.db'}")
     patch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(root / "mlartifacts"))
     bundle, path, run_id = tracking.tracked_train(config_path)
     yield {"root": root, "bundle": bundle, "path": path, "run_id": run_id, "client": mlflow.MlflowClient()}
     patch.undo()
+    mlflow.set_tracking_uri(previous_uri)  # later tests see the store they had before
     shutil.rmtree(root, ignore_errors=True)
 
 
