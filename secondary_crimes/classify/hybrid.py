@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 
 from secondary_crimes.classify.base import Analysis, OffenceModel
 from secondary_crimes.classify.baseline import text_features
-from secondary_crimes.classify.calibrated import PerLabelCalibrated
+from secondary_crimes.classify.calibrated import PerLabelCalibrated, linear_classifier
 from secondary_crimes.extract.components import read_kinds
 from secondary_crimes.extract.extractor import DOMESTIC_RELATIONSHIPS, RELATIONSHIPS, REPORTERS, Extractor
 from secondary_crimes.extract.types import Extraction
@@ -150,7 +150,7 @@ class HybridModel(OffenceModel):
         self.features_ = text_features(self.max_features) if self.use_text else None
         features = self._matrix(X, extractions, fit=True)
         self.classifier_ = PerLabelCalibrated(
-            LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000), method=self.calibration
+            linear_classifier(self.C), method=self.calibration
         )
         self.classifier_.fit(features, Y)
         self.attribute_models_ = {}
