@@ -163,22 +163,19 @@ def stratified_ratio(
     s = _strata(strata, population_sizes)
     Y = float((s.N * _stratum_means(y, s)).sum())
     X = float((s.N * _stratum_means(x, s)).sum())
+    return _ratio_of_totals(Y, X, y, x, int(round(x.sum())), s, confidence, bounds, "stratified combined ratio")
+
+
+def _ratio_of_totals(Y, X, e_y, e_x, crimes: int, s, confidence, bounds, method: str) -> Estimate:  # noqa: N803
+    """R = Y / X with the linearised variance of the residuals e_y - R e_x; ``crimes`` sampled."""
     if X <= 0:
-        return Estimate(
-            float("nan"),
-            float("nan"),
-            float("nan"),
-            float("nan"),
-            s.df,
-            len(y),
-            confidence,
-            "stratified combined ratio",
-        )
+        nan = float("nan")
+        return Estimate(nan, nan, nan, nan, s.df, len(e_y), confidence, method)
     ratio = Y / X
-    se = np.sqrt(_variance_of_total(y - ratio * x, s)) / X
+    se = np.sqrt(_variance_of_total(e_y - ratio * e_x, s)) / X
     if se == 0 and bounds == (0.0, 1.0):
-        return _exact_fallback(ratio, int(round(x.sum())), confidence, len(y), "stratified combined ratio")
-    return _interval(ratio, se, s.df, confidence, "stratified combined ratio", len(y), bounds)
+        return _exact_fallback(ratio, crimes, confidence, len(e_y), method)
+    return _interval(ratio, se, s.df, confidence, method, len(e_y), bounds)
 
 
 def _exact_fallback(rate: float, crimes: int, confidence: float, n: int, method: str) -> Estimate:
@@ -252,22 +249,8 @@ def difference_ratio(
     A_x = np.array([float(aux_totals_x.get(name, 0.0)) for name in s.names]) * covered
     Y = float((A_y + s.N * _stratum_means(e_y, s)).sum())
     X = float((A_x + s.N * _stratum_means(e_x, s)).sum())
-    if X <= 0:
-        return Estimate(
-            float("nan"),
-            float("nan"),
-            float("nan"),
-            float("nan"),
-            s.df,
-            len(y),
-            confidence,
-            "model-assisted difference ratio",
-        )
-    ratio = Y / X
-    se = np.sqrt(_variance_of_total(e_y - ratio * e_x, s)) / X
-    if se == 0 and bounds == (0.0, 1.0):
-        return _exact_fallback(ratio, int(round(x.sum())), confidence, len(y), "model-assisted difference ratio")
-    return _interval(ratio, se, s.df, confidence, "model-assisted difference ratio", len(y), bounds)
+    return _ratio_of_totals(Y, X, e_y, e_x, int(round(x.sum())), s, confidence, bounds,
+                            "model-assisted difference ratio")
 
 
 def wilson(count: int, nobs: int, *, confidence: float = CONFIDENCE) -> Estimate:
