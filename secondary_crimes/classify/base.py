@@ -52,27 +52,35 @@ class OffenceModel(BaseEstimator):
         """Probabilities and sentence-level evidence for offences at or above ``thresholds``."""
         proba = self.predict_proba(X)
         out = [Analysis(probabilities=row) for row in proba]
-        if thresholds is None:
-            return out
-        for incident, analysis in zip(X, out, strict=True):
-            flagged = np.flatnonzero(analysis.probabilities >= thresholds)
-            if flagged.size:
-                analysis.evidence = self.sentence_evidence(incident, flagged)
+        if thresholds is not None:
+            self.add_sentence_evidence([(incident, analysis, np.flatnonzero(analysis.probabilities >= thresholds))
+                                        for incident, analysis in zip(X, out, strict=True)])
         return out
 
-    def sentence_evidence(self, incident: Incident, label_indices: np.ndarray) -> dict[str, list[Span]]:
-        """For each label, the sentences that alone score highest for it (a linear model's why)."""
-        spans = list(sentences(incident))
-        if not spans:
-            return {}
+    def add_sentence_evidence(self, requests: Sequence[tuple[Incident, Analysis, np.ndarray]]) -> None:
+        """For each (incident, analysis, label indices): the sentences that alone score highest
+        for each label become its evidence (a linear model's why).
+
+        All sentences of all requests are scored in one ``predict_proba`` call: per-incident
+        calls made this the slowest stage of scoring.
+        """
+        requests = [(incident, analysis, labels) for incident, analysis, labels in requests if len(labels)]
+        per_request = [list(sentences(incident)) for incident, _, _ in requests]
         pseudo = [Incident(incident_id=f"{incident.incident_id}#{i}", call_log=span.text)
+                  for (incident, _, _), spans in zip(requests, per_request, strict=True)
                   for i, span in enumerate(spans)]
+        if not pseudo:
+            return
         proba = self.predict_proba(pseudo)
-        evidence: dict[str, list[Span]] = {}
-        for j in label_indices:
-            column = proba[:, j]
-            order = np.argsort(-column, kind="stable")
-            best = column[order[0]]
-            chosen = [spans[i] for i in order[: self.max_evidence] if column[i] >= 0.5 * best]
-            evidence[self.labels[j]] = sorted(chosen, key=lambda s: (s.field != "call_log", s.start))
-        return evidence
+        offset = 0
+        for (_, analysis, labels), spans in zip(requests, per_request, strict=True):
+            block = proba[offset: offset + len(spans)]
+            offset += len(spans)
+            if not spans:
+                continue
+            for j in labels:
+                column = block[:, j]
+                order = np.argsort(-column, kind="stable")
+                best = column[order[0]]
+                chosen = [spans[i] for i in order[: self.max_evidence] if column[i] >= 0.5 * best]
+                analysis.evidence[self.labels[j]] = sorted(chosen, key=lambda s: (s.field != "call_log", s.start))

@@ -216,7 +216,7 @@ class HybridModel(OffenceModel):
             return []
         extractions = self.extract(X)
         proba = self._proba(X, extractions)
-        out = []
+        out, fallback = [], []
         for incident, extraction, row, (relationship, reporter, domestic) in zip(
             X, extractions, proba, self.attributes(extractions), strict=True
         ):
@@ -237,6 +237,7 @@ class HybridModel(OffenceModel):
                     else:
                         missing.append(j)
                 if missing:
-                    analysis.evidence.update(self.sentence_evidence(incident, np.array(missing)))
+                    fallback.append((incident, analysis, np.array(missing)))
             out.append(analysis)
+        self.add_sentence_evidence(fallback)
         return out

@@ -512,15 +512,14 @@ class TransformerModel(OffenceModel):
         """
         proba, aux = self._predict(X)
         out = []
-        for i, incident in enumerate(X):
+        for i in range(len(X)):
             analysis = Analysis(probabilities=proba[i])
             for name, values in aux.items():
                 setattr(analysis, name, _aux_classes(name)[int(np.argmax(values[i]))])
-            if thresholds is not None:
-                flagged = np.flatnonzero(proba[i] >= thresholds)
-                if flagged.size:
-                    analysis.evidence = self.sentence_evidence(incident, flagged)
             out.append(analysis)
+        if thresholds is not None:
+            self.add_sentence_evidence([(incident, analysis, np.flatnonzero(analysis.probabilities >= thresholds))
+                                        for incident, analysis in zip(X, out, strict=True)])
         return out
 
 
