@@ -72,7 +72,7 @@ def score(
     if engine == "spark":
         from secondary_crimes.engines.spark import score_spark
 
-        summary = score_spark(input, out, model, batch_size=batch_size)
+        summary = score_spark(input, out, model, batch_size=batch_size, progress=False if quiet else None)
     elif engine == "local":
         try:
             bundle = load_bundle(model)

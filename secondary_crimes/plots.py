@@ -17,6 +17,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_curve  # noqa: E402
 
 
+def annotate_counts(ax, grid: np.ndarray, fontsize: int = 8) -> None:
+    """Write each non-zero count of a heatmap in its cell, white on dark cells."""
+    for i in range(grid.shape[0]):
+        for k in range(grid.shape[1]):
+            if grid[i, k]:
+                ax.text(k, i, str(grid[i, k]), ha="center", va="center", fontsize=fontsize,
+                        color="white" if grid[i, k] > grid.max() / 2 else "black")
+
+
 def pr_curves(Y: np.ndarray, proba: np.ndarray, labels: Sequence[str], title: str = "") -> Figure:  # noqa: N803
     """One precision-recall panel per offence (AP and positives in the panel title)."""
     columns = 5
@@ -90,18 +99,7 @@ def confusion_plot(
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
-    for i in range(len(names)):
-        for k in range(len(names)):
-            if matrix[i, k]:
-                ax.text(
-                    k,
-                    i,
-                    str(matrix[i, k]),
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if matrix[i, k] > matrix.max() / 2 else "black",
-                )
+    annotate_counts(ax, matrix, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     ax.set_title(title, fontsize=10)

@@ -28,6 +28,7 @@ from secondary_crimes.audit.estimate import (  # noqa: E402
 from secondary_crimes.audit.rules import RULES  # noqa: E402
 from secondary_crimes.audit.sampling import Sample  # noqa: E402
 from secondary_crimes.audit.types import AuditDecision  # noqa: E402
+from secondary_crimes.plots import annotate_counts  # noqa: E402
 from secondary_crimes.taxonomy import load_taxonomy  # noqa: E402
 
 GROUP_NAMES = {
@@ -231,18 +232,7 @@ def _heatmap(ax, table: Mapping[str, Mapping[str, int]], codes: list[str], names
         range(len(codes)), [c if len(c) <= 18 else c[:17] + "…" for c in codes], rotation=40, ha="right", fontsize=8
     )
     ax.set_yticks(range(len(offences)), [names.get(o, o) for o in offences], fontsize=8)
-    for i in range(grid.shape[0]):
-        for j in range(grid.shape[1]):
-            if grid[i, j]:
-                ax.text(
-                    j,
-                    i,
-                    str(grid[i, j]),
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if grid[i, j] > grid.max() / 2 else "black",
-                )
+    annotate_counts(ax, grid, fontsize=7)
     ax.set_title("Model flags: offence by closing code", fontsize=10)
 
 
