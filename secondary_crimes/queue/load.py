@@ -78,6 +78,7 @@ class ScoredIncident(BaseModel):
     relationship: str | None = None
     reporter: str | None = None
     people: list[dict[str, Any]] | None = None
+    rule_flags: list[dict[str, Any]] = Field(default_factory=list)
     incident: dict[str, Any]
 
     def input_incident(self) -> InputIncident:
@@ -164,6 +165,7 @@ def _incident_values(scored: ScoredIncident, incident: InputIncident) -> dict[st
         "reporter": scored.reporter,
         "people": list(scored.people or []),
         "scored_offences": [entry.model_dump() for entry in scored.offences],
+        "rule_flags": list(scored.rule_flags),
     }
 
 

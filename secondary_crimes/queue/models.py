@@ -96,6 +96,7 @@ class Incident(Base):
     reporter: Mapped[str | None] = mapped_column(String(32))
     people: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     scored_offences: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    rule_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     loaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -313,3 +313,21 @@ def test_a_flag_withdrawn_by_rescoring_while_open_says_so(app, alice) -> None:
         f"/flags/{target}/decision", data={"csrf_token": token, "version": 0, "action": "record"}
     )
     assert response.status_code == 404 and "withdrawn" in response.text and "not saved" in response.text
+
+
+def test_rule_flags_from_scoring_are_shown_on_the_incident_page(app, alice, tmp_path: Path) -> None:
+    import json
+
+    scored_v1 = Path(__file__).parent / "data" / "scored_v1.jsonl"
+    record = json.loads(scored_v1.read_text(encoding="utf-8").splitlines()[0])
+    reason = "Victim's wishes given as the reason for not recording common_assault; they do not remove the duty."
+    record["rule_flags"] = [{"rule": "victim_wishes_reason", "reason": reason, "offences": ["common_assault"],
+                             "evidence": [{"field": "officer_narrative", "start": 0, "end": 8, "text": "Attended"}]}]
+    path = tmp_path / "rescored.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with app.state.db.session() as session:
+        load_file(session, path)
+        session.commit()
+    page = alice.get(f"/incidents/{record['incident_id']}").text
+    assert "Recording-rule checks" in page and "victim wishes reason" in page
+    assert "duty." in page and "<q>Attended</q>" in page
