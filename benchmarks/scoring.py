@@ -144,11 +144,12 @@ def child(args: argparse.Namespace) -> None:
 def stage_costs(data: Path, model: str, n: int, batch_size: int) -> list[tuple[str, float, str]]:
     from itertools import islice
 
+    from secondary_crimes.batching import batched
     from secondary_crimes.classify.bundle import load_bundle
     from secondary_crimes.decide import decide
     from secondary_crimes.reader import read_incidents
     from secondary_crimes.records import Incident
-    from secondary_crimes.score import batched, record_line
+    from secondary_crimes.score import record_line
     from secondary_crimes.settings import get_settings
 
     bundle, settings = load_bundle(model), get_settings()

@@ -65,7 +65,7 @@ def score(
 ) -> None:
     """Score incidents: offences supported, missed (unrecorded) crimes, evidence and priority."""
     from secondary_crimes.classify.bundle import load_bundle
-    from secondary_crimes.score import score_file
+    from secondary_crimes.score import rejects_path_for, score_file
 
     if not input.exists():
         raise _fail(f"{input}: no such input file")
@@ -83,7 +83,7 @@ def score(
         raise _fail(f"unknown engine {engine!r}; use local or spark")
     typer.echo(summary.line())
     if summary.rejected_records:
-        typer.echo(f"rejected records and reasons: {out.with_name(out.stem + '.rejects.jsonl')}")
+        typer.echo(f"rejected records and reasons: {rejects_path_for(out)}")
     if summary.scored == 0:
         raise typer.Exit(code=1)
 

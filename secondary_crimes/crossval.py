@@ -8,7 +8,6 @@ the held-out fold. The scored folds are then evaluated together.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import KFold
@@ -41,8 +40,3 @@ def cross_validate(config: TrainConfig, corpus_patterns: list[str], *, folds: in
         log.info("fold %d/%d scored %d incidents", number, folds, len(test_rows))
     return corpus, scored
 
-
-def corpus_exists(patterns: list[str]) -> bool:
-    import glob
-
-    return any(Path(p).exists() for pattern in patterns for p in glob.glob(pattern))

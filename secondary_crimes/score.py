@@ -18,7 +18,6 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -75,12 +74,6 @@ class ScoreSummary:
 
     def counts(self) -> dict[str, int]:
         return {key: getattr(self, key) for key in COUNT_KEYS}
-
-
-def batched(items: Iterable, size: int) -> Iterator[list]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def score_incidents(incidents: list[Incident], bundle: ModelBundle) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,8 +101,3 @@ def assemble(config: DataConfig, *, include_corpus: bool = True) -> Dataset:
             unique.append(incident)
     return Dataset(unique, sources)
 
-
-def write_jsonl(incidents: list[GoldIncident], path: str | Path) -> None:
-    with Path(path).open("w", encoding="utf-8") as handle:
-        for incident in incidents:
-            handle.write(json.dumps(incident.model_dump(mode="json", exclude_none=True)) + "\n")

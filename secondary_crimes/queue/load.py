@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from secondary_crimes.batching import batched
 from secondary_crimes.queue import audit_log
 from secondary_crimes.queue.models import Flag, Incident, User, utcnow
 from secondary_crimes.records import TEXT_FIELDS
@@ -169,24 +170,13 @@ def _incident_values(scored: ScoredIncident, incident: InputIncident) -> dict[st
     }
 
 
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def upsert(
     session: Session, records: Iterable[tuple[ScoredIncident, InputIncident]], report: LoadReport | None = None
 ) -> LoadReport:
     """Upsert parsed records into ``session`` (the caller commits)."""
     report = report or LoadReport()
     now = utcnow()
-    for chunk in _chunks(records, CHUNK):
+    for chunk in batched(records, CHUNK):
         ids = {scored.incident_id for scored, _ in chunk}
         existing = {
             row.incident_id: row
