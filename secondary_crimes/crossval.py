@@ -28,13 +28,17 @@ def cross_validate(config: TrainConfig, corpus_patterns: list[str], *, folds: in
         raise ValueError(f"{corpus_patterns}: {len(corpus)} labelled incidents, fewer than {folds} folds")
     background = assemble(config.data, include_corpus=False)
     held_ids = {incident.incident_id for incident in corpus}
-    background_rows = [row for row in background.incidents if row.incident_id not in held_ids]
+    background_index = [i for i, row in enumerate(background.incidents) if row.incident_id not in held_ids]
+    background_rows = [background.incidents[i] for i in background_index]
+    background_weights = background.weights[background_index]
+    corpus_weight = config.data.weight("corpus")
     scored: list[dict] = []
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     for number, (train_index, test_index) in enumerate(splitter.split(np.arange(len(corpus))), 1):
         train_rows = background_rows + [corpus[i] for i in train_index]
         sources = dict(background.sources, corpus_folds=len(train_index))
-        bundle = fit_bundle(config, Dataset(train_rows, sources))
+        weights = np.concatenate([background_weights, np.full(len(train_index), corpus_weight)])
+        bundle = fit_bundle(config, Dataset(train_rows, sources, weights))
         test_rows = [corpus[i] for i in test_index]
         scored.extend(score_incidents(test_rows, bundle))
         log.info("fold %d/%d scored %d incidents", number, folds, len(test_rows))

@@ -49,42 +49,47 @@ class TrainConfig:
         return cls(data=data, **raw)
 
 
-def out_of_fold_proba(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray) -> np.ndarray:  # noqa: N803
+def out_of_fold_proba(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,  # noqa: N803
+                      weights: np.ndarray | None = None) -> np.ndarray:
     """Each incident's probabilities from a model that did not see it."""
     proba = np.zeros(Y.shape, dtype=float)
+    weights = np.ones(len(X)) if weights is None else weights
     folds = KFold(n_splits=config.threshold_folds, shuffle=True, random_state=config.seed)
     for train_index, test_index in folds.split(X):
         model = build_model(config.kind, config.params)
-        model.fit([X[i] for i in train_index], Y[train_index])
+        model.fit([X[i] for i in train_index], Y[train_index], sample_weight=weights[train_index])
         proba[test_index] = model.predict_proba([X[i] for i in test_index])
     return proba
 
 
-def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray):  # noqa: N803
+def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,  # noqa: N803
+                weights: np.ndarray | None = None):
     """One fit on all but a seeded holdout; thresholds on the holdout's probabilities."""
     from sklearn.model_selection import train_test_split
 
+    weights = np.ones(len(X)) if weights is None else weights
     train_index, held_index = train_test_split(np.arange(len(X)), test_size=config.holdout_fraction,
                                                random_state=config.seed, shuffle=True)
     model = build_model(config.kind, config.params)
-    model.fit([X[i] for i in train_index], Y[train_index])
+    model.fit([X[i] for i in train_index], Y[train_index], sample_weight=weights[train_index])
     proba = model.predict_proba([X[i] for i in held_index])
-    thresholds = choose_thresholds(Y[held_index], proba, min_positives=config.min_positives)
+    thresholds = choose_thresholds(Y[held_index], proba, min_positives=config.min_positives,
+                                   sample_weight=weights[held_index])
     if config.refit_after_holdout:
-        model = build_model(config.kind, config.params).fit(X, Y)
+        model = build_model(config.kind, config.params).fit(X, Y, sample_weight=weights)
     return model, thresholds
 
 
 def fit_bundle(config: TrainConfig, dataset: Dataset) -> ModelBundle:
     """Choose thresholds on held-out probabilities (``threshold_strategy``), then the final fit."""
-    X, Y = dataset.incidents, dataset.Y  # noqa: N806
+    X, Y, weights = dataset.incidents, dataset.Y, dataset.weights  # noqa: N806
     log.info("training %s on %d incidents from %s", config.kind, len(X), dataset.sources)
     if config.threshold_strategy == "holdout":
-        model, thresholds = holdout_fit(config, X, Y)
+        model, thresholds = holdout_fit(config, X, Y, weights)
     elif config.threshold_strategy == "oof":
-        oof = out_of_fold_proba(config, X, Y)
-        thresholds = choose_thresholds(Y, oof, min_positives=config.min_positives)
-        model = build_model(config.kind, config.params).fit(X, Y)
+        oof = out_of_fold_proba(config, X, Y, weights)
+        thresholds = choose_thresholds(Y, oof, min_positives=config.min_positives, sample_weight=weights)
+        model = build_model(config.kind, config.params).fit(X, Y, sample_weight=weights)
     else:
         raise ValueError(f"threshold_strategy must be 'oof' or 'holdout', not {config.threshold_strategy!r}")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -93,6 +98,7 @@ def fit_bundle(config: TrainConfig, dataset: Dataset) -> ModelBundle:
         "params": config.params,
         "threshold_strategy": config.threshold_strategy,
         "data": {"sources": dataset.sources, "incidents": len(X), "sha256": dataset.content_hash(),
+                 "weights": dict(config.data.weights),
                  "positives": dict(zip(model.labels, map(int, Y.sum(axis=0)), strict=True))},
     }
     return ModelBundle(model, thresholds, f"{config.kind}-{stamp}", config.kind, metadata)

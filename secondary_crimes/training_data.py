@@ -26,12 +26,38 @@ class DataConfig:
     synthetic_seed: int = 7
     sample: list[str] = field(default_factory=lambda: ["data/sample_incidents.jsonl"])
     extra: list[str] = field(default_factory=list)  # e.g. auditors' decisions from `queue export`
+    # How much one incident of each source counts in fitting and in choosing thresholds.
+    # Hand-labelled text (corpus, sample, auditors' decisions) outweighs templated synthetic text.
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def weight(self, source: str) -> float:
+        """The weight of one incident from ``source`` (corpus, sample, extra or synthetic)."""
+        if source not in SOURCE_KINDS:
+            raise ValueError(f"unknown data source kind {source!r}: expected one of {SOURCE_KINDS}")
+        unknown = set(self.weights) - set(SOURCE_KINDS)
+        if unknown:
+            raise ValueError(f"data.weights: unknown source kinds {sorted(unknown)}: expected {SOURCE_KINDS}")
+        value = float(self.weights.get(source, 1.0))
+        if value <= 0:
+            raise ValueError(f"data.weights.{source} must be positive, not {value}")
+        return value
+
+
+SOURCE_KINDS = ("corpus", "sample", "extra", "synthetic")
 
 
 @dataclass
 class Dataset:
     incidents: list[GoldIncident]
     sources: dict[str, int]
+    weights: np.ndarray | None = None  # one per incident; None: all 1
+
+    def __post_init__(self) -> None:
+        if self.weights is None:
+            self.weights = np.ones(len(self.incidents))
+        self.weights = np.asarray(self.weights, dtype=float)
+        if len(self.weights) != len(self.incidents):
+            raise ValueError(f"{len(self.incidents)} incidents but {len(self.weights)} weights")
 
     @property
     def Y(self) -> np.ndarray:  # noqa: N802
@@ -82,22 +108,29 @@ def synthetic(n: int, seed: int) -> list[GoldIncident]:
 
 
 def assemble(config: DataConfig, *, include_corpus: bool = True) -> Dataset:
-    """The training set: corpus (when present), sample, extra labels and synthetic incidents."""
+    """The training set: corpus (when present), sample, extra labels and synthetic incidents.
+
+    Each incident carries its source's weight (``config.weights``); an id seen twice keeps its
+    first source.
+    """
     incidents: list[GoldIncident] = []
+    weights: list[float] = []
     sources: dict[str, int] = {}
-    for patterns in ([config.corpus] if include_corpus else []) + [config.sample, config.extra]:
-        rows, found = read_labelled(patterns)
+    kinds = (["corpus"] if include_corpus else []) + ["sample", "extra"]
+    for kind in kinds:
+        rows, found = read_labelled(getattr(config, kind))
         incidents.extend(rows)
+        weights.extend([config.weight(kind)] * len(rows))
         sources.update(found)
     if config.synthetic_n:
         rows = synthetic(config.synthetic_n, config.synthetic_seed)
         incidents.extend(rows)
+        weights.extend([config.weight("synthetic")] * len(rows))
         sources[f"synthetic(n={config.synthetic_n}, seed={config.synthetic_seed})"] = len(rows)
     seen: set[str] = set()
-    unique = []
-    for incident in incidents:
+    keep = []
+    for i, incident in enumerate(incidents):
         if incident.incident_id not in seen:
             seen.add(incident.incident_id)
-            unique.append(incident)
-    return Dataset(unique, sources)
-
+            keep.append(i)
+    return Dataset([incidents[i] for i in keep], sources, np.array([weights[i] for i in keep], dtype=float))

@@ -3,7 +3,9 @@
 A model is a scikit-learn estimator over a sequence of ``Incident``s with a multi-label
 target ``Y`` (n_incidents x n_labels, columns in ``taxonomy.LABELS`` order):
 
-- ``fit(X, Y)`` learns; ``predict_proba(X)`` returns calibrated probabilities (n x L);
+- ``fit(X, Y, sample_weight=None)`` learns (``sample_weight``: one weight per incident, so
+  hand-labelled incidents can count for more than synthetic ones);
+- ``predict_proba(X)`` returns calibrated probabilities (n x L);
 - ``analyse(X)`` returns one ``Analysis`` per incident: the probabilities plus what the
   model can say about them (evidence spans per offence, relationship, reporter, domestic,
   people). The default explains a linear text model by scoring each sentence alone.
@@ -42,7 +44,7 @@ class OffenceModel(BaseEstimator):
     # How many sentences to keep as evidence for one offence.
     max_evidence: int = 3
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray) -> OffenceModel:  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None) -> OffenceModel:  # noqa: N803
         raise NotImplementedError
 
     def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803

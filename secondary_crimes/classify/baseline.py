@@ -42,12 +42,12 @@ class BaselineModel(OffenceModel):
         self.max_features = max_features
         self.calibration = calibration
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray) -> BaselineModel:  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None) -> BaselineModel:  # noqa: N803
         self.features_ = text_features(self.max_features)
         features = self.features_.fit_transform(X)
         self.classifier_ = PerLabelCalibrated(
             linear_classifier(self.C), method=self.calibration)
-        self.classifier_.fit(features, Y)
+        self.classifier_.fit(features, Y, sample_weight=sample_weight)
         return self
 
     def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803

@@ -33,7 +33,9 @@ class PerLabelCalibrated(BaseEstimator, ClassifierMixin):
             return self.estimator
         return linear_classifier()
 
-    def fit(self, X, Y):  # noqa: N803
+    def fit(self, X, Y, sample_weight=None):  # noqa: N803
+        """Fit one calibrated model per column; ``sample_weight`` weights incidents in both the
+        classifier and its calibration."""
         Y = np.asarray(Y)  # noqa: N806
         self.models_: list = []
         for j in range(Y.shape[1]):
@@ -42,10 +44,10 @@ class PerLabelCalibrated(BaseEstimator, ClassifierMixin):
             folds = min(self.max_folds, positives, negatives)
             if folds >= 2:
                 model = CalibratedClassifierCV(clone(self._base()), method=self.method, cv=folds)
-                model.fit(X, y)
+                model.fit(X, y, sample_weight=sample_weight)
                 self.models_.append(model)
             elif positives and negatives:
-                self.models_.append(clone(self._base()).fit(X, y))
+                self.models_.append(clone(self._base()).fit(X, y, sample_weight=sample_weight))
             else:
                 self.models_.append(float(positives > 0))
         return self

@@ -124,16 +124,17 @@ class EnsembleModel(OffenceModel):
     def _average(self, member_proba: list[np.ndarray]) -> np.ndarray:
         return np.tensordot(self._weights(), np.stack(member_proba), axes=1)
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray) -> EnsembleModel:  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None) -> EnsembleModel:  # noqa: N803
         X, Y = list(X), np.asarray(Y)  # noqa: N806
         if self.method not in ("average", "stacking", "select"):
             raise ValueError(f"method must be average, stacking or select, not {self.method!r}")
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.members_ = self._build_members()
         self.selection_scores_: dict[str, float] = {}
         self.stack_ = None
         if self.method == "average":
             for member in self.members_:
-                member.fit(X, Y)
+                member.fit(X, Y, sample_weight=weights)
             self.chosen_ = "average"
             return self
 
@@ -143,7 +144,8 @@ class EnsembleModel(OffenceModel):
             np.arange(len(X)), test_size=self.selection_fraction, random_state=self.seed, shuffle=True
         )
         for member in self.members_:
-            member.fit([X[i] for i in fit_index], Y[fit_index])
+            member.fit([X[i] for i in fit_index], Y[fit_index],
+                       sample_weight=None if weights is None else weights[fit_index])
         selection = [X[i] for i in sel_index]
         member_proba = [member.predict_proba(selection) for member in self.members_]
         Y_sel = Y[sel_index]  # noqa: N806
@@ -164,7 +166,7 @@ class EnsembleModel(OffenceModel):
             self.chosen_ = max(scored, key=scored.get) if scored else "average"
         if self.refit:  # refit on everything the members the chosen combination uses
             for k in self._used_members():
-                self.members_[k].fit(X, Y)
+                self.members_[k].fit(X, Y, sample_weight=weights)
         return self
 
     def _used_members(self) -> list[int]:

@@ -144,7 +144,7 @@ class HybridModel(OffenceModel):
 
     # -- the contract -------------------------------------------------------------------
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray) -> HybridModel:  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None) -> HybridModel:  # noqa: N803
         X = list(X)  # noqa: N806
         extractions = self.extract(X)
         self.features_ = text_features(self.max_features) if self.use_text else None
@@ -152,7 +152,7 @@ class HybridModel(OffenceModel):
         self.classifier_ = PerLabelCalibrated(
             linear_classifier(self.C), method=self.calibration
         )
-        self.classifier_.fit(features, Y)
+        self.classifier_.fit(features, Y, sample_weight=sample_weight)
         self.attribute_models_ = {}
         if self.attribute_model == "learned":
             for name in ("relationship", "reporter"):
@@ -161,7 +161,8 @@ class HybridModel(OffenceModel):
                 if len(rows) >= 20 and len({gold[i] for i in rows}) >= 2:
                     subset = [extractions[i] for i in rows]
                     model = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
-                    model.fit(self._attribute_matrix(subset), [gold[i] for i in rows])
+                    weights = None if sample_weight is None else np.asarray(sample_weight)[rows]
+                    model.fit(self._attribute_matrix(subset), [gold[i] for i in rows], sample_weight=weights)
                     self.attribute_models_[name] = model
         return self
 

@@ -6,22 +6,24 @@ import numpy as np
 
 
 def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, min_positives: int = 3,
-                   default: float = 0.5, beta: float = 1.0) -> float:
-    """The threshold maximising F-beta on held-out probabilities.
+                   default: float = 0.5, beta: float = 1.0, sample_weight: np.ndarray | None = None) -> float:
+    """The threshold maximising (weighted) F-beta on held-out probabilities.
 
     Ties go to the threshold nearest ``default``. A label with fewer than ``min_positives``
     positives has too little evidence to move a threshold, and keeps ``default``.
+    ``sample_weight`` counts each incident's true and false positives by its weight.
     """
     y_true = np.asarray(y_true).astype(bool)
+    weight = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     if y_true.sum() < min_positives:
         return default
     grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
     scores = []
     for threshold in grid:
         predicted = proba >= threshold
-        tp = float(np.sum(predicted & y_true))
-        fp = float(np.sum(predicted & ~y_true))
-        fn = float(np.sum(~predicted & y_true))
+        tp = float(np.sum(weight[predicted & y_true]))
+        fp = float(np.sum(weight[predicted & ~y_true]))
+        fn = float(np.sum(weight[~predicted & y_true]))
         denominator = (1 + beta**2) * tp + beta**2 * fn + fp
         scores.append((1 + beta**2) * tp / denominator if denominator else 0.0)
     scores = np.array(scores)
@@ -30,5 +32,5 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, min_positives: int 
 
 
 def choose_thresholds(Y: np.ndarray, proba: np.ndarray, **kwargs) -> np.ndarray:  # noqa: N803
-    """One threshold per column."""
+    """One threshold per column (``kwargs`` as ``best_threshold``'s, ``sample_weight`` included)."""
     return np.array([best_threshold(Y[:, j], proba[:, j], **kwargs) for j in range(Y.shape[1])])

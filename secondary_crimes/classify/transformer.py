@@ -300,7 +300,8 @@ class TransformerModel(OffenceModel):
             )
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Sequence[Incident], Y: np.ndarray) -> TransformerModel:  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None) -> TransformerModel:  # noqa: N803
+        """Fine-tune; ``sample_weight`` scales each incident's share of the loss."""
         import datasets
         import torch
         from transformers import AutoConfig, get_linear_schedule_with_warmup
@@ -308,10 +309,12 @@ class TransformerModel(OffenceModel):
         datasets.disable_progress_bars()
         Y = np.asarray(Y, dtype=np.float32)  # noqa: N806
         X = list(X)  # noqa: N806
+        weights = np.ones(len(X), np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
         if self.max_train_incidents:
             X, Y = X[: self.max_train_incidents], Y[: self.max_train_incidents]  # noqa: N806
-        if len(X) != len(Y):
-            raise ValueError(f"{len(X)} incidents but {len(Y)} label rows")
+            weights = weights[: self.max_train_incidents]
+        if len(X) != len(Y) or len(weights) != len(X):
+            raise ValueError(f"{len(X)} incidents but {len(Y)} label rows and {len(weights)} weights")
         started = time.perf_counter()
         fit_number = _FIT_COUNTER[0] = _FIT_COUNTER[0] + 1
         torch.manual_seed(self.seed)
@@ -353,6 +356,8 @@ class TransformerModel(OffenceModel):
         pos_weight = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
         pos_weight = np.clip(pos_weight, 1.0, self.pos_weight_cap).astype(np.float32)
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
+        row_loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device), reduction="none")
+        row_weights = torch.tensor(weights / weights[train_rows].mean() if len(train_rows) else weights)
         aux_loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
         targets = torch.tensor(Y)
 
@@ -383,7 +388,8 @@ class TransformerModel(OffenceModel):
             for rows, batch in self._batches(chunk_ids, owners, order, self.batch_size, device):
                 with autocast:
                     logits, aux_logits = net(**batch)
-                loss = loss_fn(logits.float(), targets[rows].to(device))
+                per_row = row_loss_fn(logits.float(), targets[rows].to(device)).mean(dim=1)
+                loss = (per_row * row_weights[rows].to(device)).mean()
                 for name, out in aux_logits.items():
                     wanted = aux_targets[name][rows].to(device)
                     if (wanted >= 0).any():
