@@ -28,7 +28,6 @@ REPORTERS = ("victim", "third_party_professional", "third_party_public", "witnes
 DOMESTIC_RELATIONSHIPS = {"intimate_partner", "ex_partner", "family"}
 # Reporter cues in the opening of the call log, strongest first: the first cue class found wins.
 REPORTER_PRIORITY = ("anonymous", "police_observed", "third_party_professional", "witness", "third_party_public")
-ATTRIBUTE_KINDS = {"weapon", "alcohol", "children_present", "child", "conflict"}
 CHILD_VICTIM_KINDS = {"child_neglect", "child_harm"}
 PLACE_WORDS = {
     "address",
@@ -237,8 +236,8 @@ class Extractor:
         for field, doc in docs.items():
             caller_cues = [s for s in doc.spans.get("sc_reporters", []) if s.label_ in CALLER_CUES]
             first_sentence_end = next(iter(doc.sents)).end if len(doc) else 0
-            indicator_sents = {
-                s.sent.start for s in doc.spans.get("sc_indicators", []) if s.label_ not in ATTRIBUTE_KINDS
+            indicator_sents = {  # sentences with an offence indicator (not an attribute or contrary evidence)
+                s.sent.start for s in doc.spans.get("sc_indicators", []) if self.kinds.get(s.label_, {}).get("offences")
             }
             suspect_sents = {s.sent.start for s in doc.spans.get("sc_roles", []) if s.label_ == "suspect"}
             for span in doc.spans.get("sc_relationships", []):

@@ -140,3 +140,35 @@ def test_negated_indicator_is_not_evidence(extract_one):
     extraction = extract_one("IP states no injuries. He pushed her.")
     assert extraction.evidence("assault_with_injury") == []
     assert [s.text for s in extraction.evidence("common_assault")] == ["pushed her"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Kids next door kicked a football through the window by accident.", "accidental"),
+        ("CCTV shows he slipped on the wet steps and hit his head.", "accidental"),
+        ("She came off her bike on the cycle path.", "accidental"),
+        ("Fence panel blown down in the wind overnight.", "accidental"),
+        ("Purse later found in the lining of her shopping bag.", "property_accounted_for"),
+        ("Till records show he paid for the items by card.", "property_accounted_for"),
+        ("Her son had borrowed the car, it is now back.", "property_accounted_for"),
+        ("Pub CCTV confirms his account.", "contrary_evidence"),
+        ("Injuries consistent with a fall from the ladder.", "contrary_evidence"),
+        ("It was a misunderstanding about the parcel.", "contrary_evidence"),
+    ],
+)
+def test_evidence_to_the_contrary(extract_one, text, kind):
+    indicator = find(extract_one(text), kind)
+    assert indicator.affirmed and indicator.offences == ()
+
+
+def test_evidence_to_the_contrary_is_negated_and_never_offence_evidence(extract_one):
+    extraction = extract_one("It was not an accident: he smashed the window on purpose.")
+    assert find(extraction, "accidental").negated
+    assert [s.text for s in extraction.evidence("criminal_damage")] == ["smashed the window"]
+
+
+def test_no_one_else_involved_does_not_negate_what_follows(extract_one):
+    extraction = extract_one("No one else was involved and he punched her twice.")
+    assert find(extraction, "contrary_evidence").affirmed
+    assert find(extraction, "punch").affirmed
