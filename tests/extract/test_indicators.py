@@ -153,6 +153,7 @@ def test_negated_indicator_is_not_evidence(extract_one):
         ("Till records show he paid for the items by card.", "property_accounted_for"),
         ("Her son had borrowed the car, it is now back.", "property_accounted_for"),
         ("Pub CCTV confirms his account.", "contrary_evidence"),
+        ("Doorbell footage shows nobody near the car.", "contrary_evidence"),
         ("Injuries consistent with a fall from the ladder.", "contrary_evidence"),
         ("It was a misunderstanding about the parcel.", "contrary_evidence"),
     ],
@@ -172,3 +173,13 @@ def test_no_one_else_involved_does_not_negate_what_follows(extract_one):
     extraction = extract_one("No one else was involved and he punched her twice.")
     assert find(extraction, "contrary_evidence").affirmed
     assert find(extraction, "punch").affirmed
+
+
+def test_footage_of_the_offence_is_not_evidence_to_the_contrary(extract_one):
+    extraction = extract_one("Doorbell camera shows him forcing the back door.")
+    assert not [i for i in extraction.indicators if i.kind == "contrary_evidence"]
+
+
+def test_hand_on_her_bottom_is_sexual_touching(extract_one):
+    indicator = find(extract_one("A man stood behind her and put his hand on her bottom."), "sexual_touching")
+    assert "sexual_assault" in indicator.offences and indicator.affirmed
