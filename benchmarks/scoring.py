@@ -36,10 +36,13 @@ def make_data(path: Path, n: int, seed: int) -> Path:
     if path.exists() and sum(1 for _ in path.open("rb")) == n:
         return path
     partial = path.with_name(path.name + ".partial")
+    started = time.perf_counter()
     with partial.open("w", encoding="utf-8") as handle:
         for row in iter_incidents(n, seed=seed):
             handle.write(json.dumps({k: row[k] for k in INPUT_FIELDS if k in row}) + "\n")
     partial.replace(path)
+    seconds = time.perf_counter() - started
+    print(f"generated {n:,} synthetic incidents in {seconds:.1f} s ({n / seconds:,.0f}/s)")
     return path
 
 

@@ -163,14 +163,6 @@ def test_style_variety(rows):
     assert len({row["call_log"] for row in rows}) == len(rows)
 
 
-def test_speed():
-    import time
-
-    start = time.perf_counter()
-    generate_incidents(2000, seed=5)
-    assert 2000 / (time.perf_counter() - start) > 2000
-
-
 def test_sample_incidents_validate():
     rows = [json.loads(line) for line in SAMPLES.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(rows) == 30
@@ -192,3 +184,10 @@ def test_cli_writes_file(tmp_path):
     assert module.main(["--n", "25", "--seed", "7", "--out", str(out), "--recording-rate", "0.7"]) == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert rows == generate_incidents(25, seed=7, recording_rate=0.7)
+
+
+def test_incidents_name_the_parties_in_different_forces_words():
+    texts = [r["call_log"] + "\n" + r["officer_narrative"] for r in generate_incidents(400, seed=11)]
+    for words in (["complainant", "aggrieved", "injured party"], ["informant", "reporting person"],
+                  ["offender", "nominal", "POI"]):
+        assert all(any(word in text for text in texts) for word in words), words

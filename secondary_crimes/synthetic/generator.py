@@ -164,6 +164,12 @@ class _Builder:
         elif self.style == "phone_only":
             self.casing = rng.choices(["lower", "as_is", "upper"], [0.2, 0.7, 0.1])[0]
         self.time_format = rng.choice(bank.frame["time_formats"])
+        terms = {
+            term: choice
+            for term, options in bank.frame.get("role_terms", {}).items()
+            if (choice := rng.choice(options)) != term
+        }
+        self.role_terms = (re.compile(r"\b(" + "|".join(map(re.escape, terms)) + r")\b"), terms) if terms else None
         self.call: list[list[tuple[str, str | None]]] = []  # lines of (segment, evidence label)
         self.narrative: list[tuple[str, str | None]] = []
         self.evidence: dict[str, str] = {}
@@ -258,6 +264,9 @@ class _Builder:
             self.narrative.append((_cap(text), None))
 
     def _transform(self, text: str) -> str:
+        if self.role_terms:
+            pattern, terms = self.role_terms
+            text = pattern.sub(lambda match: terms[match.group(1)], text)
         if self.style == "terse":
             for long, short in self.bank.frame["terse_abbreviations"].items():
                 if long in text:
