@@ -49,8 +49,14 @@ def bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def input_rows(n: int = 60, seed: int = 21) -> list[dict]:
-    """Synthetic input records plus three bad ones: bad time, unknown label, duplicate id."""
+    """Synthetic input records plus three bad ones: bad time, unknown label, duplicate id.
+
+    Every third incident arrives with nothing recorded, so whatever the text supports there
+    is a missed flag whichever offences the generator happened to record.
+    """
     rows = [{k: r[k] for k in INPUT_FIELDS if k in r} for r in iter_incidents(n, seed=seed)]
+    for row in rows[::3]:
+        row["recorded_crimes"] = []
     rows.insert(5, {**rows[0], "incident_id": "BAD-1", "reported_at": "last Tuesday"})
     rows.insert(20, {**rows[1], "incident_id": "BAD-2", "recorded_crimes": ["jaywalking"]})
     rows.insert(30, dict(rows[2]))  # duplicate of an earlier id
