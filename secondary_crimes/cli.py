@@ -120,6 +120,11 @@ def cross_validate(
     folds: Annotated[int, typer.Option(min=2)] = 5,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     scored_out: Annotated[Path | None, typer.Option(help="Also write the out-of-fold scored records")] = None,
+    unseen: Annotated[bool, typer.Option(
+        help="Instead of folds: train without any of the corpus and score all of it, once per "
+             "--synthetic-seed (a stand-in for another force's writing)")] = False,
+    synthetic_seed: Annotated[list[int] | None, typer.Option(
+        help="With --unseen: synthetic draws to train on (repeat the option)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Cross-validate a config on a labelled corpus (each fold scored by a model that never saw it)."""
@@ -131,6 +136,9 @@ def cross_validate(
     _logging(verbose)
     train_config = TrainConfig.from_file(config)
     patterns = corpus or train_config.data.corpus
+    if unseen:
+        _score_unseen(train_config, patterns, synthetic_seed or [7, 11, 23], scored_out, as_json, config)
+        return
     gold, scored = run_cv(train_config, patterns, folds=folds, seed=train_config.seed)
     if scored_out:
         scored_out.write_text("".join(json.dumps(r) + "\n" for r in scored), encoding="utf-8")
@@ -138,6 +146,28 @@ def cross_validate(
     report["config"] = str(config)
     typer.echo(to_json(report) if as_json else
                f"{train_config.kind}: {folds}-fold cross-validation on {patterns}" + format_report(report))
+
+
+def _score_unseen(train_config, patterns: list[str], seeds: list[int], scored_out: Path | None,
+                  as_json: bool, config: Path) -> None:
+    from secondary_crimes.crossval import score_unseen, summarise_seeds
+
+    gold, scored = score_unseen(train_config, patterns, synthetic_seeds=seeds)
+    if scored_out:
+        scored_out.write_text("".join(json.dumps({**r, "synthetic_seed": seed}) + "\n"
+                                      for seed, records in scored.items() for r in records), encoding="utf-8")
+    summary = summarise_seeds(gold, scored)
+    summary["config"], summary["corpus"] = str(config), patterns
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    typer.echo(f"{train_config.kind}: trained without {patterns}, scored all {len(gold)} incidents")
+    columns = [str(seed) for seed in summary["per_seed"]] + ["mean", "sd"]
+    values = [*summary["per_seed"].values(), summary["mean"], summary["sd"]]
+    typer.echo(f"{'synthetic seed':<40}" + "".join(f"{name:>8}" for name in columns))
+    for key in summary["mean"]:
+        cells = ("-" if figures[key] is None else f"{figures[key]:.3f}" for figures in values)
+        typer.echo(f"{key:<40}" + "".join(f"{cell:>8}" for cell in cells))
 
 
 @app.command()
