@@ -183,3 +183,34 @@ def test_footage_of_the_offence_is_not_evidence_to_the_contrary(extract_one):
 def test_hand_on_her_bottom_is_sexual_touching(extract_one):
     indicator = find(extract_one("A man stood behind her and put his hand on her bottom."), "sexual_touching")
     assert "sexual_assault" in indicator.offences and indicator.affirmed
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("She woke up at his flat to find him having sex with her.", "rape"),
+        ("She woke at about 6am, lying on her front, with him on top of her.", "no_consent"),
+        ("He had sex with her while she was asleep.", "rape"),
+        ("She told him to stop but he carried on.", "no_consent"),
+        ("She said no more than once.", "no_consent"),
+        ("She told him she did not want to have sex.", "no_consent"),
+        ("He tells her what to wear and who she can see.", "control_movement"),
+        ("He was knocked out by the punch.", "serious_injury"),
+    ],
+)
+def test_consent_capacity_and_control_phrasings(extract_one, text, kind):
+    assert find(extract_one(text), kind).affirmed
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Officers told him to leave the address.", "no_consent"),
+        ("She did not want to make a complaint.", "no_consent"),
+        ("She does not want him arrested.", "no_consent"),
+        ("She has never told him where she works.", "control_movement"),
+        ("RP was out when the van arrived.", "serious_injury"),
+    ],
+)
+def test_everyday_phrasings_are_not_indicators(extract_one, text, kind):
+    assert all(i.kind != kind for i in extract_one(text).indicators)
