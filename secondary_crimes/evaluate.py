@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import average_precision_score, brier_score_loss, confusion_matrix, precision_recall_fscore_support
 
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.taxonomy import LABELS, load_taxonomy
@@ -55,6 +55,22 @@ def _attribute_table(gold: list, predicted: list, classes: Sequence) -> dict[str
             "confusion": matrix.tolist()}
 
 
+def _calibration(outcome: np.ndarray, probability: np.ndarray, bins: int = 5) -> dict[str, Any]:
+    """Brier score, expected calibration error and a reliability table (equal-width bins)."""
+    edges = np.round(np.linspace(0.0, 1.0, bins + 1), 9)  # so 0.6 opens [0.6, 0.8)
+    which = np.clip(np.digitize(probability, edges[1:-1]), 0, bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        mask = which == b
+        if not mask.any():
+            continue
+        mean_p, observed = float(probability[mask].mean()), float(outcome[mask].mean())
+        ece += mask.mean() * abs(mean_p - observed)
+        table.append({"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "n": int(mask.sum()),
+                      "mean_probability": mean_p, "observed_rate": observed})
+    return {"brier": float(brier_score_loss(outcome, probability)), "ece": float(ece), "bins": table}
+
+
 def evaluate(gold: Sequence[GoldIncident], scored: Sequence[dict]) -> dict[str, Any]:
     """The evaluation report for scored records aligned by incident id with labelled incidents."""
     by_id = {record["incident_id"]: record for record in scored}
@@ -80,6 +96,8 @@ def evaluate(gold: Sequence[GoldIncident], scored: Sequence[dict]) -> dict[str, 
         "priority_average_precision": (float(average_precision_score(needs_review, priority))
                                        if 0 < needs_review.sum() < len(needs_review) else None),
     }
+    # review_priority claims to be P(at least one unrecorded offence): check it as a probability
+    incident_level["priority_calibration"] = _calibration(needs_review.astype(float), priority)
     order = np.argsort(-priority, kind="stable")
     missed_counts = gold_missed.sum(axis=1)
     total_missed = missed_counts.sum()
@@ -129,6 +147,11 @@ def format_report(report: dict[str, Any]) -> str:
                  f"review_priority average precision {_fmt(level['priority_average_precision'])}")
     top = ", ".join(f"top {k}: {_fmt(v)}" for k, v in level["missed_found_in_top"].items())
     lines.append(f"  share of missed crimes in the top incidents by priority: {top}")
+    calibration = level.get("priority_calibration")
+    if calibration:
+        reliability = ", ".join(f"{b['bin']}: {b['observed_rate']:.2f} of {b['n']}" for b in calibration["bins"])
+        lines.append(f"  review_priority as a probability: Brier {_fmt(calibration['brier'])}, "
+                     f"ECE {_fmt(calibration['ece'])}; share needing review by priority band: {reliability}")
     for key in ("domestic", "relationship", "reporter"):
         table = report[key]
         if not table.get("n"):

@@ -46,3 +46,17 @@ def test_figures_for_a_known_case():
 def test_nothing_scored_is_an_error():
     with pytest.raises(ValueError, match="nothing to evaluate"):
         evaluate([gold("1", [])], [])
+
+
+def test_review_priority_is_checked_as_a_probability():
+    # needs review: 1 and 4; priorities 0.9, 0.1, 0.6, 0.7
+    golds = [gold("1", ["common_assault"]), gold("2", ["theft"], ["theft"]), gold("3", []),
+             gold("4", ["stalking"])]
+    scores = [scored("1", [], [], 0.9), scored("2", [], [], 0.1), scored("3", [], [], 0.6), scored("4", [], [], 0.7)]
+    calibration = evaluate(golds, scores)["incident_level"]["priority_calibration"]
+    expected_brier = ((0.9 - 1) ** 2 + 0.1 ** 2 + 0.6 ** 2 + (0.7 - 1) ** 2) / 4
+    assert calibration["brier"] == pytest.approx(expected_brier)
+    bands = {b["bin"]: (b["n"], b["observed_rate"]) for b in calibration["bins"]}
+    assert bands == {"0.0-0.2": (1, 0.0), "0.6-0.8": (2, 0.5), "0.8-1.0": (1, 1.0)}
+    # ECE: 1/4*|0.1-0| + 2/4*|0.65-0.5| + 1/4*|0.9-1|
+    assert calibration["ece"] == pytest.approx(0.25 * 0.1 + 0.5 * 0.15 + 0.25 * 0.1)
