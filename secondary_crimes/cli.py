@@ -96,8 +96,8 @@ def evaluate(
 ) -> None:
     """Score a labelled file and print precision, recall and F1 per offence and for missed flags."""
     from secondary_crimes.classify.bundle import load_bundle
+    from secondary_crimes.evaluate import context_check, format_report, to_json
     from secondary_crimes.evaluate import evaluate as run_evaluation
-    from secondary_crimes.evaluate import format_report, to_json
     from secondary_crimes.reader import load_gold
     from secondary_crimes.score import score_incidents
 
@@ -108,7 +108,9 @@ def evaluate(
     if not labelled:
         raise _fail(f"{gold}: no labelled incidents")
     bundle = load_bundle(model)
-    report = run_evaluation(labelled, score_incidents(labelled, bundle))
+    scored = score_incidents(labelled, bundle)
+    report = run_evaluation(labelled, scored)
+    report["context"] = context_check(labelled, scored)
     report["model_version"] = bundle.version
     typer.echo(to_json(report) if as_json else f"model {bundle.version} on {gold}" + format_report(report))
 
@@ -129,8 +131,8 @@ def cross_validate(
 ) -> None:
     """Cross-validate a config on a labelled corpus (each fold scored by a model that never saw it)."""
     from secondary_crimes.crossval import cross_validate as run_cv
+    from secondary_crimes.evaluate import context_check, format_report, to_json
     from secondary_crimes.evaluate import evaluate as run_evaluation
-    from secondary_crimes.evaluate import format_report, to_json
     from secondary_crimes.train import TrainConfig
 
     _logging(verbose)
@@ -143,6 +145,7 @@ def cross_validate(
     if scored_out:
         scored_out.write_text("".join(json.dumps(r) + "\n" for r in scored), encoding="utf-8")
     report = run_evaluation(gold, scored)
+    report["context"] = context_check(gold, scored)
     report["config"] = str(config)
     typer.echo(to_json(report) if as_json else
                f"{train_config.kind}: {folds}-fold cross-validation on {patterns}" + format_report(report))

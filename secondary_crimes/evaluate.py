@@ -120,6 +120,34 @@ def evaluate(gold: Sequence[GoldIncident], scored: Sequence[dict]) -> dict[str, 
     }
 
 
+def context_check(gold: Sequence[GoldIncident], scored: Sequence[dict]) -> dict[str, Any]:
+    """How often the model supports an offence the text mentions only negated or hypothetically.
+
+    A pair (incident, offence) counts when the offence is not in the gold labels, the
+    extraction finds indicators for it, and every one of them is negated or hypothetical
+    ("no injuries", "worried he might"). Flagging such a pair is the error ConText exists for.
+    """
+    from secondary_crimes.extract.extractor import extract
+
+    by_id = {record["incident_id"]: record for record in scored}
+    labelled = [g for g in gold if g.has_gold and g.incident_id in by_id]
+    pairs, flagged = [], []
+    for incident, extraction in zip(labelled, extract(labelled), strict=True):
+        supported = {o["offence"] for o in by_id[incident.incident_id]["offences"]}
+        mentioned: dict[str, list] = {}
+        for indicator in extraction.indicators:
+            for offence in indicator.offences:
+                mentioned.setdefault(offence, []).append(indicator)
+        for offence, indicators in mentioned.items():
+            if offence in incident.offences or any(i.affirmed for i in indicators):
+                continue
+            if any(i.negated or i.hypothetical for i in indicators):
+                pairs.append((incident.incident_id, offence))
+                if offence in supported:
+                    flagged.append(f"{incident.incident_id}:{offence}")
+    return {"pairs": len(pairs), "flagged": len(flagged), "flagged_pairs": flagged}
+
+
 def _fmt(value: float | None) -> str:
     return "  -  " if value is None else f"{value:5.3f}"
 
@@ -152,6 +180,11 @@ def format_report(report: dict[str, Any]) -> str:
         reliability = ", ".join(f"{b['bin']}: {b['observed_rate']:.2f} of {b['n']}" for b in calibration["bins"])
         lines.append(f"  review_priority as a probability: Brier {_fmt(calibration['brier'])}, "
                      f"ECE {_fmt(calibration['ece'])}; share needing review by priority band: {reliability}")
+    context = report.get("context")
+    if context:
+        lines.append(f"\nNegated or hypothetical only: {context['pairs']} (incident, offence) pairs mention an "
+                     f"unlabelled offence only negated or hypothetically; the model supports {context['flagged']}"
+                     + (f" ({', '.join(context['flagged_pairs'][:5])})" if context["flagged"] else ""))
     for key in ("domestic", "relationship", "reporter"):
         table = report[key]
         if not table.get("n"):

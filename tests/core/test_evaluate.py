@@ -60,3 +60,17 @@ def test_review_priority_is_checked_as_a_probability():
     assert bands == {"0.0-0.2": (1, 0.0), "0.6-0.8": (2, 0.5), "0.8-1.0": (1, 1.0)}
     # ECE: 1/4*|0.1-0| + 2/4*|0.65-0.5| + 1/4*|0.9-1|
     assert calibration["ece"] == pytest.approx(0.25 * 0.1 + 0.5 * 0.15 + 0.25 * 0.1)
+
+
+def test_context_check_counts_offences_mentioned_only_negated_or_hypothetically():
+    from secondary_crimes.evaluate import context_check
+
+    golds = [GoldIncident(incident_id="N1", call_log="He pushed her. No injuries.", offences=["common_assault"],
+                          missed=["common_assault"]),
+             GoldIncident(incident_id="N2", call_log="She is worried he might smash the car.", offences=[],
+                          missed=[])]
+    quiet = [scored("N1", ["common_assault"], ["common_assault"], 0.8), scored("N2", [], [], 0.1)]
+    noisy = [scored("N1", ["common_assault", "assault_with_injury"], [], 0.8),
+             scored("N2", ["criminal_damage"], [], 0.6)]
+    assert context_check(golds, quiet) == {"pairs": 2, "flagged": 0, "flagged_pairs": []}
+    assert context_check(golds, noisy)["flagged_pairs"] == ["N1:assault_with_injury", "N2:criminal_damage"]
