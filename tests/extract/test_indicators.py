@@ -214,3 +214,28 @@ def test_consent_capacity_and_control_phrasings(extract_one, text, kind):
 )
 def test_everyday_phrasings_are_not_indicators(extract_one, text, kind):
     assert all(i.kind != kind for i in extract_one(text).indicators)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Unknown person took an unattended laptop from a study pod.",
+        "Bicycle taken from the rack outside the library.",
+        "The offender made off with her handbag.",
+        "Her wallet was removed from her coat pocket while she queued.",
+    ],
+)
+def test_theft_by_who_took_it_or_what_was_taken(extract_one, text):
+    assert find(extract_one(text), "theft").affirmed
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Officer took possession of a bicycle for safekeeping.", "theft"),
+        ("Officers took a statement from the caller.", "theft"),
+        ("She left her bag unattended on the bus.", "child_neglect"),
+    ],
+)
+def test_property_handling_is_not_theft_or_neglect(extract_one, text, kind):
+    assert all(i.kind != kind for i in extract_one(text).indicators)
