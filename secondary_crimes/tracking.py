@@ -772,5 +772,10 @@ def write_model_card(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / (f"{name}-v{version}.md" if version else f"{name}-run-{run_id[:8]}.md")
+    if path.exists() and run_id not in path.read_text(encoding="utf-8"):
+        # Another tracking store's version of the same number (a fresh mlruns.db starts at v1
+        # again): keep that card, name this one by its run as well.
+        path = path.with_name(f"{path.stem}-run-{run_id[:8]}.md")
+        log.warning("a card for %s v%s from another run exists: writing %s", name, version, path)
     path.write_text(text, encoding="utf-8")
     return path

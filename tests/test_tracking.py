@@ -208,3 +208,17 @@ def test_model_card_is_written_from_the_run(tracked):
     text = cards[0].read_text(encoding="utf-8")
     assert "{{" not in text and tracked["run_id"] in text and "Intended use" in text
     assert "| common_assault |" in text
+
+
+def test_a_card_from_another_store_is_never_overwritten(tracked):
+    from secondary_crimes.tracking import write_model_card
+
+    cards = tracked["root"] / "cards"
+    (card,) = cards.glob("*.md")
+    other = cards / "committed"
+    other.mkdir()
+    (other / card.name).write_text("# Model card written from run `0123abcd` of another store\n", encoding="utf-8")
+    written = write_model_card(tracked["run_id"], version=card.stem.rsplit("-v", 1)[1], output_dir=other)
+    assert (other / card.name).read_text(encoding="utf-8").startswith("# Model card written from run `0123abcd`")
+    assert written.name == f"{card.stem}-run-{tracked['run_id'][:8]}.md" and tracked["run_id"] in written.read_text()
+    assert write_model_card(tracked["run_id"], version=card.stem.rsplit("-v", 1)[1], output_dir=cards) == card
