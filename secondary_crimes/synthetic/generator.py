@@ -34,8 +34,8 @@ THIRD_SHARE = 0.15  # of those, the share that get a third
 PASSING_SHARE = 0.25  # offences with a passing form that are written in passing
 SECOND_VICTIM_SHARE = 0.08
 LESSER_SHARE = 0.3
-STYLES = ("terse", "formal", "first_person", "phone_only")
-STYLE_WEIGHTS = (0.3, 0.3, 0.2, 0.2)
+STYLES = ("terse", "formal", "first_person", "phone_only", "summary")
+STYLE_WEIGHTS = (0.27, 0.27, 0.18, 0.18, 0.1)  # "summary": a one-line log entry, no narrative
 DOMESTIC_RELATIONSHIPS = {"intimate_partner", "ex_partner", "family"}
 _SLOT = re.compile(r"\{(\w+)\}")
 _SPACES = re.compile(r"\s{2,}")
@@ -161,7 +161,7 @@ class _Builder:
         self.casing = "as_is"
         if self.style == "terse":
             self.casing = rng.choices(["lower", "as_is", "upper"], [0.5, 0.4, 0.1])[0]
-        elif self.style == "phone_only":
+        elif self.style in ("phone_only", "summary"):
             self.casing = rng.choices(["lower", "as_is", "upper"], [0.2, 0.7, 0.1])[0]
         self.time_format = rng.choice(bank.frame["time_formats"])
         terms = {
@@ -256,7 +256,9 @@ class _Builder:
             self.narrative.append((body if prefix else _cap(body), label))
 
     def call_line(self, text: str) -> None:
-        self.call.append([(_cap(self.r.fill(text)), None)])
+        text = self.r.fill(text)
+        if text:
+            self.call.append([(_cap(text), None)])
 
     def narrative_line(self, text: str) -> None:
         text = self.r.fill(text)
@@ -280,7 +282,7 @@ class _Builder:
     def render(self) -> tuple[str, str, datetime]:
         """(call_log, officer_narrative, last log time), recording evidence quotes."""
         moment = self.reported
-        lines = []
+        lines: list[str] = []
         for number, segments in enumerate(self.call):
             parts = []
             for text, label in segments:
@@ -291,9 +293,14 @@ class _Builder:
             body = " ".join(p for p in parts if p)
             if body and body[-1] not in ".!?'":
                 body += "."
+            if self.style == "summary":
+                lines.append(body)
+                continue
             if number:
                 moment += timedelta(minutes=self.rng.randint(1, 25))
             lines.append(f"{_fmt_time(moment, self.time_format)} {body}")
+        if self.style == "summary":
+            return " ".join(lines), "", moment
         sentences = []
         for index, (text, label) in enumerate(self.narrative):
             text = self._transform(text)
@@ -361,14 +368,16 @@ def _positive(b: _Builder, rate: float) -> dict[str, Any]:
     caller = b.r.pick(frame["callers"][reporter])
     if rng.random() < 0.5:
         caller += f", {b.ctx['addr']}"
-    phone_only = b.style == "phone_only"
+    summary = b.style == "summary"  # only what happened, on one line: no caller, dispatch or narrative
+    phone_only = b.style in ("phone_only", "summary")
     in_passing: set[str] = set()
     recorded, lesser_used = _record(rng, bank, offences, rate)
     openings = primary["opening_codes"]
     if relationship not in DOMESTIC_RELATIONSHIPS:
         openings = [code for code in openings if "DOMESTIC" not in code] or ["INFORMATION RECEIVED"]
     opening = rng.choice(openings)
-    b.call_line(caller)
+    if not summary:
+        b.call_line(caller)
     if not phone_only:
         b.narrative_line(rng.choice(frame["narrative_open"][b.style]))
     for position, label in enumerate(offences):
@@ -391,17 +400,18 @@ def _positive(b: _Builder, rate: float) -> dict[str, Any]:
             b.statement(label, rng.choice(spec["acts"]), where, "also" if where == "narrative" else "says")
         if label in frame["second_victim"] and rng.random() < SECOND_VICTIM_SHARE:
             b.statement(None, rng.choice(frame["second_victim"][label]), "call" if phone_only else "narrative", None)
-    if len(b.call) < 2:
+    if len(b.call) < 2 and not summary:
         b.call_line(rng.choice(frame["dispatch_lines"]))
     contexts = [c["text"] for c in frame["context"] if not set(c["not_with"]) & set(offences)]
-    for text in rng.sample(contexts, rng.randint(0, 2)):
+    for text in rng.sample(contexts, 0 if summary else rng.randint(0, 2)):
         (b.call_line if phone_only else b.narrative_line)(text)
     crime_names = ", ".join(rng.choice(bank.offences[label]["crime_names"]) for label in recorded)
     if recorded:
         outcome = rng.choice(frame["outcome_recorded"]).replace("{crimes}", crime_names)
     else:
         outcome = rng.choice(frame["outcome_not_recorded"])
-    (b.call_line if phone_only else b.narrative_line)(outcome)
+    if not summary or rng.random() < 0.5:
+        (b.call_line if phone_only else b.narrative_line)(outcome)
     call_log, narrative, last = b.render()
     missed = [label for label in offences if label not in recorded]
     domestic = relationship in DOMESTIC_RELATIONSHIPS and not primary.get("victim_child", False)
@@ -468,17 +478,24 @@ def _negative(b: _Builder) -> dict[str, Any]:
     relationship = rng.choice(scenario["relationships"])
     reporter = rng.choice(scenario["reporters"])
     b.people(relationship)
+    summary = b.style == "summary"
     caller = b.r.pick(bank.frame["callers"][reporter])
     if rng.random() < 0.5:
         caller += f", {b.ctx['addr']}"
-    b.call_line(caller)
+    if not summary:
+        b.call_line(caller)
     call = [b.r.pick(options) for options in scenario["call"]]
     call = [text if text[-1] in ".!?" else text + "." for text in call if text]
     b.call.append([(_cap(" ".join(call[:2])), None)])
     for text in call[2:]:
         b.call_line(text)
-    if not scenario["narrative"] or b.style == "phone_only":
-        if len(b.call) < 3:
+    if scenario["narrative"] and b.style in ("phone_only", "summary"):
+        # no officer attended (or one line sums it up): what settles it still goes in the log,
+        # or the incident would read as an unresolved report and teach the wrong label
+        for options in scenario["narrative"]:
+            b.call_line(rng.choice(options))
+    elif not scenario["narrative"] or b.style in ("phone_only", "summary"):
+        if len(b.call) < 3 and not summary:
             b.call_line(
                 rng.choice(
                     [
