@@ -441,6 +441,7 @@ class TransformerModel(OffenceModel):
         self.n_calibration_ = len(val_rows)
         self.steps_ = step
         self.pos_weight_ = pos_weight
+        self.train_positives_ = positives  # per offence, in the fine-tuned rows (what pos_weight came from)
         self.fit_seconds_ = time.perf_counter() - started
         net.eval()
         return self
