@@ -19,9 +19,17 @@ from secondary_crimes.evaluate import evaluate
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.score import score_incidents
 from secondary_crimes.train import TrainConfig, fit_bundle
-from secondary_crimes.training_data import Dataset, assemble, read_labelled
+from secondary_crimes.training_data import DataConfig, Dataset, assemble, read_labelled
 
 log = logging.getLogger(__name__)
+
+
+def _background(data: DataConfig, corpus: list[GoldIncident]) -> Dataset:
+    """The config's other sources (synthetic, sample, extra), less any incident of the corpus."""
+    background = assemble(data, include_corpus=False)
+    held_ids = {incident.incident_id for incident in corpus}
+    keep = [i for i, row in enumerate(background.incidents) if row.incident_id not in held_ids]
+    return Dataset([background.incidents[i] for i in keep], background.sources, background.weights[keep])
 
 
 def cross_validate(config: TrainConfig, corpus_patterns: list[str], *, folds: int = 5,
@@ -30,11 +38,8 @@ def cross_validate(config: TrainConfig, corpus_patterns: list[str], *, folds: in
     corpus, _ = read_labelled(corpus_patterns)
     if len(corpus) < folds:
         raise ValueError(f"{corpus_patterns}: {len(corpus)} labelled incidents, fewer than {folds} folds")
-    background = assemble(config.data, include_corpus=False)
-    held_ids = {incident.incident_id for incident in corpus}
-    background_index = [i for i, row in enumerate(background.incidents) if row.incident_id not in held_ids]
-    background_rows = [background.incidents[i] for i in background_index]
-    background_weights = background.weights[background_index]
+    background = _background(config.data, corpus)
+    background_rows, background_weights = background.incidents, background.weights
     corpus_weight = config.data.weight("corpus")
     scored: list[dict] = []
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -49,7 +54,6 @@ def cross_validate(config: TrainConfig, corpus_patterns: list[str], *, folds: in
     return corpus, scored
 
 
-
 def score_unseen(config: TrainConfig, corpus_patterns: list[str], *,
                  synthetic_seeds: Sequence[int]) -> tuple[list[GoldIncident], dict[int, list[dict]]]:
     """Score every corpus incident with models that saw none of the corpus, one per synthetic seed.
@@ -62,14 +66,10 @@ def score_unseen(config: TrainConfig, corpus_patterns: list[str], *,
     corpus, _ = read_labelled(corpus_patterns)
     if not corpus:
         raise ValueError(f"{corpus_patterns}: no labelled incidents to score")
-    held_ids = {incident.incident_id for incident in corpus}
     scored: dict[int, list[dict]] = {}
     for seed in synthetic_seeds:
         data = dataclasses.replace(config.data, synthetic_seed=int(seed))
-        background = assemble(data, include_corpus=False)
-        keep = [i for i, row in enumerate(background.incidents) if row.incident_id not in held_ids]
-        dataset = Dataset([background.incidents[i] for i in keep], background.sources, background.weights[keep])
-        bundle = fit_bundle(dataclasses.replace(config, data=data), dataset)
+        bundle = fit_bundle(dataclasses.replace(config, data=data), _background(data, corpus))
         scored[int(seed)] = score_incidents(corpus, bundle)
         log.info("synthetic seed %d: scored %d unseen corpus incidents", seed, len(corpus))
     return corpus, scored

@@ -161,7 +161,7 @@ class _Builder:
         self.casing = "as_is"
         if self.style == "terse":
             self.casing = rng.choices(["lower", "as_is", "upper"], [0.5, 0.4, 0.1])[0]
-        elif self.style in ("phone_only", "summary"):
+        elif self.log_only:
             self.casing = rng.choices(["lower", "as_is", "upper"], [0.2, 0.7, 0.1])[0]
         self.time_format = rng.choice(bank.frame["time_formats"])
         terms = {
@@ -173,6 +173,11 @@ class _Builder:
         self.call: list[list[tuple[str, str | None]]] = []  # lines of (segment, evidence label)
         self.narrative: list[tuple[str, str | None]] = []
         self.evidence: dict[str, str] = {}
+
+    @property
+    def log_only(self) -> bool:
+        """No officer narrative: a phone-only resolution or a one-line summary."""
+        return self.style in ("phone_only", "summary")
 
     # --- people -------------------------------------------------------------------------
     def people(self, relationship: str, victim_child: bool = False, suspect_male: bool = False) -> None:
@@ -369,7 +374,7 @@ def _positive(b: _Builder, rate: float) -> dict[str, Any]:
     if rng.random() < 0.5:
         caller += f", {b.ctx['addr']}"
     summary = b.style == "summary"  # only what happened, on one line: no caller, dispatch or narrative
-    phone_only = b.style in ("phone_only", "summary")
+    phone_only = b.log_only
     in_passing: set[str] = set()
     recorded, lesser_used = _record(rng, bank, offences, rate)
     openings = primary["opening_codes"]
@@ -489,12 +494,12 @@ def _negative(b: _Builder) -> dict[str, Any]:
     b.call.append([(_cap(" ".join(call[:2])), None)])
     for text in call[2:]:
         b.call_line(text)
-    if scenario["narrative"] and b.style in ("phone_only", "summary"):
+    if scenario["narrative"] and b.log_only:
         # no officer attended (or one line sums it up): what settles it still goes in the log,
         # or the incident would read as an unresolved report and teach the wrong label
         for options in scenario["narrative"]:
             b.call_line(rng.choice(options))
-    elif not scenario["narrative"] or b.style in ("phone_only", "summary"):
+    elif not scenario["narrative"]:
         if len(b.call) < 3 and not summary:
             b.call_line(
                 rng.choice(

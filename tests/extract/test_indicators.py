@@ -201,9 +201,13 @@ def test_hand_on_her_bottom_is_sexual_touching(extract_one):
         ("He reversed into the gatepost and cracked it.", "accidental"),
         ("Unknown persons entered the house via the rear kitchen window.", "burglary_entry"),
         ("Entry was gained through an insecure back door.", "burglary_entry"),
+        ("Unknown person took an unattended laptop from a study pod.", "theft"),
+        ("Bicycle taken from the rack outside the library.", "theft"),
+        ("The offender made off with her handbag.", "theft"),
+        ("Her wallet was removed from her coat pocket while she queued.", "theft"),
     ],
 )
-def test_consent_capacity_control_collision_and_entry_phrasings(extract_one, text, kind):
+def test_consent_capacity_control_collision_entry_and_theft_phrasings(extract_one, text, kind):
     assert find(extract_one(text), kind).affirmed
 
 
@@ -215,32 +219,10 @@ def test_consent_capacity_control_collision_and_entry_phrasings(extract_one, tex
         ("She does not want him arrested.", "no_consent"),
         ("She has never told him where she works.", "control_movement"),
         ("RP was out when the van arrived.", "serious_injury"),
-    ],
-)
-def test_everyday_phrasings_are_not_indicators(extract_one, text, kind):
-    assert all(i.kind != kind for i in extract_one(text).indicators)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Unknown person took an unattended laptop from a study pod.",
-        "Bicycle taken from the rack outside the library.",
-        "The offender made off with her handbag.",
-        "Her wallet was removed from her coat pocket while she queued.",
-    ],
-)
-def test_theft_by_who_took_it_or_what_was_taken(extract_one, text):
-    assert find(extract_one(text), "theft").affirmed
-
-
-@pytest.mark.parametrize(
-    ("text", "kind"),
-    [
         ("Officer took possession of a bicycle for safekeeping.", "theft"),
         ("Officers took a statement from the caller.", "theft"),
         ("She left her bag unattended on the bus.", "child_neglect"),
     ],
 )
-def test_property_handling_is_not_theft_or_neglect(extract_one, text, kind):
+def test_everyday_phrasings_and_property_handling_are_not_indicators(extract_one, text, kind):
     assert all(i.kind != kind for i in extract_one(text).indicators)
