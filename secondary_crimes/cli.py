@@ -127,6 +127,9 @@ def cross_validate(
              "--synthetic-seed (a stand-in for another force's writing)")] = False,
     synthetic_seed: Annotated[list[int] | None, typer.Option(
         help="With --unseen: synthetic draws to train on (repeat the option)")] = None,
+    by_source: Annotated[bool, typer.Option(
+        help="Instead of folds: leave one corpus file (one force's writing) out at a time, train on "
+             "the rest and score it; per-file and pooled figures (the headline protocol)")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Cross-validate a config on a labelled corpus (each fold scored by a model that never saw it)."""
@@ -141,6 +144,9 @@ def cross_validate(
     if unseen:
         _score_unseen(train_config, patterns, synthetic_seed or [7, 11, 23], scored_out, as_json, config)
         return
+    if by_source:
+        _score_by_source(train_config, patterns, scored_out, as_json, config)
+        return
     gold, scored = run_cv(train_config, patterns, folds=folds, seed=train_config.seed)
     if scored_out:
         scored_out.write_text("".join(json.dumps(r) + "\n" for r in scored), encoding="utf-8")
@@ -149,6 +155,24 @@ def cross_validate(
     report["config"] = str(config)
     typer.echo(to_json(report) if as_json else
                f"{train_config.kind}: {folds}-fold cross-validation on {patterns}" + format_report(report))
+
+
+def _score_by_source(train_config, patterns: list[str], scored_out: Path | None, as_json: bool,
+                     config: Path) -> None:
+    from secondary_crimes.crossval import cross_validate_by_source, format_by_source, summarise_by_source
+    from secondary_crimes.evaluate import to_json
+
+    gold, scored = cross_validate_by_source(train_config, patterns)
+    if scored_out:
+        scored_out.write_text("".join(json.dumps({**r, "source": source}) + "\n"
+                                      for source, records in scored.items() for r in records), encoding="utf-8")
+    summary = summarise_by_source(gold, scored)
+    summary["config"], summary["corpus"] = str(config), patterns
+    if as_json:
+        typer.echo(to_json(summary))
+        return
+    typer.echo(f"{train_config.kind}: each of {len(gold)} corpus files scored by a model trained without it")
+    typer.echo(format_by_source(summary))
 
 
 def _score_unseen(train_config, patterns: list[str], seeds: list[int], scored_out: Path | None,

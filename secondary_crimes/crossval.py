@@ -17,7 +17,7 @@ from sklearn.model_selection import KFold
 
 from secondary_crimes.evaluate import evaluate
 from secondary_crimes.records import GoldIncident
-from secondary_crimes.score import score_incidents
+from secondary_crimes.score import decide_all, score_incidents
 from secondary_crimes.train import TrainConfig, fit_bundle
 from secondary_crimes.training_data import DataConfig, Dataset, assemble, read_labelled
 
@@ -101,3 +101,99 @@ def summarise_seeds(gold: list[GoldIncident], scored: dict[int, list[dict]]) -> 
         summary["mean"][key] = float(values.mean()) if values.size else None
         summary["sd"][key] = float(values.std(ddof=1)) if values.size > 1 else None
     return summary
+
+
+def read_by_source(corpus_patterns: list[str]) -> dict[str, list[GoldIncident]]:
+    """The labelled incidents of each corpus file, keyed by the file's stem (its force or style)."""
+    from secondary_crimes.training_data import expand_patterns
+
+    by_source: dict[str, list[GoldIncident]] = {}
+    for path in expand_patterns(corpus_patterns):
+        rows, _ = read_labelled([str(path)])
+        if rows:
+            by_source[path.stem] = rows
+    if len(by_source) < 2:
+        raise ValueError(f"{corpus_patterns}: by-source cross-validation needs at least two labelled files, "
+                         f"found {len(by_source)}")
+    return by_source
+
+
+@dataclasses.dataclass
+class FoldOutput:
+    """What one held-out file's model said: every probability, and the thresholds it chose."""
+
+    probabilities: np.ndarray  # (incidents x labels)
+    thresholds: np.ndarray  # (labels,)
+
+
+def cross_validate_by_source(config: TrainConfig, corpus_patterns: list[str], *,
+                             outputs: dict[str, FoldOutput] | None = None,
+                             ) -> tuple[dict[str, list[GoldIncident]], dict[str, list[dict]]]:
+    """Leave one corpus file out: train on every other file plus the background, score that file.
+
+    Each file is written in its own force's style, so its scores come from a model that never
+    saw that style: the nearest stand-in for a new force. Returns gold and scored records per
+    file; ``outputs``, when given, receives each file's ``FoldOutput``.
+    """
+    by_source = read_by_source(corpus_patterns)
+    every = [row for rows in by_source.values() for row in rows]
+    background = _background(config.data, every)
+    scored: dict[str, list[dict]] = {}
+    for held, test_rows in by_source.items():
+        bundle = fit_bundle(config, without_source(background, by_source, held, config.data.weight("corpus")))
+        analyses = bundle.model.analyse(test_rows, bundle.thresholds)
+        scored[held] = decide_all(test_rows, analyses, bundle)
+        if outputs is not None:
+            outputs[held] = FoldOutput(np.vstack([a.probabilities for a in analyses]), bundle.thresholds)
+        log.info("held out %s: scored %d incidents", held, len(test_rows))
+    return by_source, scored
+
+
+def without_source(background: Dataset, by_source: dict[str, list[GoldIncident]], held: str,
+                   corpus_weight: float = 1.0) -> Dataset:
+    """The background plus every corpus file but ``held``: what a by-source fold trains on."""
+    train_rows = [row for source, rows in by_source.items() if source != held for row in rows]
+    sources = dict(background.sources, **{f"corpus:{s}": len(r) for s, r in by_source.items() if s != held})
+    weights = np.concatenate([background.weights, np.full(len(train_rows), corpus_weight)])
+    return Dataset(background.incidents + train_rows, sources, weights)
+
+
+BY_SOURCE_FIGURES = (("missed", "micro", "precision"), ("missed", "micro", "recall"), ("missed", "micro", "f1"),
+                     ("offences", "micro", "f1"), ("incident_level", "priority_average_precision"),
+                     ("relationship", "accuracy"), ("reporter", "accuracy"))
+
+
+def summarise_by_source(gold: dict[str, list[GoldIncident]], scored: dict[str, list[dict]]) -> dict[str, Any]:
+    """Per-file and pooled evaluation reports, and a compact table of their headline figures."""
+    reports = {source: evaluate(gold[source], scored[source]) for source in gold}
+    reports["pooled"] = evaluate([g for rows in gold.values() for g in rows],
+                                 [r for rows in scored.values() for r in rows])
+    table: dict[str, dict[str, float | None]] = {}
+    for source, report in reports.items():
+        row: dict[str, float | None] = {"incidents": float(report["incident_level"]["incidents"])}
+        for path in BY_SOURCE_FIGURES:
+            value: Any = report
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            row[".".join(path)] = value
+        table[source] = row
+    return {"table": table, "reports": reports}
+
+
+def format_by_source(summary: dict[str, Any]) -> str:
+    """The by-source table as text, one row per held-out file and the pooled row last."""
+    from secondary_crimes.evaluate import format_report
+
+    keys = ["incidents", *(".".join(path) for path in BY_SOURCE_FIGURES)]
+    short = {"incidents": "n", "missed.micro.precision": "missed P", "missed.micro.recall": "missed R",
+             "missed.micro.f1": "missed F1", "offences.micro.f1": "offences F1",
+             "incident_level.priority_average_precision": "priority AP",
+             "relationship.accuracy": "relationship", "reporter.accuracy": "reporter"}
+    lines = [f"{'held-out file':<22}" + "".join(f"{short[k]:>13}" for k in keys)]
+    for source, row in summary["table"].items():
+        cells = []
+        for key in keys:
+            value = row.get(key)
+            cells.append("-" if value is None else (f"{value:.0f}" if key == "incidents" else f"{value:.3f}"))
+        lines.append(f"{source:<22}" + "".join(f"{cell:>13}" for cell in cells))
+    return "\n".join(lines) + "\n\nPooled over every held-out file:" + format_report(summary["reports"]["pooled"])

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from secondary_crimes.checkpoint import Checkpoint, truncate_to
+from secondary_crimes.classify.base import Analysis
 from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.decide import decide
 from secondary_crimes.manifest import (
@@ -78,8 +79,12 @@ class ScoreSummary:
 
 def score_incidents(incidents: list[Incident], bundle: ModelBundle) -> list[dict[str, Any]]:
     """Score a batch of valid incidents with one model bundle."""
+    return decide_all(incidents, bundle.model.analyse(incidents, bundle.thresholds), bundle)
+
+
+def decide_all(incidents: list[Incident], analyses: list[Analysis], bundle: ModelBundle) -> list[dict[str, Any]]:
+    """The scored records of incidents from their analyses by the bundle's model."""
     settings = get_settings()
-    analyses = bundle.model.analyse(incidents, bundle.thresholds)
     return [
         decide(
             incident,

@@ -80,7 +80,7 @@ def label_matrix(incidents: list[GoldIncident], attribute: str = "offences") -> 
     return Y
 
 
-def _expand(patterns: list[str]) -> list[Path]:
+def expand_patterns(patterns: list[str]) -> list[Path]:
     paths: list[Path] = []
     for pattern in patterns:
         paths.extend(Path(p) for p in sorted(glob.glob(pattern)))
@@ -91,7 +91,7 @@ def read_labelled(patterns: list[str]) -> tuple[list[GoldIncident], dict[str, in
     """Every labelled incident from files matching the patterns (unlabelled rows skipped)."""
     incidents: list[GoldIncident] = []
     sources: dict[str, int] = {}
-    for path in _expand(patterns):
+    for path in expand_patterns(patterns):
         rows, rejects = load_gold(path)
         for reject in rejects:
             log.warning("%s:%s: %s: %s (skipped)", reject.source, reject.line, reject.field, reject.reason)

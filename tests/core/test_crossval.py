@@ -95,3 +95,54 @@ def test_unseen_command_prints_a_row_per_figure_and_writes_each_seeds_records(co
     assert any(line.startswith("missed.micro.f1") for line in lines)
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(records) == 60 and {r["synthetic_seed"] for r in records} == {3, 4}
+
+
+@pytest.fixture()
+def three_forces(tmp_path, sample_rows):
+    """The 30 samples written out as three 'forces' of 10 incidents each."""
+    paths = []
+    for number, name in enumerate(("alpha", "bravo", "charlie")):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(row) + "\n" for row in sample_rows[number * 10:(number + 1) * 10]),
+                        encoding="utf-8")
+        paths.append(path)
+    config = {"kind": "baseline", "params": {"max_features": 2000},
+              "data": {"corpus": [str(tmp_path / "*.jsonl")], "sample": [], "synthetic_n": 120, "synthetic_seed": 3},
+              "threshold_folds": 3, "seed": 1}
+    config_path = tmp_path / "forces.yaml"
+    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return config_path, paths
+
+
+def test_by_source_never_trains_on_the_file_it_scores(three_forces, fitted):
+    config_path, paths = three_forces
+    outputs: dict = {}
+    gold, scored = crossval.cross_validate_by_source(TrainConfig.from_file(config_path),
+                                                     [str(config_path.parent / "*.jsonl")], outputs=outputs)
+    assert list(gold) == ["alpha", "bravo", "charlie"] == list(scored) == list(outputs)
+    assert len(fitted) == 3
+    for (held, rows), (_, dataset) in zip(gold.items(), fitted, strict=True):
+        trained_on = {row.incident_id for row in dataset.incidents}
+        held_ids = {row.incident_id for row in rows}
+        others = {row.incident_id for source, rs in gold.items() if source != held for row in rs}
+        assert not held_ids & trained_on  # the held-out file never leaks into its own training
+        assert others <= trained_on  # every other file does train it
+        assert len(trained_on) == 120 + 20
+        assert sorted(r["incident_id"] for r in scored[held]) == sorted(held_ids)
+        assert outputs[held].probabilities.shape == (10, len(outputs[held].thresholds))
+
+
+def test_by_source_needs_two_files(tmp_path, sample_rows):
+    path = tmp_path / "only.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in sample_rows), encoding="utf-8")
+    with pytest.raises(ValueError, match="at least two labelled files"):
+        crossval.read_by_source([str(path)])
+
+
+def test_by_source_command_prints_each_file_and_the_pool(three_forces):
+    config_path, _ = three_forces
+    result = runner.invoke(app, ["cross-validate", "--config", str(config_path), "--by-source"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split()[0] for line in result.output.splitlines()[1:6]]
+    assert rows == ["held-out", "alpha", "bravo", "charlie", "pooled"]
+    assert "Pooled over every held-out file" in result.output
