@@ -5,13 +5,17 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import random
+import re
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.synthetic import generate_incidents, iter_incidents
+from secondary_crimes.synthetic.generator import fitting, load_bank, phrasing
 from secondary_crimes.taxonomy import LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,3 +195,90 @@ def test_incidents_name_the_parties_in_different_forces_words():
     for words in (["complainant", "aggrieved", "injured party"], ["informant", "reporting person"],
                   ["offender", "nominal", "POI"]):
         assert all(any(word in text for text in texts) for word in words), words
+
+
+# --- phrase banks ----------------------------------------------------------------------------
+
+SENTENCE_BREAK = re.compile(r"(?<!\bno)[.!?]\s+\S", re.IGNORECASE)  # "neighbour at no. 14" is one sentence
+
+
+def _builder(seed: int, relationship: str, victim_child: bool = False):
+    from secondary_crimes.synthetic import generator
+
+    builder = generator._Builder(random.Random(seed), generator.load_bank(), 0, datetime(2024, 3, 1, 12, 0))
+    builder.people(relationship, victim_child)
+    return builder
+
+
+def test_every_offence_has_many_phrasings():
+    bank = load_bank()
+    for label, spec in bank.offences.items():
+        assert len(spec["acts"]) >= 20, label
+        assert len(spec.get("passing") or []) >= 6, label
+        voices = {phrasing(entry)[0] for entry in spec["acts"]}
+        assert {"any", "said", "log"} <= voices, label  # plain, reported speech, control-room line
+        assert voices & {"pro", "first", "first_known", "first_stranger"}, label  # a referral or the victim's words
+
+
+def test_phrasing_voices():
+    assert phrasing("{S} pushed {V}") == ("any", "{S} pushed {V}")
+    assert phrasing({"first": "my ex pushed me"}) == ("first", "my ex pushed me")
+    with pytest.raises(ValueError):
+        phrasing({"shouted": "x"})
+    with pytest.raises(ValueError):
+        phrasing({"first": "a", "pro": "b"})
+    entries = ["plain", {"first": "mine"}, {"pro": "referral"}, {"log": "caller states"},
+               {"stranger": "unknown suspect"}]
+    assert [t for _, t in fitting(entries, "victim", "call", "ex_partner")] == ["plain", "mine", "caller states"]
+    assert [t for _, t in fitting(entries, "victim", "narrative", "stranger")] == ["plain", "unknown suspect"]
+    assert [t for _, t in fitting(entries, "third_party_professional", "call", "family")] == [
+        "plain", "referral", "caller states"]
+
+
+def test_every_phrasing_renders_as_one_sentence():
+    """Every act and passing template fills (no unknown slot) and stays one sentence, for several casts."""
+    bank = load_bank()
+    for label, spec in bank.offences.items():
+        for seed in range(4):
+            relationship = spec["relationships"][seed % len(spec["relationships"])]
+            builder = _builder(seed, relationship, spec.get("victim_child", False))
+            for entry in spec["acts"] + (spec.get("passing") or []):
+                text = builder.r.fill(phrasing(entry)[1])
+                assert text and "{" not in text and "}" not in text, (label, text)
+                assert not SENTENCE_BREAK.search(text), (label, text)
+
+
+def test_every_negative_sentence_renders():
+    bank = load_bank()
+    for scenario in bank.negatives:
+        builder = _builder(1, scenario["relationships"][0])
+        for variant in scenario.get("variants") or [{}]:
+            lists = variant.get("call", []) + scenario.get("call", [])
+            assert lists, scenario["name"]
+            for options in lists + variant.get("narrative", []) + scenario.get("narrative", []):
+                for option in options:
+                    assert "{" not in builder.r.fill(option), (scenario["name"], option)
+
+
+def test_evidence_quotes_are_verbatim_single_sentences(rows):
+    for row in rows:
+        text = row["call_log"] + "\n" + row["officer_narrative"]
+        assert set(row["evidence"]) == set(row["offences"]), row["incident_id"]
+        for label, quote in row["evidence"].items():
+            assert quote and quote in text, (row["incident_id"], label)
+            assert "\n" not in quote and not SENTENCE_BREAK.search(quote), (row["incident_id"], quote)
+
+
+def test_voices_fit_the_reporter(rows):
+    first = [row for row in rows if any(re.search(r"\b(?:my|me)\b", q, re.I) for q in row["evidence"].values())]
+    assert first and all(row["reporter"] == "victim" for row in first)
+    assert any(row["officer_narrative"] == "" and "\n" not in row["call_log"] for row in first)  # an online one-liner
+
+
+def test_one_line_reports_cover_every_offence():
+    """The summary style (one log line, no narrative) produces every offence, and two-sentence reports."""
+    rows = iter_incidents(6000, seed=5)
+    lines = [row for row in rows if not row["officer_narrative"] and "\n" not in row["call_log"]]
+    assert {label for row in lines for label in row["offences"]} == set(LABELS)
+    assert any(row["offences"] and not SENTENCE_BREAK.search(row["call_log"].rstrip(".")) for row in lines)
+    assert any(not row["offences"] for row in lines)

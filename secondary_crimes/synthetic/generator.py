@@ -10,6 +10,17 @@ instead with probability ``LESSER_SHARE`` (common assault for an ABH, harassment
 for stalking). The lesser label is never a true offence, so the expected share of
 true offences found in ``recorded_crimes`` is exactly ``recording_rate``.
 ``missed`` is ``offences`` minus ``recorded_crimes``.
+
+Voices. An ``acts`` or ``passing`` entry is a plain string (a third-person sentence that
+fits the call log and the narrative, given a "caller states" / "IP states" prefix) or a
+one-key mapping ``{voice: text}`` for a sentence written in a particular voice (``VOICES``):
+``said`` carries its own attribution ("she says he ..."), ``log`` is a control-room line
+with its own attribution ("caller states ..."), ``first`` is the victim's own words ("my
+ex keeps ...", an online report), ``pro`` is a professional's referral ("on examination
+..."), ``stranger`` / ``first_stranger`` name no suspect ("unknown suspect(s) pried
+open ...") and ``known`` / ``first_known`` need a suspect the victim knows ("he still has a
+key"). A voice limits where the sentence may go and which reporter and relationship it fits,
+so the gold ``reporter`` and ``relationship`` never contradict the text.
 """
 
 from __future__ import annotations
@@ -44,6 +55,56 @@ _DOUBLE_PUNCT = re.compile(r"([,.;:])[,.;:]+")
 
 
 @dataclass(frozen=True)
+class Voice:
+    reporters: frozenset[str] | None  # the reporters it fits (None: any)
+    places: tuple[str, ...]  # "call" and/or "narrative"
+    prefix: str | None  # lexicon list of call-log prefixes ("says"), or None for no prefix
+    relationships: frozenset[str] | None = None  # the relationships it fits (None: any)
+
+
+_UNKNOWN = frozenset({"stranger", "none"})
+_KNOWN = frozenset({"intimate_partner", "ex_partner", "family", "acquaintance", "neighbour"})
+VOICES: dict[str, Voice] = {
+    "any": Voice(None, ("call", "narrative"), "says"),
+    "said": Voice(None, ("call", "narrative"), None),
+    "log": Voice(None, ("call",), None),
+    "first": Voice(frozenset({"victim"}), ("call",), "first_says"),
+    "pro": Voice(frozenset({"third_party_professional"}), ("call",), "pro_says"),
+    "stranger": Voice(None, ("call", "narrative"), "says", _UNKNOWN),
+    "first_stranger": Voice(frozenset({"victim"}), ("call",), "first_says", _UNKNOWN),
+    "known": Voice(None, ("call", "narrative"), "says", _KNOWN),
+    "first_known": Voice(frozenset({"victim"}), ("call",), "first_says", _KNOWN),
+}
+
+
+def phrasing(entry: str | dict[str, str]) -> tuple[str, str]:
+    """(voice, template) of one ``acts`` or ``passing`` entry."""
+    if isinstance(entry, str):
+        return "any", entry
+    if not isinstance(entry, dict) or len(entry) != 1:
+        raise ValueError(f"a phrasing is a string or a one-key {{voice: text}} mapping, not {entry!r}")
+    ((voice, text),) = entry.items()
+    if voice not in VOICES or not isinstance(text, str):
+        raise ValueError(f"unknown voice {voice!r} in {entry!r} (known: {sorted(VOICES)})")
+    return voice, text
+
+
+def fitting(entries: list[Any], reporter: str, where: str, relationship: str) -> list[tuple[str, str]]:
+    """The (voice, template) entries that may be written at ``where`` for this reporter and relationship."""
+    out = []
+    for entry in entries:
+        voice, text = entry if isinstance(entry, tuple) else phrasing(entry)
+        spec = VOICES[voice]
+        if (
+            where in spec.places
+            and (spec.reporters is None or reporter in spec.reporters)
+            and (spec.relationships is None or relationship in spec.relationships)
+        ):
+            out.append((voice, text))
+    return out
+
+
+@dataclass(frozen=True)
 class Bank:
     lexicon: dict[str, list[str]]
     offences: dict[str, dict[str, Any]]
@@ -66,25 +127,46 @@ def load_bank() -> Bank:
     missing = set(load_taxonomy().labels) - set(offences)
     if missing:
         raise ValueError(f"phrases/offences.yaml lacks {sorted(missing)}")
-    return Bank(lexicon, offences, read("negatives.yaml")["negatives"], frame)
+    for label, spec in offences.items():
+        for entry in spec["acts"] + (spec.get("passing") or []):
+            phrasing(entry)
+        if not all(fitting(spec["acts"], "witness", "narrative", rel) for rel in spec["relationships"]):
+            raise ValueError(f"phrases/offences.yaml: {label} needs an act that any reporter may give")
+    negatives = read("negatives.yaml")["negatives"]
+    for scenario in negatives:
+        variants = scenario.get("variants") or [{}]
+        if not all(variant.get("call", []) + scenario.get("call", []) for variant in variants):
+            raise ValueError(f"phrases/negatives.yaml: {scenario['name']} has a variant with no call sentences")
+    return Bank(lexicon, offences, negatives, frame)
 
 
 class _Renderer:
-    """Fills {slots} from the incident's people first, then from the lexicon."""
+    """Fills {slots} from the incident's people first, then from the lexicon.
+
+    Within one sentence a slot used twice draws two different words ("{control_act} and
+    {control_act}" never repeats itself).
+    """
 
     def __init__(self, rng: random.Random, bank: Bank, ctx: dict[str, str]):
         self.rng, self.bank, self.ctx = rng, bank, ctx
+        self._used: dict[str, set[str]] = {}
 
     def _slot(self, match: re.Match[str]) -> str:
         key = match.group(1)
         if key in self.ctx:
             return self.ctx[key]
-        options = self.bank.lexicon.get(key)
+        # a "<slot>_f" / "<slot>_m" list, when there is one, fits the victim's sex ("{garment}": skirt, shorts)
+        options = self.bank.lexicon.get(f"{key}_{self.ctx.get('Vsex', '')}") or self.bank.lexicon.get(key)
         if options is None:
             raise KeyError(f"unknown phrase slot {{{key}}}")
-        return self.fill(self.rng.choice(options))
+        used = self._used.setdefault(key, set())
+        choice = self.rng.choice(([o for o in options if o not in used] or options) if used else options)
+        used.add(choice)
+        return self.fill(choice, _nested=True)
 
-    def fill(self, template: str) -> str:
+    def fill(self, template: str, _nested: bool = False) -> str:
+        if not _nested:
+            self._used = {}
         text = _SLOT.sub(self._slot, template) if "{" in template else template
         text = _SPACE_PUNCT.sub(r"\1", _SPACES.sub(" ", text)).strip()
         return _DOUBLE_PUNCT.sub(r"\1", text).strip(" ,;")
@@ -211,6 +293,8 @@ class _Builder:
             v_short = rng.choice([v_first, "the child", "the boy" if v_gender == "m" else "the girl"])
         elif rng.random() < 0.5:
             v_full = f"{v_full} ({rng.randint(17, 68)})"
+        mine = frame.get("my_words", {}).get(relationship, {}).get(s_gender) or [f"my {rel_word}"]
+        s_my = rng.choice(mine).replace("{first}", s_first.title())
         v2_gender = rng.choice("mf")
         v2_first = rng.choice(names["male" if v2_gender == "m" else "female"])
         v2 = _pronouns("V2", v2_gender)
@@ -225,6 +309,8 @@ class _Builder:
             "V_full": v_full,
             "S_full": s_full,
             "S_rel": s_rel,
+            "S_my": s_my,
+            "Vsex": v_gender,
             "V2": f"{v2_first} {rng.choice(names['surname']).title()}",
             "V2p": v2["V2p"],
             "V2o": v2["V2o"],
@@ -236,15 +322,25 @@ class _Builder:
         if self.style == "terse":
             self.ctx["Vgender"] = rng.choice(["F", "female", "fem"]) if v_gender == "f" else rng.choice(["M", "male"])
         self.r = _Renderer(rng, self.bank, self.ctx)
+        self.ctx["prof"] = self.r.pick(self.bank.lexicon["prof"])  # one professional per incident
         self.victim_child = victim_child
 
     # --- text ---------------------------------------------------------------------------
-    def statement(self, label: str | None, template: str, where: str, prefix_kind: str | None) -> None:
-        """Add an offence (or context) sentence to the call log or the narrative."""
+    def statement(
+        self, label: str | None, template: str, where: str, prefix_kind: str | None, voice: str = "any"
+    ) -> None:
+        """Add an offence (or context) sentence to the call log or the narrative.
+
+        ``voice`` (see ``VOICES``) picks the call-log prefix list; a voice with its own
+        attribution takes no "says" prefix.
+        """
         r = self.r
         body = r.fill(template)
+        says = VOICES[voice].prefix
+        if says is None and prefix_kind != "also":
+            prefix_kind = None
         if where == "call":
-            prefix = r.pick(self.bank.lexicon["says"]) if prefix_kind and self.rng.random() < 0.7 else ""
+            prefix = r.pick(self.bank.lexicon[says or "says"]) if prefix_kind and self.rng.random() < 0.7 else ""
             segments = [(prefix, None)] if prefix else []
             segments.append((body if prefix else _cap(body), label))
             self.call.append(segments)
@@ -321,6 +417,13 @@ class _Builder:
         return "\n".join(lines), " ".join(sentences), moment
 
 
+@lru_cache(maxsize=4096)
+def _fitting(label: str, kind: str, reporter: str, where: str, relationship: str) -> tuple[tuple[str, str], ...]:
+    """``fitting`` for an offence's ``acts`` or ``passing``, computed once per combination."""
+    entries = load_bank().offences[label].get(kind) or []
+    return tuple(fitting(entries, reporter, where, relationship))
+
+
 def _choose_offences(rng: random.Random, bank: Bank) -> list[str]:
     labels = list(bank.offences)
     weights = [bank.offences[label]["weight"] for label in labels]
@@ -386,23 +489,25 @@ def _positive(b: _Builder, rate: float) -> dict[str, Any]:
     if not phone_only:
         b.narrative_line(rng.choice(frame["narrative_open"][b.style]))
     for position, label in enumerate(offences):
-        spec = bank.offences[label]
-        passing = spec.get("passing") or []
+        passing = _fitting(label, "passing", reporter, "call" if phone_only else "narrative", relationship)
         if passing and rng.random() < PASSING_SHARE:
             in_passing.add(label)
-            b.statement(label, rng.choice(passing), "call" if phone_only else "narrative", None)
+            voice, template = rng.choice(passing)
+            b.statement(label, template, "call" if phone_only else "narrative", None, voice)
             continue
         if position == 0:
             where = "call" if phone_only or rng.random() < 0.5 else "narrative"
             if where == "narrative" and rng.random() < 0.8:
                 reasons = frame["call_reasons"]
                 b.call.append([(_cap(b.r.pick(reasons.get(opening, reasons["default"]))), None)])
-            b.statement(label, rng.choice(spec["acts"]), where, "says")
+            voice, template = rng.choice(_fitting(label, "acts", reporter, where, relationship))
+            b.statement(label, template, where, "says", voice)
             if where == "call" and not phone_only:
                 b.call_line(rng.choice(frame["dispatch_lines"]))
         else:
             where = "call" if phone_only else "narrative"
-            b.statement(label, rng.choice(spec["acts"]), where, "also" if where == "narrative" else "says")
+            voice, template = rng.choice(_fitting(label, "acts", reporter, where, relationship))
+            b.statement(label, template, where, "also" if where == "narrative" else "says", voice)
         if label in frame["second_victim"] and rng.random() < SECOND_VICTIM_SHARE:
             b.statement(None, rng.choice(frame["second_victim"][label]), "call" if phone_only else "narrative", None)
     if len(b.call) < 2 and not summary:
@@ -489,17 +594,22 @@ def _negative(b: _Builder) -> dict[str, Any]:
         caller += f", {b.ctx['addr']}"
     if not summary:
         b.call_line(caller)
-    call = [b.r.pick(options) for options in scenario["call"]]
+    # a variant keeps a report and what settles it together (a smashed window and the storm
+    # that did it); the scenario's own lists follow the variant's
+    variant = rng.choice(scenario["variants"]) if scenario.get("variants") else {}
+    call_lists = variant.get("call", []) + scenario.get("call", [])
+    narrative_lists = variant.get("narrative", []) + scenario.get("narrative", [])
+    call = [b.r.pick(options) for options in call_lists]
     call = [text if text[-1] in ".!?" else text + "." for text in call if text]
     b.call.append([(_cap(" ".join(call[:2])), None)])
     for text in call[2:]:
         b.call_line(text)
-    if scenario["narrative"] and b.log_only:
+    if narrative_lists and b.log_only:
         # no officer attended (or one line sums it up): what settles it still goes in the log,
         # or the incident would read as an unresolved report and teach the wrong label
-        for options in scenario["narrative"]:
+        for options in narrative_lists:
             b.call_line(rng.choice(options))
-    elif not scenario["narrative"]:
+    elif not narrative_lists:
         if len(b.call) < 3 and not summary:
             b.call_line(
                 rng.choice(
@@ -513,7 +623,7 @@ def _negative(b: _Builder) -> dict[str, Any]:
             )
     else:
         b.narrative_line(rng.choice(bank.frame["narrative_open"][b.style]))
-        for options in scenario["narrative"]:
+        for options in narrative_lists:
             b.narrative_line(rng.choice(options))
     call_log, narrative, last = b.render()
     return {
