@@ -19,7 +19,7 @@ from secondary_crimes.evaluate import evaluate
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.score import decide_all, score_incidents
 from secondary_crimes.train import TrainConfig, fit_bundle
-from secondary_crimes.training_data import DataConfig, Dataset, assemble, read_labelled
+from secondary_crimes.training_data import CORPUS_GROUP, DataConfig, Dataset, assemble, read_labelled
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,7 @@ def _background(data: DataConfig, corpus: list[GoldIncident]) -> Dataset:
     """The config's other sources (synthetic, sample, extra), less any incident of the corpus."""
     background = assemble(data, include_corpus=False)
     held_ids = {incident.incident_id for incident in corpus}
-    keep = [i for i, row in enumerate(background.incidents) if row.incident_id not in held_ids]
-    return Dataset([background.incidents[i] for i in keep], background.sources, background.weights[keep])
+    return background.subset([i for i, row in enumerate(background.incidents) if row.incident_id not in held_ids])
 
 
 def cross_validate(config: TrainConfig, corpus_patterns: list[str], *, folds: int = 5,
@@ -47,7 +46,8 @@ def cross_validate(config: TrainConfig, corpus_patterns: list[str], *, folds: in
         train_rows = background_rows + [corpus[i] for i in train_index]
         sources = dict(background.sources, corpus_folds=len(train_index))
         weights = np.concatenate([background_weights, np.full(len(train_index), corpus_weight)])
-        bundle = fit_bundle(config, Dataset(train_rows, sources, weights))
+        groups = background.groups + [f"{CORPUS_GROUP}fold" for _ in train_index]
+        bundle = fit_bundle(config, Dataset(train_rows, sources, weights, groups))
         test_rows = [corpus[i] for i in test_index]
         scored.extend(score_incidents(test_rows, bundle))
         log.info("fold %d/%d scored %d incidents", number, folds, len(test_rows))
@@ -152,10 +152,12 @@ def cross_validate_by_source(config: TrainConfig, corpus_patterns: list[str], *,
 def without_source(background: Dataset, by_source: dict[str, list[GoldIncident]], held: str,
                    corpus_weight: float = 1.0) -> Dataset:
     """The background plus every corpus file but ``held``: what a by-source fold trains on."""
-    train_rows = [row for source, rows in by_source.items() if source != held for row in rows]
-    sources = dict(background.sources, **{f"corpus:{s}": len(r) for s, r in by_source.items() if s != held})
+    kept = {source: rows for source, rows in by_source.items() if source != held}
+    train_rows = [row for rows in kept.values() for row in rows]
+    sources = dict(background.sources, **{f"{CORPUS_GROUP}{s}": len(r) for s, r in kept.items()})
     weights = np.concatenate([background.weights, np.full(len(train_rows), corpus_weight)])
-    return Dataset(background.incidents + train_rows, sources, weights)
+    groups = background.groups + [f"{CORPUS_GROUP}{s}" for s, rows in kept.items() for _ in rows]
+    return Dataset(background.incidents + train_rows, sources, weights, groups)
 
 
 BY_SOURCE_FIGURES = (("missed", "micro", "precision"), ("missed", "micro", "recall"), ("missed", "micro", "f1"),

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from secondary_crimes.extract.types import Span
 from secondary_crimes.records import TEXT_FIELDS, Incident
 
-# A sentence ends at . ! ? followed by space, or at a line break (logs are line-per-entry).
-_SENTENCE = re.compile(r"[^\n.!?]*(?:[.!?](?=\s|$)|[^\n.!?])+[.!?]?|[^\n]+")
+# A sentence ends at . ! ? followed by space, or at a line break (logs are line-per-entry);
+# "3.5" and "A.N.Other" do not end one.
+_SENTENCE = re.compile(r"[^\n]*?[.!?]+(?=\s|$)|[^\n]+")
 
 
 def model_text(incident: Incident) -> str:
@@ -30,3 +31,24 @@ def sentences(incident: Incident, min_chars: int = 8) -> Iterator[Span]:
                 end -= 1
             if end - start >= min_chars:
                 yield Span(field, start, end, text[start:end])
+
+
+_WORD = re.compile(r"\S+")
+
+
+def sentence_units(incident: Incident, max_words: int = 40, overlap: int = 10) -> list[Span]:
+    """The units a sentence-level model reads: each sentence, and overlapping windows of
+    ``max_words`` words (``overlap`` shared) over any longer one (run-on logs have no full stops)."""
+    units: list[Span] = []
+    for span in sentences(incident):
+        words = list(_WORD.finditer(span.text))
+        if len(words) <= max_words:
+            units.append(span)
+            continue
+        step = max(1, max_words - overlap)
+        starts = list(range(0, len(words) - overlap, step)) or [0]
+        for first in starts:
+            last = min(first + max_words, len(words)) - 1
+            start, end = span.start + words[first].start(), span.start + words[last].end()
+            units.append(Span(span.field, start, end, incident.text(span.field)[start:end]))
+    return units

@@ -388,8 +388,7 @@ def split_dataset(dataset: Dataset, test_fraction: float, seed: int) -> tuple[Da
     train_index, test_index = train_test_split(
         np.arange(len(dataset.incidents)), test_size=test_fraction, random_state=seed, shuffle=True
     )
-    train = Dataset([dataset.incidents[i] for i in train_index], dict(dataset.sources), dataset.weights[train_index])
-    return train, [dataset.incidents[i] for i in test_index]
+    return dataset.subset(train_index), [dataset.incidents[i] for i in test_index]
 
 
 def tracked_train(

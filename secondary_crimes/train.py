@@ -13,6 +13,7 @@ import yaml
 from sklearn.model_selection import KFold
 
 from secondary_crimes.classify.bundle import ModelBundle
+from secondary_crimes.classify.out_of_source import corpus_groups, held_rows, out_of_source_proba
 from secondary_crimes.classify.registry import build_model
 from secondary_crimes.classify.thresholds import choose_thresholds
 from secondary_crimes.records import GoldIncident
@@ -31,7 +32,12 @@ class TrainConfig:
     # "oof": thresholds on out-of-fold probabilities (threshold_folds fits), then a fit on all.
     # "holdout": one fit on all but a seeded holdout_fraction, thresholds on that holdout, and a
     # refit on everything only when refit_after_holdout (the transformer: 1 fine-tune, not 6).
+    # "by_source": thresholds on out-of-source probabilities of the corpus (each file scored by
+    # a model fitted without it, or the model's own ``oof_proba_``), then a fit on all; "oof"
+    # when fewer than two corpus files are present (a fresh machine).
     threshold_strategy: str = "oof"
+    # "per_offence" thresholds, or one "shared" by every offence (for calibrated probabilities).
+    threshold_scope: str = "per_offence"
     holdout_fraction: float = 0.2
     refit_after_holdout: bool = False
     min_positives: int = 3
@@ -74,7 +80,7 @@ def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,  # no
     model.fit([X[i] for i in train_index], Y[train_index], sample_weight=weights[train_index])
     proba = model.predict_proba([X[i] for i in held_index])
     thresholds = choose_thresholds(Y[held_index], proba, min_positives=config.min_positives,
-                                   sample_weight=weights[held_index])
+                                   sample_weight=weights[held_index], shared=config.threshold_scope == "shared")
     if config.refit_after_holdout:
         model = build_model(config.kind, config.params).fit(X, Y, sample_weight=weights)
     return model, thresholds
@@ -82,21 +88,37 @@ def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,  # no
 
 def fit_bundle(config: TrainConfig, dataset: Dataset) -> ModelBundle:
     """Choose thresholds on held-out probabilities (``threshold_strategy``), then the final fit."""
-    X, Y, weights = dataset.incidents, dataset.Y, dataset.weights  # noqa: N806
+    X, Y, weights, groups = dataset.incidents, dataset.Y, dataset.weights, dataset.groups  # noqa: N806
     log.info("training %s on %d incidents from %s", config.kind, len(X), dataset.sources)
-    if config.threshold_strategy == "holdout":
+    if config.threshold_scope not in ("per_offence", "shared"):
+        raise ValueError(f"threshold_scope must be 'per_offence' or 'shared', not {config.threshold_scope!r}")
+    choose = {"min_positives": config.min_positives, "shared": config.threshold_scope == "shared"}
+    strategy = config.threshold_strategy
+    if strategy == "by_source" and len(corpus_groups(groups)) < 2:
+        log.warning("threshold_strategy by_source needs two corpus files or more, found %d: using oof",
+                    len(corpus_groups(groups)))
+        strategy = "oof"
+    if strategy == "holdout":
         model, thresholds = holdout_fit(config, X, Y, weights)
-    elif config.threshold_strategy == "oof":
+    elif strategy == "oof":
         oof = out_of_fold_proba(config, X, Y, weights)
-        thresholds = choose_thresholds(Y, oof, min_positives=config.min_positives, sample_weight=weights)
-        model = build_model(config.kind, config.params).fit(X, Y, sample_weight=weights)
+        thresholds = choose_thresholds(Y, oof, sample_weight=weights, **choose)
+        model = build_model(config.kind, config.params).fit(X, Y, sample_weight=weights, groups=groups)
+    elif strategy == "by_source":
+        model = build_model(config.kind, config.params).fit(X, Y, sample_weight=weights, groups=groups)
+        held = getattr(model, "oof_proba_", None)
+        if held is None:
+            held = out_of_source_proba(config.kind, config.params, X, Y, weights, groups)
+        rows = held_rows(held)
+        thresholds = choose_thresholds(Y[rows], held[rows], sample_weight=weights[rows], **choose)
     else:
-        raise ValueError(f"threshold_strategy must be 'oof' or 'holdout', not {config.threshold_strategy!r}")
+        raise ValueError(f"threshold_strategy must be 'oof', 'holdout' or 'by_source', not {strategy!r}")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     metadata = {
         "trained_at": stamp,
         "params": config.params,
-        "threshold_strategy": config.threshold_strategy,
+        "threshold_strategy": strategy,
+        "threshold_scope": config.threshold_scope,
         "data": {"sources": dataset.sources, "incidents": len(X), "sha256": dataset.content_hash(),
                  "weights": dict(config.data.weights),
                  "positives": dict(zip(model.labels, map(int, Y.sum(axis=0)), strict=True))},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class DataConfig:
 
 
 SOURCE_KINDS = ("corpus", "sample", "extra", "synthetic")
+CORPUS_GROUP = "corpus:"  # a corpus incident's group is this prefix and its file's stem
 
 
 @dataclass
@@ -51,6 +53,9 @@ class Dataset:
     incidents: list[GoldIncident]
     sources: dict[str, int]
     weights: np.ndarray | None = None  # one per incident; None: all 1
+    # One per incident: where it came from ("corpus:<file stem>", "sample", "extra", "synthetic");
+    # a corpus file is one force's writing, the unit that out-of-source predictions hold out.
+    groups: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.weights is None:
@@ -58,6 +63,21 @@ class Dataset:
         self.weights = np.asarray(self.weights, dtype=float)
         if len(self.weights) != len(self.incidents):
             raise ValueError(f"{len(self.incidents)} incidents but {len(self.weights)} weights")
+        if self.groups is None:
+            self.groups = ["unknown"] * len(self.incidents)
+        if len(self.groups) != len(self.incidents):
+            raise ValueError(f"{len(self.incidents)} incidents but {len(self.groups)} groups")
+
+    def subset(self, index: Sequence[int] | np.ndarray) -> Dataset:
+        """The rows at ``index`` (sources kept as they are)."""
+        index = [int(i) for i in index]
+        return Dataset([self.incidents[i] for i in index], dict(self.sources), self.weights[index],
+                       [self.groups[i] for i in index])
+
+    @property
+    def corpus_groups(self) -> list[str]:
+        """The distinct corpus files, in order of first appearance."""
+        return list(dict.fromkeys(g for g in self.groups if g.startswith(CORPUS_GROUP)))
 
     @property
     def Y(self) -> np.ndarray:  # noqa: N802
@@ -115,17 +135,21 @@ def assemble(config: DataConfig, *, include_corpus: bool = True) -> Dataset:
     """
     incidents: list[GoldIncident] = []
     weights: list[float] = []
+    groups: list[str] = []
     sources: dict[str, int] = {}
     kinds = (["corpus"] if include_corpus else []) + ["sample", "extra"]
     for kind in kinds:
-        rows, found = read_labelled(getattr(config, kind))
-        incidents.extend(rows)
-        weights.extend([config.weight(kind)] * len(rows))
-        sources.update(found)
+        for path in expand_patterns(getattr(config, kind)):
+            rows, found = read_labelled([str(path)])
+            incidents.extend(rows)
+            weights.extend([config.weight(kind)] * len(rows))
+            groups.extend([f"{CORPUS_GROUP}{path.stem}" if kind == "corpus" else kind] * len(rows))
+            sources.update(found)
     if config.synthetic_n:
         rows = synthetic(config.synthetic_n, config.synthetic_seed)
         incidents.extend(rows)
         weights.extend([config.weight("synthetic")] * len(rows))
+        groups.extend(["synthetic"] * len(rows))
         sources[f"synthetic(n={config.synthetic_n}, seed={config.synthetic_seed})"] = len(rows)
     seen: set[str] = set()
     keep = []
@@ -133,4 +157,5 @@ def assemble(config: DataConfig, *, include_corpus: bool = True) -> Dataset:
         if incident.incident_id not in seen:
             seen.add(incident.incident_id)
             keep.append(i)
-    return Dataset([incidents[i] for i in keep], sources, np.array([weights[i] for i in keep], dtype=float))
+    return Dataset([incidents[i] for i in keep], sources, np.array([weights[i] for i in keep], dtype=float),
+                   [groups[i] for i in keep])

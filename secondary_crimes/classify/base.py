@@ -3,8 +3,14 @@
 A model is a scikit-learn estimator over a sequence of ``Incident``s with a multi-label
 target ``Y`` (n_incidents x n_labels, columns in ``taxonomy.LABELS`` order):
 
-- ``fit(X, Y, sample_weight=None)`` learns (``sample_weight``: one weight per incident, so
-  hand-labelled incidents can count for more than synthetic ones);
+- ``fit(X, Y, sample_weight=None, groups=None)`` learns (``sample_weight``: one weight per
+  incident, so hand-labelled incidents can count for more than synthetic ones; ``groups``: where
+  each incident came from, ``corpus:<file>`` for one force's writing, for models that hold
+  data out by source; others ignore it);
+- a model that already made honest held-out predictions of its own training rows while
+  fitting (as a stack fitted on out-of-source predictions does) exposes them as
+  ``oof_proba_`` (n x L, NaN rows where it held nothing out), like scikit-learn's
+  ``oob_decision_function_``, so training need not refit it to choose thresholds;
 - ``predict_proba(X)`` returns calibrated probabilities (n x L);
 - ``analyse(X)`` returns one ``Analysis`` per incident: the probabilities plus what the
   model can say about them (evidence spans per offence, relationship, reporter, domestic,
@@ -44,7 +50,8 @@ class OffenceModel(BaseEstimator):
     # How many sentences to keep as evidence for one offence.
     max_evidence: int = 3
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None) -> OffenceModel:  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+            groups: Sequence[str] | None = None) -> OffenceModel:
         raise NotImplementedError
 
     def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803

@@ -42,7 +42,8 @@ class BaselineModel(OffenceModel):
         self.max_features = max_features
         self.calibration = calibration
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None) -> BaselineModel:  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+            groups: Sequence[str] | None = None) -> BaselineModel:
         self.features_ = text_features(self.max_features)
         features = self.features_.fit_transform(X)
         self.classifier_ = PerLabelCalibrated(

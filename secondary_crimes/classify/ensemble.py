@@ -12,13 +12,21 @@ Members are given by kind and params (``[{"kind": "hybrid", "params": {...}}, {"
   the stack} has the best pooled average precision on the selection part (the stack scored
   by cross-validation there) becomes the combination. ``selection_scores_`` and ``chosen_``
   say what won, so "keep whichever wins on held-out data" is a fitted fact, not a guess.
+- ``source_stack``: each member scores every corpus file from a fit without that file
+  (``groups`` say which rows are which file), and one ``LogitStack`` (shared weights per
+  member, an intercept per offence) is fitted on those out-of-source probabilities, so the
+  combination and its calibration are what holds on a force's writing the members never saw.
+  The same stack, cross-fitted file by file, gives ``oof_proba_`` for choosing thresholds.
+  Members then fit on all the data. Without two corpus files it falls back to ``average``.
+  ``source_folds`` deals the files into at most that many folds (fewer member fits).
 
 With ``refit=True`` the members the chosen combination uses are refit on all the data after
 the choice (only the winner when one member alone wins). Members the choice does not use are
 not asked to predict.
-Evidence, relationship, reporter, domestic and people come from one member (``explain_with``:
-by default the hybrid, else the transformer, else the first), asked for evidence on the
-offences that the *combined* probabilities flag.
+Relationship, reporter, domestic and people come from one member (``explain_with``: by default
+the hybrid, else the transformer, else the first); evidence for the offences that the
+*combined* probabilities flag comes from ``evidence_with`` (by default the sentence model, whose
+evidence is the sentence that states the offence, else the explaining member).
 """
 
 from __future__ import annotations
@@ -29,10 +37,13 @@ from typing import Any
 import numpy as np
 
 from secondary_crimes.classify.base import Analysis, OffenceModel
+from secondary_crimes.classify.out_of_source import corpus_groups, held_rows, out_of_source_proba, source_folds
+from secondary_crimes.classify.stack import LogitStack
 from secondary_crimes.records import Incident
 
 DEFAULT_MEMBERS = ({"kind": "baseline", "params": {}}, {"kind": "transformer", "params": {}})
 _EXPLAINER_PREFERENCE = ("hybrid", "transformer")
+_EVIDENCE_PREFERENCE = ("sentence", "hybrid", "transformer")
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -94,7 +105,10 @@ class EnsembleModel(OffenceModel):
         stack_folds: int = 3,
         min_positives: int = 3,
         explain_with: int | None = None,
+        evidence_with: int | None = None,
         refit: bool = False,
+        stack_C: float = 1.0,  # noqa: N803
+        source_folds: int | None = None,
         seed: int = 13,
     ):
         self.members = members
@@ -104,7 +118,10 @@ class EnsembleModel(OffenceModel):
         self.stack_folds = stack_folds
         self.min_positives = min_positives
         self.explain_with = explain_with
+        self.evidence_with = evidence_with
         self.refit = refit
+        self.stack_C = stack_C
+        self.source_folds = source_folds
         self.seed = seed
 
     # ----------------------------------------------------------------- fitting
@@ -124,15 +141,19 @@ class EnsembleModel(OffenceModel):
     def _average(self, member_proba: list[np.ndarray]) -> np.ndarray:
         return np.tensordot(self._weights(), np.stack(member_proba), axes=1)
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None) -> EnsembleModel:  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+            groups: Sequence[str] | None = None) -> EnsembleModel:
         X, Y = list(X), np.asarray(Y)  # noqa: N806
-        if self.method not in ("average", "stacking", "select"):
-            raise ValueError(f"method must be average, stacking or select, not {self.method!r}")
+        if self.method not in ("average", "stacking", "select", "source_stack"):
+            raise ValueError(f"method must be average, stacking, select or source_stack, not {self.method!r}")
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.members_ = self._build_members()
         self.selection_scores_: dict[str, float] = {}
         self.stack_ = None
-        if self.method == "average":
+        self.oof_proba_ = None
+        if self.method == "source_stack" and groups is not None and len(corpus_groups(groups)) >= 2:
+            return self._fit_source_stack(X, Y, weights, list(groups))
+        if self.method in ("average", "source_stack"):
             for member in self.members_:
                 member.fit(X, Y, sample_weight=weights)
             self.chosen_ = "average"
@@ -169,6 +190,29 @@ class EnsembleModel(OffenceModel):
                 self.members_[k].fit(X, Y, sample_weight=weights)
         return self
 
+    def _fit_source_stack(self, X: list[Incident], Y: np.ndarray, weights: np.ndarray | None,  # noqa: N803
+                          groups: list[str]) -> EnsembleModel:
+        """Members' out-of-source probabilities -> a LogitStack; cross-fitted ``oof_proba_``; members on all."""
+        held = [out_of_source_proba(m["kind"], m.get("params") or {}, X, Y, weights, groups, self.source_folds)
+                for m in self.members]
+        rows = held_rows(np.hstack(held))
+        weight = None if weights is None else weights[rows]
+        self.stack_ = LogitStack(C=self.stack_C).fit([p[rows] for p in held], Y[rows], weight)
+        self.oof_proba_ = np.full(Y.shape, np.nan)
+        row_groups = np.asarray(groups)[rows]
+        for fold in source_folds(groups, self.source_folds):
+            inside = np.isin(row_groups, fold)
+            fit_part, apply_part = rows[~inside], rows[inside]
+            stack = LogitStack(C=self.stack_C).fit([p[fit_part] for p in held], Y[fit_part],
+                                                   None if weights is None else weights[fit_part])
+            self.oof_proba_[apply_part] = stack.predict_proba([p[apply_part] for p in held])
+        for member in self.members_:
+            member.fit(X, Y, sample_weight=weights, groups=groups)
+        self.chosen_ = "source_stack"
+        for k, (spec, weight) in enumerate(zip(self.members, self.stack_.member_weights, strict=True)):
+            self.selection_scores_[f"weight:member{k}:{spec['kind']}"] = float(weight)
+        return self
+
     def _used_members(self) -> list[int]:
         if self.chosen_.startswith("member"):
             return [int(self.chosen_.split(":")[0].removeprefix("member"))]
@@ -178,7 +222,7 @@ class EnsembleModel(OffenceModel):
     def _combine(self, member_proba: list[np.ndarray]) -> np.ndarray:
         if self.chosen_ == "average":
             return self._average(member_proba)
-        if self.chosen_ == "stacking":
+        if self.chosen_ in ("stacking", "source_stack"):
             return self.stack_.predict_proba(member_proba)
         return member_proba[int(self.chosen_.split(":")[0].removeprefix("member"))]
 
@@ -192,14 +236,19 @@ class EnsembleModel(OffenceModel):
             return np.zeros((0, len(self.labels)))
         return self._combine(self._member_proba(X))
 
-    def explainer_index(self) -> int:
-        if self.explain_with is not None:
-            return int(self.explain_with)
+    def _preferred(self, chosen: int | None, preference: tuple[str, ...], default: int) -> int:
+        if chosen is not None:
+            return int(chosen)
         kinds = [m["kind"] for m in self.members]
-        for kind in _EXPLAINER_PREFERENCE:
-            if kind in kinds:
-                return kinds.index(kind)
-        return 0
+        return next((kinds.index(kind) for kind in preference if kind in kinds), default)
+
+    def explainer_index(self) -> int:
+        """The member whose relationship, reporter, domestic and people the ensemble reports."""
+        return self._preferred(self.explain_with, _EXPLAINER_PREFERENCE, 0)
+
+    def evidence_index(self) -> int:
+        """The member asked for the evidence of the combined flags."""
+        return self._preferred(getattr(self, "evidence_with", None), _EVIDENCE_PREFERENCE, self.explainer_index())
 
     def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
         """Combined probabilities; the explaining member's attributes and evidence for combined flags."""
@@ -231,9 +280,9 @@ class EnsembleModel(OffenceModel):
         flags = combined >= np.asarray(thresholds)
         rows = np.flatnonzero(flags.any(axis=1))
         if rows.size:
-            # Ask the explainer for evidence on every label any of these incidents has flagged.
+            # Ask the evidence member for every label any of these incidents has flagged.
             wanted = np.where(flags[rows].any(axis=0), 0.0, np.inf)
-            evidence = self.members_[e].analyse([X[i] for i in rows], wanted)
+            evidence = self.members_[self.evidence_index()].analyse([X[i] for i in rows], wanted)
             for i, analysis in zip(rows, evidence, strict=True):
                 keep = {self.labels[j] for j in np.flatnonzero(flags[i])}
                 out[i].evidence = {k: v for k, v in analysis.evidence.items() if k in keep}

@@ -9,9 +9,9 @@ so "no injuries" and "worried he might" count against an offence instead of for 
 
 Evidence for a flagged offence is the affirmed indicator spans that support it (what an
 auditor highlights), falling back to the sentences that score highest when there are none.
-Relationship and reporter come from the extraction's rules, or, with
-``attribute_model="learned"``, from a logistic regression over the extraction's cues
-trained on the gold fields.
+Relationship, reporter and domestic come from the extraction's rules, or, with
+``attribute_model="learned"``, from ``AttributeModel`` (text n-grams plus the rules' cues and
+calls, trained on the gold fields).
 
 The spaCy pipeline is never pickled: the ``Extractor`` drops it and rebuilds it lazily.
 """
@@ -22,13 +22,13 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
-from sklearn.linear_model import LogisticRegression
 
+from secondary_crimes.classify.attributes import AttributeModel
 from secondary_crimes.classify.base import Analysis, OffenceModel
 from secondary_crimes.classify.baseline import text_features
 from secondary_crimes.classify.calibrated import PerLabelCalibrated, linear_classifier
 from secondary_crimes.extract.components import read_kinds
-from secondary_crimes.extract.extractor import DOMESTIC_RELATIONSHIPS, RELATIONSHIPS, REPORTERS, Extractor
+from secondary_crimes.extract.extractor import RELATIONSHIPS, REPORTERS, Extractor
 from secondary_crimes.extract.types import Extraction
 from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import LABELS
@@ -80,17 +80,6 @@ def indicator_features(extractions: Sequence[Extraction]) -> np.ndarray:
     return X
 
 
-CUE_NAMES = (
-    [f"relationship:{r}" for r in RELATIONSHIPS[:-1]] + [f"reporter:{r}" for r in REPORTERS] + ["reporter:no_call_log"]
-)
-
-
-def cue_features(extractions: Sequence[Extraction]) -> np.ndarray:
-    return np.array([[np.log1p(e.cues.get(name, 0.0)) for name in CUE_NAMES] for e in extractions]).reshape(
-        len(extractions), len(CUE_NAMES)
-    )
-
-
 class HybridModel(OffenceModel):
     """TF-IDF text features plus extraction features, one calibrated LR per offence."""
 
@@ -105,6 +94,7 @@ class HybridModel(OffenceModel):
         use_text: bool = True,
         context_damping: float = 1.0,
         attribute_model: str = "rules",
+        attribute_params: dict | None = None,
         spacy_model: str | None = None,
         n_process: int = 1,
     ):
@@ -115,6 +105,7 @@ class HybridModel(OffenceModel):
         self.use_text = use_text
         self.context_damping = context_damping
         self.attribute_model = attribute_model
+        self.attribute_params = attribute_params
         self.spacy_model = spacy_model
         self.n_process = n_process
 
@@ -144,7 +135,8 @@ class HybridModel(OffenceModel):
 
     # -- the contract -------------------------------------------------------------------
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None) -> HybridModel:  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+            groups: Sequence[str] | None = None) -> HybridModel:
         X = list(X)  # noqa: N806
         extractions = self.extract(X)
         self.features_ = text_features(self.max_features) if self.use_text else None
@@ -153,22 +145,12 @@ class HybridModel(OffenceModel):
             linear_classifier(self.C), method=self.calibration
         )
         self.classifier_.fit(features, Y, sample_weight=sample_weight)
-        self.attribute_models_ = {}
+        self.attributes_ = None
         if self.attribute_model == "learned":
-            for name in ("relationship", "reporter"):
-                gold = [getattr(incident, name, None) for incident in X]
-                rows = [i for i, value in enumerate(gold) if value is not None]
-                if len(rows) >= 20 and len({gold[i] for i in rows}) >= 2:
-                    subset = [extractions[i] for i in rows]
-                    model = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
-                    weights = None if sample_weight is None else np.asarray(sample_weight)[rows]
-                    model.fit(self._attribute_matrix(subset), [gold[i] for i in rows], sample_weight=weights)
-                    self.attribute_models_[name] = model
+            self.attributes_ = AttributeModel(**(self.attribute_params or {})).fit(X, extractions, sample_weight)
+        elif self.attribute_model != "rules":
+            raise ValueError(f"attribute_model must be 'rules' or 'learned', not {self.attribute_model!r}")
         return self
-
-    @staticmethod
-    def _attribute_matrix(extractions: Sequence[Extraction]) -> np.ndarray:
-        return np.hstack([indicator_features(extractions), cue_features(extractions)])
 
     def _proba(self, X: Sequence[Incident], extractions: list[Extraction]) -> np.ndarray:  # noqa: N803
         proba = self.classifier_.predict_proba(self._matrix(X, extractions))
@@ -187,29 +169,13 @@ class HybridModel(OffenceModel):
             return np.zeros((0, len(self.labels)))
         return self._proba(X, self.extract(X))
 
-    def attributes(self, extractions: Sequence[Extraction]) -> list[tuple[str | None, str | None, bool | None]]:
-        """(relationship, reporter, domestic) per extraction: rules, or the learned models."""
-        relationship = [e.relationship for e in extractions]
-        reporter = [e.reporter for e in extractions]
-        models = getattr(self, "attribute_models_", {})
-        if extractions and models:
-            matrix = self._attribute_matrix(extractions)
-            if "relationship" in models:
-                relationship = list(models["relationship"].predict(matrix))
-            if "reporter" in models:
-                reporter = list(models["reporter"].predict(matrix))
-        out = []
-        for e, rel, rep in zip(extractions, relationship, reporter, strict=True):
-            domestic = (
-                e.domestic
-                if rel == e.relationship
-                else (
-                    rel in DOMESTIC_RELATIONSHIPS
-                    and not any(i.affirmed and i.kind in {"child_neglect", "child_harm"} for i in e.indicators)
-                )
-            )
-            out.append((rel, rep, domestic))
-        return out
+    def attributes(self, X: Sequence[Incident], extractions: Sequence[Extraction]  # noqa: N803
+                   ) -> list[tuple[str | None, str | None, bool | None]]:
+        """(relationship, reporter, domestic) per incident: the learned model's, or the rules'."""
+        learned = getattr(self, "attributes_", None)
+        if learned is not None:
+            return learned.predict(X, extractions)
+        return [(e.relationship, e.reporter, e.domestic) for e in extractions]
 
     def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
         X = list(X)  # noqa: N806
@@ -219,7 +185,7 @@ class HybridModel(OffenceModel):
         proba = self._proba(X, extractions)
         out, fallback = [], []
         for incident, extraction, row, (relationship, reporter, domestic) in zip(
-            X, extractions, proba, self.attributes(extractions), strict=True
+            X, extractions, proba, self.attributes(X, extractions), strict=True
         ):
             analysis = Analysis(
                 probabilities=row,

@@ -9,6 +9,7 @@ from secondary_crimes.classify.base import OffenceModel
 KINDS = {
     "baseline": "secondary_crimes.classify.baseline:BaselineModel",
     "hybrid": "secondary_crimes.classify.hybrid:HybridModel",
+    "sentence": "secondary_crimes.classify.sentence:SentenceModel",
     "transformer": "secondary_crimes.classify.transformer:TransformerModel",
     "ensemble": "secondary_crimes.classify.ensemble:EnsembleModel",
 }

@@ -31,6 +31,13 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, min_positives: int 
     return float(candidates[np.argmin(np.abs(candidates - default))])
 
 
-def choose_thresholds(Y: np.ndarray, proba: np.ndarray, **kwargs) -> np.ndarray:  # noqa: N803
-    """One threshold per column (``kwargs`` as ``best_threshold``'s, ``sample_weight`` included)."""
+def choose_thresholds(Y: np.ndarray, proba: np.ndarray, *, shared: bool = False, **kwargs) -> np.ndarray:  # noqa: N803
+    """One threshold per column (``kwargs`` as ``best_threshold``'s, ``sample_weight`` included);
+    ``shared``: one threshold for every column, best for micro F-beta over all of them (for
+    calibrated probabilities, where a column's few positives would only add noise)."""
+    if shared:
+        weight = kwargs.pop("sample_weight", None)
+        if weight is not None:
+            weight = np.repeat(np.asarray(weight, dtype=float), Y.shape[1])
+        return np.full(Y.shape[1], best_threshold(Y.reshape(-1), proba.reshape(-1), sample_weight=weight, **kwargs))
     return np.array([best_threshold(Y[:, j], proba[:, j], **kwargs) for j in range(Y.shape[1])])

@@ -300,7 +300,8 @@ class TransformerModel(OffenceModel):
             )
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None) -> TransformerModel:  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+            groups: Sequence[str] | None = None) -> TransformerModel:
         """Fine-tune; ``sample_weight`` scales each incident's share of the loss."""
         import datasets
         import torch

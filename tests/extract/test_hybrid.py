@@ -108,9 +108,21 @@ def test_pickle_round_trip_without_spacy(fitted, tmp_path):
 
 def test_learned_attributes(extractor):
     rows, Y = incidents()  # noqa: N806
-    rows = rows * 2
+    rows = [row.model_copy(update={"incident_id": f"{row.incident_id}-{copy}",
+                                   "domestic": row.relationship == "intimate_partner"})
+            for copy in range(2) for row in rows]
     Y = np.vstack([Y, Y])  # noqa: N806
     model = HybridModel(C=1.0, max_features=2000, attribute_model="learned").fit(rows, Y)
-    assert set(model.attribute_models_) == {"relationship"}  # one reporter class only: rules stay
-    relationship, reporter, domestic = model.attributes(extractor.extract(rows[:1]))[0]
-    assert relationship == "intimate_partner" and reporter == "victim" and domestic is True
+    # one reporter class only: the rules' call stands for the reporter
+    assert set(model.attributes_.models_) == {"relationship", "domestic"}
+    unseen = [Incident(incident_id="u1", call_log="Caller states her husband punched her in the face."),
+              Incident(incident_id="u2", call_log="RP reports lost keys in the park, no offences.")]
+    calls = model.attributes(unseen, extractor.extract(unseen))
+    assert calls[0] == ("intimate_partner", "victim", True)
+    assert calls[1][0] == "none" and calls[1][2] is False
+
+
+def test_unknown_attribute_model_is_an_error():
+    rows, Y = incidents()  # noqa: N806
+    with pytest.raises(ValueError, match="attribute_model"):
+        HybridModel(max_features=2000, attribute_model="magic").fit(rows, Y)

@@ -1,0 +1,120 @@
+"""Relationship, reporter and domestic, learned from gold labels with the extraction's calls as features.
+
+The extraction's rules (``extract.extractor``) read the relationship and the reporter from
+listed cue words; a force that writes "her fella", "baby father" or "call from school nurse"
+in its own way defeats a list. ``AttributeModel`` learns each attribute from the labelled
+incidents instead, by a multinomial logistic regression over
+
+- word 1-2 grams of the whole text (who is named, and how), and separately of the opening of
+  the call log (who is calling);
+- the extraction's cue scores and its rule-based calls, one-hot, so the patterns still count.
+
+Domestic is learned the same way, with the relationship's probabilities as extra features
+(a husband is domestic; a mother reporting her child's teacher is not). A fitted model
+needs ``min_rows`` labelled incidents and two classes per attribute; otherwise the rules stand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from secondary_crimes.extract.extractor import DOMESTIC_RELATIONSHIPS, RELATIONSHIPS, REPORTERS
+from secondary_crimes.extract.types import Extraction
+from secondary_crimes.records import Incident
+from secondary_crimes.text import model_text
+
+CUE_NAMES = (
+    [f"relationship:{r}" for r in RELATIONSHIPS[:-1]] + [f"reporter:{r}" for r in REPORTERS] + ["reporter:no_call_log"]
+)
+OPENING_CHARS = 240
+
+
+def opening(incident: Incident) -> str:
+    """The first words of the call log (or of the narrative when there is none): who is calling."""
+    text = incident.call_log.strip() or (incident.officer_narrative or "").strip()
+    return text[:OPENING_CHARS]
+
+
+def rule_features(extractions: Sequence[Extraction]) -> np.ndarray:
+    """Cue scores (log1p) and the rules' relationship, reporter and domestic calls, one-hot."""
+    rows = []
+    for e in extractions:
+        cues = [np.log1p(e.cues.get(name, 0.0)) for name in CUE_NAMES]
+        relationship = [float(e.relationship == r) for r in RELATIONSHIPS]
+        reporter = [float(e.reporter == r) for r in REPORTERS]
+        rows.append(cues + relationship + reporter + [float(bool(e.domestic))])
+    return np.asarray(rows, dtype=float).reshape(len(extractions), -1)
+
+
+class AttributeModel:
+    """Learned relationship, reporter and domestic calls; see the module docstring."""
+
+    def __init__(self, C: float = 2.0, max_features: int = 20000, rule_weight: float = 1.0,  # noqa: N803
+                 min_rows: int = 20):
+        self.C = C
+        self.max_features = max_features
+        self.rule_weight = rule_weight
+        self.min_rows = min_rows
+
+    def _matrix(self, incidents: Sequence[Incident], extractions: Sequence[Extraction], *, fit: bool = False):
+        texts = [model_text(incident) for incident in incidents]
+        openings = [opening(incident) for incident in incidents]
+        if fit:
+            self.words_ = TfidfVectorizer(lowercase=True, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                          max_features=self.max_features)
+            self.openings_ = TfidfVectorizer(lowercase=True, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                             max_features=self.max_features)
+            self.words_.fit(texts)
+            self.openings_.fit(openings)
+        return sparse.hstack([
+            self.words_.transform(texts),
+            self.openings_.transform(openings),
+            sparse.csr_matrix(rule_features(extractions) * self.rule_weight),
+        ], format="csr")
+
+    def fit(self, incidents: Sequence[Incident], extractions: Sequence[Extraction],
+            sample_weight: np.ndarray | None = None) -> AttributeModel:
+        """Fit each attribute on the incidents that carry its gold value."""
+        weights = np.ones(len(incidents)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        matrix = self._matrix(incidents, extractions, fit=True)
+        self.models_: dict[str, LogisticRegression] = {}
+        for name in ("relationship", "reporter"):
+            self._fit_one(name, [getattr(i, name, None) for i in incidents], matrix, weights)
+        if "relationship" in self.models_:
+            domestic_matrix = sparse.hstack([matrix, self.models_["relationship"].predict_proba(matrix)], format="csr")
+            gold = [getattr(i, "domestic", None) for i in incidents]
+            self._fit_one("domestic", [None if g is None else bool(g) for g in gold], domestic_matrix, weights)
+        return self
+
+    def _fit_one(self, name: str, gold: list, matrix, weights: np.ndarray) -> None:
+        rows = [i for i, value in enumerate(gold) if value is not None]
+        if len(rows) < self.min_rows or len({gold[i] for i in rows}) < 2:
+            return
+        model = LogisticRegression(C=self.C, max_iter=3000, class_weight="balanced")
+        model.fit(matrix[rows], [gold[i] for i in rows], sample_weight=weights[rows])
+        self.models_[name] = model
+
+    def predict(self, incidents: Sequence[Incident], extractions: Sequence[Extraction]
+                ) -> list[tuple[str | None, str | None, bool | None]]:
+        """(relationship, reporter, domestic) per incident; the rules' call where nothing was learned."""
+        if not len(incidents):
+            return []
+        matrix = self._matrix(incidents, extractions)
+        relationship = [e.relationship for e in extractions]
+        reporter = [e.reporter for e in extractions]
+        domestic = [e.domestic for e in extractions]
+        if "relationship" in self.models_:
+            relationship = list(self.models_["relationship"].predict(matrix))
+        if "reporter" in self.models_:
+            reporter = list(self.models_["reporter"].predict(matrix))
+        if "domestic" in self.models_:
+            domestic_matrix = sparse.hstack([matrix, self.models_["relationship"].predict_proba(matrix)], format="csr")
+            domestic = [bool(d) for d in self.models_["domestic"].predict(domestic_matrix)]
+        elif "relationship" in self.models_:
+            domestic = [r in DOMESTIC_RELATIONSHIPS for r in relationship]
+        return [(str(r), str(p), d) for r, p, d in zip(relationship, reporter, domestic, strict=True)]

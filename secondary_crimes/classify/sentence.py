@@ -1,0 +1,421 @@
+"""A sentence-level offence model: the packaged MiniLM, fine-tuned to say which offences one sentence states.
+
+Every unit of an incident (a sentence, or a window over a long run-on one:
+``text.sentence_units``) is scored for each offence, and the incident's score for an offence
+is pooled over its units (``pooling``: ``max`` of the logits, or ``noisy_or`` of the
+probabilities). One sentence that states an offence is then enough however long or short the
+log, and that sentence is the evidence span.
+
+Training targets come from the auditors' evidence quotes (``sentence_labels``): the sentence
+holding an offence's quote is a positive, every sentence of an incident without the offence
+a negative, and the rest are left out of the loss. Each epoch takes every positive sentence
+and a fresh draw of ``negatives_per_positive`` negatives for each.
+
+The encoder is the packaged ``all-MiniLM-L6-v2`` (loaded from its folder, never from a hub).
+Only its top ``trainable_layers`` layers and a linear head are fine-tuned; the frozen lower
+layers' outputs for a sentence are cached (bounded, per process), so repeated fits on the
+same sentences (cross-validation, out-of-source predictions) pay for them once. The pickled
+model holds the fine-tuned layers and head only (a few MB); the frozen layers are reloaded
+from the package.
+
+Incident probabilities are calibrated on a seeded validation split of incidents that the
+fine-tune never sees: Platt scaling of the pooled logit per offence where the split holds
+``min_calibration_positives`` positives, one shared scaling for the rest.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from secondary_crimes.classify.base import Analysis, OffenceModel
+from secondary_crimes.extract.types import Span
+from secondary_crimes.records import Incident
+from secondary_crimes.sentence_labels import sentence_examples
+from secondary_crimes.text import sentence_units
+
+log = logging.getLogger(__name__)
+
+# Frozen lower-layer outputs by (encoder path, layer, max_length, text): fp16 (tokens, hidden).
+STATE_CACHE_SIZE = 60_000
+_STATES: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def clear_state_cache() -> None:
+    _STATES.clear()
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+class SentenceModel(OffenceModel):
+    """Per-sentence offence scores from a partly fine-tuned MiniLM, pooled per incident."""
+
+    kind = "sentence"
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        max_length: int = 64,
+        max_words: int = 40,
+        overlap_words: int = 10,
+        trainable_layers: int = 1,
+        epochs: int = 2,
+        batch_size: int = 32,
+        lr: float = 5e-5,
+        head_lr: float = 2e-3,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        negatives_per_positive: float = 2.0,
+        max_steps: int | None = None,
+        dropout: float = 0.1,
+        pos_weight_cap: float = 5.0,
+        pooling: str = "max",
+        validation_fraction: float = 0.15,
+        min_calibration_positives: int = 5,
+        eval_batch_size: int = 128,
+        seed: int = 13,
+        device: str = "auto",
+    ):
+        self.model_path = model_path
+        self.max_length = max_length
+        self.max_words = max_words
+        self.overlap_words = overlap_words
+        self.trainable_layers = trainable_layers
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.head_lr = head_lr
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.negatives_per_positive = negatives_per_positive
+        self.max_steps = max_steps
+        self.dropout = dropout
+        self.pos_weight_cap = pos_weight_cap
+        self.pooling = pooling
+        self.validation_fraction = validation_fraction
+        self.min_calibration_positives = min_calibration_positives
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+        self.device = device
+
+    # ----------------------------------------------------------------- runtime pieces
+    def _path(self) -> str:
+        from secondary_crimes.classify.transformer import packaged_encoder_path
+
+        return self.model_path or packaged_encoder_path()
+
+    def _device(self):
+        import torch
+
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def _tokenizer(self):
+        if getattr(self, "_tok", None) is None:
+            from transformers import AutoTokenizer
+
+            self._tok = AutoTokenizer.from_pretrained(self._path(), local_files_only=True)
+        return self._tok
+
+    def _encoder(self):
+        """The packaged encoder with its pretrained weights (the frozen part is never changed)."""
+        if getattr(self, "_enc", None) is None:
+            from transformers import AutoModel
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            encoder = AutoModel.from_pretrained(self._path(), local_files_only=True)
+            encoder.eval()
+            for parameter in encoder.parameters():
+                parameter.requires_grad_(False)
+            self._enc = encoder.to(self._device())
+        return self._enc
+
+    @property
+    def frozen_depth(self) -> int:
+        """How many encoder layers stay pretrained (0: only the embeddings)."""
+        layers = self._encoder().config.num_hidden_layers
+        if not 1 <= self.trainable_layers <= layers:
+            raise ValueError(f"trainable_layers must be between 1 and {layers}, not {self.trainable_layers}")
+        return layers - self.trainable_layers
+
+    def _build_top(self):
+        """The trainable part: copies of the top encoder layers, dropout and a linear head."""
+        import copy
+
+        from torch import nn
+
+        encoder = self._encoder()
+        layers = nn.ModuleList(copy.deepcopy(layer) for layer in encoder.encoder.layer[self.frozen_depth:])
+        for parameter in layers.parameters():
+            parameter.requires_grad_(True)
+        top = nn.ModuleDict({
+            "layers": layers,
+            "dropout": nn.Dropout(self.dropout),
+            "head": nn.Linear(encoder.config.hidden_size, len(self.labels)),
+        })
+        return top.to(self._device())
+
+    def _top(self):
+        """The fine-tuned top, rebuilt from the pickled weights on first use after loading."""
+        if getattr(self, "_top_module", None) is None:
+            import torch
+
+            if not hasattr(self, "top_bytes_"):
+                raise RuntimeError("SentenceModel is not fitted")
+            top = self._build_top()
+            top.load_state_dict(torch.load(io.BytesIO(self.top_bytes_), map_location="cpu", weights_only=True))
+            top.eval()
+            self._top_module = top
+        return self._top_module
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("_tok", "_enc", "_top_module"):
+            state.pop(key, None)
+        return state
+
+    # ----------------------------------------------------------------- the frozen part
+    def _frozen_states(self, texts: Sequence[str], *, remember: bool) -> list:
+        """The frozen layers' output for each text (fp16, tokens x hidden), cached by text."""
+        import torch
+
+        path, depth = self._path(), self.frozen_depth
+        keys = [(path, depth, self.max_length, text) for text in texts]
+        out: list = [None] * len(texts)
+        todo: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            if key in _STATES:
+                _STATES.move_to_end(key)
+                out[i] = _STATES[key]
+            else:
+                todo.setdefault(texts[i], []).append(i)
+        if todo:
+            encoder, tokenizer, device = self._encoder(), self._tokenizer(), self._device()
+            pending = sorted(todo, key=len)
+            with torch.inference_mode():
+                for start in range(0, len(pending), self.eval_batch_size):
+                    chunk = pending[start: start + self.eval_batch_size]
+                    batch = tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
+                                      return_tensors="pt").to(device)
+                    hidden = encoder(**batch, output_hidden_states=True).hidden_states[depth]
+                    lengths = batch["attention_mask"].sum(1).tolist()
+                    for text, states, length in zip(chunk, hidden, lengths, strict=True):
+                        value = states[:length].to("cpu", torch.float16).clone()
+                        for i in todo[text]:
+                            out[i] = value
+                        if remember:
+                            _STATES[(path, depth, self.max_length, text)] = value
+                            if len(_STATES) > STATE_CACHE_SIZE:
+                                _STATES.popitem(last=False)
+        return out
+
+    def _forward(self, top, states: list):
+        """Unit logits (batch x labels) from frozen states through the trainable top."""
+        import torch
+
+        device = self._device()
+        width = max(int(s.shape[0]) for s in states)
+        hidden = torch.zeros(len(states), width, states[0].shape[1], dtype=torch.float32)
+        mask = torch.zeros(len(states), width, dtype=torch.float32)
+        for k, s in enumerate(states):
+            hidden[k, : s.shape[0]] = s.float()
+            mask[k, : s.shape[0]] = 1.0
+        hidden, mask = hidden.to(device), mask.to(device)
+        additive = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
+        for layer in top["layers"]:
+            hidden = layer(hidden, attention_mask=additive)
+            if isinstance(hidden, tuple):
+                hidden = hidden[0]
+        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1.0)
+        return top["head"](top["dropout"](pooled))
+
+    def unit_logits(self, texts: Sequence[str], *, remember: bool = False) -> np.ndarray:
+        """Per-unit logits (n_units x labels)."""
+        import torch
+
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        top = self._top()
+        top.eval()
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.eval_batch_size):
+                rows = order[start: start + self.eval_batch_size]
+                states = self._frozen_states([texts[i] for i in rows], remember=remember)
+                out[rows] = self._forward(top, states).float().cpu().numpy()
+        return out
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+            groups: Sequence[str] | None = None) -> SentenceModel:
+        """Fine-tune on the sentences the evidence quotes locate; calibrate on held-out incidents."""
+        import torch
+        from transformers import get_linear_schedule_with_warmup
+
+        X, Y = list(X), np.asarray(Y)  # noqa: N806
+        weights = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if not (len(X) == len(Y) == len(weights)):
+            raise ValueError(f"{len(X)} incidents but {len(Y)} label rows and {len(weights)} weights")
+        started = time.perf_counter()
+        rng = np.random.default_rng(self.seed)
+        torch.manual_seed(self.seed)
+        order = rng.permutation(len(X))
+        n_val = int(round(len(X) * self.validation_fraction)) if len(X) >= 20 else 0
+        val_rows, fit_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
+
+        examples = sentence_examples([X[i] for i in fit_rows], Y[fit_rows], max_words=self.max_words,
+                                     overlap=self.overlap_words)
+        self.training_summary_: dict[str, Any] = {
+            "incidents": len(fit_rows), "validation_incidents": len(val_rows), "units": len(examples.units),
+            "positive_units": int(examples.Y.sum()), "unlocated_quotes": examples.unlocated,
+        }
+        unit_weight = weights[fit_rows][examples.owner] if len(examples.units) else np.zeros(0)
+        top = self._build_top()
+        self._top_module = top
+        if len(examples.units):
+            positive = np.flatnonzero(examples.Y.max(axis=1) > 0)
+            negative = np.flatnonzero(examples.Y.max(axis=1) == 0)
+            n_negative = min(len(negative), int(round(max(1, len(positive)) * self.negatives_per_positive)))
+            per_epoch = len(positive) + n_negative
+            steps_per_epoch = max(1, int(np.ceil(per_epoch / self.batch_size)))
+            total = steps_per_epoch * self.epochs if self.max_steps is None else min(
+                self.max_steps, steps_per_epoch * self.epochs)
+            pos = examples.Y.sum(0)
+            neg = (examples.known & (examples.Y == 0)).sum(0) * (n_negative / max(1, len(negative)))
+            pos_weight = torch.tensor(np.clip(neg / np.maximum(pos, 1), 1.0, self.pos_weight_cap), dtype=torch.float32)
+            head = list(top["head"].parameters())
+            body = list(top["layers"].parameters())
+            optimiser = torch.optim.AdamW([{"params": body, "lr": self.lr}, {"params": head, "lr": self.head_lr}],
+                                          weight_decay=self.weight_decay)
+            schedule = get_linear_schedule_with_warmup(optimiser, int(total * self.warmup_ratio), total)
+            loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight.to(self._device()), reduction="none")
+            texts = examples.texts
+            step = 0
+            for epoch in range(self.epochs):
+                drawn = np.concatenate([positive, rng.choice(negative, n_negative, replace=False)]) \
+                    if n_negative else positive
+                drawn = rng.permutation(drawn)
+                # Batches of similar length (less padding), in random order.
+                groups = [drawn[i: i + self.batch_size * 20] for i in range(0, len(drawn), self.batch_size * 20)]
+                batches = []
+                for group in groups:
+                    group = group[np.argsort([len(texts[i]) for i in group], kind="stable")]
+                    batches.extend(group[i: i + self.batch_size] for i in range(0, len(group), self.batch_size))
+                top.train()
+                running = 0.0
+                for b in rng.permutation(len(batches)):
+                    rows = batches[b]
+                    states = self._frozen_states([texts[i] for i in rows], remember=True)
+                    logits = self._forward(top, states)
+                    target = torch.from_numpy(examples.Y[rows]).to(logits.device)
+                    known = torch.from_numpy(examples.known[rows].astype(np.float32)).to(logits.device)
+                    weight = torch.from_numpy(unit_weight[rows].astype(np.float32)).to(logits.device)[:, None]
+                    loss = (loss_fn(logits, target) * known * weight).sum() / (known * weight).sum().clamp(min=1.0)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(top.parameters(), 1.0)
+                    optimiser.step()
+                    schedule.step()
+                    optimiser.zero_grad()
+                    running += float(loss.detach())
+                    step += 1
+                    if step >= total:
+                        break
+                log.info("sentence model epoch %d: loss %.4f over %d steps", epoch + 1, running / max(1, len(batches)),
+                         len(batches))
+                if step >= total:
+                    break
+        top.eval()
+        buffer = io.BytesIO()
+        torch.save(top.state_dict(), buffer)
+        self.top_bytes_ = buffer.getvalue()
+        self._fit_calibration([X[i] for i in val_rows], Y[val_rows])
+        self.training_summary_["seconds"] = round(time.perf_counter() - started, 1)
+        log.info("sentence model fitted: %s", self.training_summary_)
+        return self
+
+    def _fit_calibration(self, X: list[Incident], Y: np.ndarray) -> None:  # noqa: N803
+        """Per-offence Platt scaling of the pooled logit where the split allows, else one shared."""
+        from sklearn.linear_model import LogisticRegression
+
+        n_labels = len(self.labels)
+        self.calibration_ = np.tile([1.0, 0.0], (n_labels, 1))
+        if not X:
+            return
+        pooled, _, _ = self._pooled(X, remember=True)
+        y = np.asarray(Y)
+        if 0 < y.sum() < y.size:
+            shared = LogisticRegression(C=1.0).fit(pooled.reshape(-1, 1), y.reshape(-1))
+            self.calibration_[:] = [shared.coef_[0, 0], shared.intercept_[0]]
+        for j in range(n_labels):
+            positives = int(y[:, j].sum())
+            if positives >= self.min_calibration_positives and len(y) - positives >= self.min_calibration_positives:
+                model = LogisticRegression(C=1.0).fit(pooled[:, [j]], y[:, j])
+                self.calibration_[j] = [model.coef_[0, 0], model.intercept_[0]]
+
+    # ----------------------------------------------------------------- predicting
+    def _pooled(self, X: Sequence[Incident], *, remember: bool = False):  # noqa: N803
+        """Pooled logits per incident, each unit's probabilities, and the units themselves."""
+        per_incident = [sentence_units(incident, self.max_words, self.overlap_words) for incident in X]
+        texts = [unit.text for units in per_incident for unit in units]
+        logits = self.unit_logits(texts, remember=remember)
+        pooled = np.full((len(X), len(self.labels)), -20.0, dtype=np.float32)
+        blocks, offset = [], 0
+        for i, units in enumerate(per_incident):
+            block = logits[offset: offset + len(units)]
+            offset += len(units)
+            blocks.append(block)
+            if not len(units):
+                continue
+            if self.pooling == "max":
+                pooled[i] = block.max(axis=0)
+            elif self.pooling == "noisy_or":
+                p = 1.0 - np.prod(1.0 - _sigmoid(block), axis=0)
+                p = np.clip(p, 1e-6, 1 - 1e-6)
+                pooled[i] = np.log(p / (1 - p))
+            else:
+                raise ValueError(f"pooling must be 'max' or 'noisy_or', not {self.pooling!r}")
+        return pooled, blocks, per_incident
+
+    def _calibrate(self, pooled: np.ndarray) -> np.ndarray:
+        a, b = self.calibration_[:, 0], self.calibration_[:, 1]
+        return _sigmoid(pooled * a + b)
+
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
+        X = list(X)  # noqa: N806
+        if not X:
+            return np.zeros((0, len(self.labels)))
+        return self._calibrate(self._pooled(X)[0])
+
+    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
+        """Probabilities, and for each flagged offence the units that state it most strongly."""
+        X = list(X)  # noqa: N806
+        if not X:
+            return []
+        pooled, blocks, per_incident = self._pooled(X)
+        proba = self._calibrate(pooled)
+        out = []
+        for row, block, units in zip(proba, blocks, per_incident, strict=True):
+            analysis = Analysis(probabilities=row)
+            if thresholds is not None and len(units):
+                for j in np.flatnonzero(row >= thresholds):
+                    analysis.evidence[self.labels[j]] = self.evidence_units(block[:, j], units)
+            out.append(analysis)
+        return out
+
+    def evidence_units(self, logits: np.ndarray, units: list[Span]) -> list[Span]:
+        """The units scoring within a whisker of the best for one offence, at most ``max_evidence``."""
+        order = np.argsort(-logits, kind="stable")
+        best = _sigmoid(logits[order[0]])
+        chosen = [units[i] for i in order[: self.max_evidence] if _sigmoid(logits[i]) >= 0.5 * best]
+        return sorted(chosen, key=lambda s: (s.field != "call_log", s.start))

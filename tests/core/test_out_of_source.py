@@ -1,0 +1,121 @@
+"""Out-of-source predictions, the source stack and thresholds chosen on them (cheap baseline members)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from secondary_crimes.classify.ensemble import EnsembleModel
+from secondary_crimes.classify.out_of_source import held_rows, out_of_source_proba, source_folds
+from secondary_crimes.classify.stack import LogitStack
+from secondary_crimes.classify.thresholds import choose_thresholds
+from secondary_crimes.taxonomy import LABELS
+from secondary_crimes.train import TrainConfig, fit_bundle
+from secondary_crimes.training_data import Dataset, synthetic
+
+CHEAP = {"max_features": 1500}
+MEMBERS = [{"kind": "baseline", "params": {"C": 4.0, **CHEAP}}, {"kind": "baseline", "params": {"C": 0.3, **CHEAP}}]
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    """120 synthetic incidents: 60 'background', then three 'forces' of 20 each."""
+    rows = synthetic(120, seed=21)
+    groups = ["synthetic"] * 60 + ["corpus:alpha"] * 20 + ["corpus:bravo"] * 20 + ["corpus:charlie"] * 20
+    return Dataset(rows, {"test": 120}, None, groups)
+
+
+@pytest.fixture()
+def fits(monkeypatch):
+    """The ids of every set of incidents a model was fitted on (the real fit still runs)."""
+    from secondary_crimes.classify.baseline import BaselineModel
+
+    seen: list[set[str]] = []
+    real = BaselineModel.fit
+
+    def spy(self, X, Y, sample_weight=None, groups=None):  # noqa: N803
+        seen.append({row.incident_id for row in X})
+        return real(self, X, Y, sample_weight=sample_weight, groups=groups)
+
+    monkeypatch.setattr(BaselineModel, "fit", spy)
+    return seen
+
+
+def test_source_folds_deal_whole_files_round_robin():
+    groups = ["synthetic", "corpus:a", "corpus:b", "corpus:c", "corpus:d", "corpus:e", "sample"]
+    assert source_folds(groups) == [["corpus:a"], ["corpus:b"], ["corpus:c"], ["corpus:d"], ["corpus:e"]]
+    assert source_folds(groups, 2) == [["corpus:a", "corpus:c", "corpus:e"], ["corpus:b", "corpus:d"]]
+    assert source_folds(["synthetic"]) == []
+
+
+def test_each_file_is_scored_by_a_model_that_never_saw_it(dataset, fits):
+    X, Y = dataset.incidents, dataset.Y  # noqa: N806
+    proba = out_of_source_proba("baseline", CHEAP, X, Y, None, dataset.groups)
+    assert np.isnan(proba[:60]).all()  # background rows are never held out
+    assert list(held_rows(proba)) == list(range(60, 120))
+    assert len(fits) == 3
+    for number, trained_on in enumerate(fits):
+        held = {row.incident_id for row in X[60 + 20 * number: 80 + 20 * number]}
+        assert not held & trained_on and len(trained_on) == 100
+
+
+def test_logit_stack_learns_to_trust_the_informative_member():
+    rng = np.random.default_rng(0)
+    Y = (rng.random((400, 4)) < 0.3).astype(int)  # noqa: N806
+    informative = np.clip(np.where(Y == 1, 0.8, 0.2) + rng.normal(0, 0.1, Y.shape), 0.01, 0.99)
+    noise = rng.random(Y.shape)
+    stack = LogitStack().fit([informative, noise], Y)
+    assert stack.member_weights[0] > 1.0 > abs(stack.member_weights[1])
+    proba = stack.predict_proba([informative, noise])
+    assert proba.shape == Y.shape and ((proba[Y == 1]).mean() > 0.6 > 0.3 > (proba[Y == 0]).mean())
+
+
+def test_source_stack_fits_on_out_of_source_predictions_and_exposes_cross_fitted_ones(dataset, fits):
+    X, Y = dataset.incidents, dataset.Y  # noqa: N806
+    model = EnsembleModel(members=MEMBERS, method="source_stack").fit(X, Y, groups=dataset.groups)
+    assert model.chosen_ == "source_stack" and isinstance(model.stack_, LogitStack)
+    assert len(fits) == 2 * 3 + 2  # each member: once per held-out file, then once on everything
+    assert np.isnan(model.oof_proba_[:60]).all() and np.isfinite(model.oof_proba_[60:]).all()
+    assert set(model.selection_scores_) == {"weight:member0:baseline", "weight:member1:baseline"}
+    proba = model.predict_proba(X[:5])
+    assert proba.shape == (5, len(LABELS)) and np.all((proba > 0) & (proba < 1))
+
+
+def test_source_stack_without_two_files_averages(dataset):
+    X, Y = dataset.incidents, dataset.Y  # noqa: N806
+    model = EnsembleModel(members=MEMBERS, method="source_stack").fit(X, Y)
+    assert model.chosen_ == "average" and model.oof_proba_ is None
+
+
+def test_by_source_thresholds_use_the_models_own_held_out_predictions(dataset, fits, monkeypatch):
+    config = TrainConfig(kind="ensemble", params={"members": MEMBERS, "method": "source_stack"},
+                         threshold_strategy="by_source", threshold_scope="shared")
+    called = []
+    monkeypatch.setattr("secondary_crimes.train.out_of_source_proba", lambda *a, **k: called.append(a))
+    bundle = fit_bundle(config, dataset)
+    assert not called and len(fits) == 8  # no refits: the stack's oof_proba_ chose the thresholds
+    rows = held_rows(bundle.model.oof_proba_)
+    expected = choose_thresholds(dataset.Y[rows], bundle.model.oof_proba_[rows], shared=True, min_positives=3)
+    np.testing.assert_allclose(bundle.thresholds, expected)
+    assert len(set(bundle.thresholds)) == 1
+    assert bundle.metadata["threshold_strategy"] == "by_source"
+
+
+def test_by_source_thresholds_refit_a_model_without_its_own(dataset, fits):
+    config = TrainConfig(kind="baseline", params=CHEAP, threshold_strategy="by_source")
+    fit_bundle(config, dataset)
+    assert len(fits) == 1 + 3  # the final fit, and one per held-out file
+
+
+def test_by_source_falls_back_to_folds_without_a_corpus(dataset, fits):
+    rows = dataset.subset(range(60))
+    config = TrainConfig(kind="baseline", params=CHEAP, threshold_strategy="by_source", threshold_folds=3)
+    bundle = fit_bundle(config, rows)
+    assert bundle.metadata["threshold_strategy"] == "oof" and len(fits) == 3 + 1
+
+
+def test_shared_thresholds_are_one_value_best_for_micro_f1():
+    Y = np.array([[1, 0], [1, 0], [0, 1], [0, 0], [0, 0], [0, 1]])  # noqa: N806
+    proba = np.array([[0.9, 0.1], [0.7, 0.2], [0.1, 0.6], [0.3, 0.2], [0.2, 0.4], [0.2, 0.65]])
+    shared = choose_thresholds(Y, proba, shared=True, min_positives=1)
+    assert shared[0] == shared[1] and 0.4 < shared[0] <= 0.6

