@@ -61,7 +61,8 @@ def decide(incident: Incident, analysis: Analysis, thresholds: np.ndarray, *,
         "domestic": analysis.domestic,
         "relationship": analysis.relationship,
         "reporter": analysis.reporter,
-        "people": [{"text": p.text, "role": p.role} for p in analysis.people],
+        "people": [{"text": p.text, "role": p.role, "relationship": p.relationship,
+                    "described_as": list(p.described_as)} for p in analysis.people],
         "incident": incident.model_dump(mode="json", exclude={"incident_id"}),
     }
     record["rule_flags"] = check_rules(incident, record)

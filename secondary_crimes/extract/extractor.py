@@ -18,8 +18,9 @@ from dataclasses import replace
 
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.tokens import Span as SpacySpan
 
-from secondary_crimes.extract.components import read_kinds
+from secondary_crimes.extract.components import ROLE_PRIORITY, possessive_relationship, read_kinds
 from secondary_crimes.extract.types import Extraction, Indicator, Person, Span
 from secondary_crimes.records import TEXT_FIELDS, Incident
 
@@ -44,6 +45,13 @@ PLACE_WORDS = {
     "landline",
 }
 CALLER_CUES = {"third_party_public", "witness", "third_party_professional"}
+# A suspect's own relationship word ("husband Piotr controls her money", "EX (S1 DEAN HOLT)") counts
+# this much more than a relationship cue elsewhere in the text.
+SUSPECT_RELATIONSHIP_WEIGHT = 2.0
+# "aged 34", "34yo", "34 years old": an age, which makes a "child" indicator an adult when 16 or over.
+_AGE = re.compile(
+    r"(?:\bage[d]?\s+(\d{1,3}))|(?:\b(\d{1,3})\s*(?:yo|y/o|yrs|yr|yoa|years?\s*-?\s*old|-\s*year\s*-\s*old))"
+)
 _NUMBER_WORDS = {
     "one": 1,
     "two": 2,
@@ -169,16 +177,22 @@ class Extractor:
 
     def read(self, incident: Incident, docs: dict[str, Doc]) -> Extraction:
         extraction = Extraction(incident_id=incident.incident_id)
+        links = []  # per indicator: (field, agent person id), (field, target person id)
         for field, doc in docs.items():
             extraction.indicators.extend(self._indicators(field, doc))
-            extraction.people.extend(self._people(field, doc))
-        extraction.people = self._assign_related(extraction)
+            links.extend(
+                ((field, s._.sc_agent_person), (field, s._.sc_target_person))
+                for s in doc.spans.get("sc_indicators", [])
+            )
         for kind in ("weapon", "alcohol", "children_present", "conflict"):
             extraction.attributes[kind] = any(i.kind == kind and i.affirmed for i in extraction.indicators)
         extraction.attributes["child"] = any(i.kind == "child" for i in extraction.indicators)
-        extraction.relationship, extraction.relationship_evidence = self._relationship(incident, docs, extraction)
         extraction.reporter, extraction.reporter_evidence = self._reporter(incident, docs, extraction)
-        extraction.domestic = self._domestic(extraction)
+        suspect_cues, young_target = self._people(docs, extraction, links)
+        extraction.relationship, extraction.relationship_evidence = self._relationship(
+            incident, docs, extraction, suspect_cues
+        )
+        extraction.domestic = self._domestic(extraction, young_target=young_target)
         return extraction
 
     def _indicators(self, field: str, doc: Doc) -> list[Indicator]:
@@ -203,28 +217,162 @@ class Extractor:
             )
         return out
 
-    @staticmethod
-    def _people(field: str, doc: Doc) -> list[Person]:
-        return [
-            Person(span.text, span.label_, Span(field, span.start_char, span.end_char, span.text))
-            for span in doc.spans.get("sc_people", [])
-        ]
+    # People: the mentions sc_people found, one Person per person, with their role in the incident --------
 
     @staticmethod
-    def _assign_related(extraction: Extraction) -> list[Person]:
-        """A related person ("her partner") who did an affirmed act to someone is the suspect."""
-        agent_of_offence = any(i.affirmed and i.offences and i.agent == "related" for i in extraction.indicators)
-        people = []
-        for person in extraction.people:
-            role = person.role
-            if role == "related":
-                role = "suspect" if agent_of_offence else "other"
-            people.append(Person(person.text, role, person.span))
-        return people
+    def _groups(docs: dict[str, Doc]) -> list[list[tuple[str, SpacySpan]]]:
+        """Mentions grouped by person: within a field by sc_people's person id, across fields by
+        name ("Dale" and "Dale FINCH"), and an unnamed mention ("IP", "her partner") with the one
+        named person described the same way, or with the other unnamed mentions described so."""
+        by_id: dict[tuple[str, int], list[tuple[str, SpacySpan]]] = {}
+        for field, doc in docs.items():
+            for span in doc.spans.get("sc_people", []):
+                by_id.setdefault((field, span._.sc_person["id"]), []).append((field, span))
+        groups = list(by_id.values())
+
+        def tokens(group) -> set[str]:
+            return {t for _, span in group for t in span._.sc_person["tokens"]}
+
+        def keys(group) -> set[tuple[str, ...]]:
+            out = set()
+            for _, span in group:
+                info = span._.sc_person
+                words = tuple(w.lower() for w in info["words"])
+                if span.label_ in ROLE_PRIORITY:
+                    numbered = tuple(w for w in words if re.fullmatch(r"[a-z]+\d", w))  # S1, S2, W1: two people
+                    out.add(("role", span.label_, *numbered))
+                elif span.label_ == "professional":
+                    out.add(("professional", *words))
+                elif span.label_ == "related":
+                    out.add(("related", info["relationship"], *words))
+            return out
+
+        named = [g for g in groups if tokens(g)]
+        unnamed = [g for g in groups if not tokens(g)]
+        merged: list[list[tuple[str, SpacySpan]]] = []
+        for group in named:  # across fields, by name
+            name = tokens(group)
+            same = [m for m in merged if name <= tokens(m) or tokens(m) <= name]
+            if len(same) == 1:
+                same[0].extend(group)
+            else:
+                merged.append(group)
+        by_key: dict[tuple[str, ...], list[tuple[str, SpacySpan]]] = {}
+        for group in unnamed:
+            group_keys = keys(group)
+            same = [m for m in merged if keys(m) & group_keys]
+            if len(same) == 1:
+                same[0].extend(group)
+                continue
+            key = min(group_keys) if group_keys else ("other", str(id(group)))
+            if key in by_key:
+                by_key[key].extend(group)
+            else:
+                by_key[key] = group
+                merged.append(group)
+        return merged
+
+    def _people(
+        self, docs: dict[str, Doc], extraction: Extraction, links: list[tuple[tuple, tuple]]
+    ) -> tuple[list[tuple[str, Span]], bool]:
+        """``extraction.people`` and the agent/target roles of its indicators; returns the suspects'
+        relationship words as (relationship, span) for the relationship call, and whether someone
+        aged under 16 is the target of an act."""
+        groups = self._groups(docs)
+        group_of = {(field, span._.sc_person["id"]): n for n, g in enumerate(groups) for field, span in g}
+        agent_of: set[int] = set()
+        target_of: set[int] = set()
+        for indicator, (agent, target) in zip(extraction.indicators, links, strict=True):
+            # An act ("punched", "controls her money"), not a state ("black eye", "asleep"): kinds
+            # marked "state" in indicator_kinds.jsonl have no doer.
+            act = indicator.affirmed and indicator.offences and not self.kinds.get(indicator.kind, {}).get("state")
+            if act and agent in group_of:
+                agent_of.add(group_of[agent])
+            if act and target in group_of:
+                target_of.add(group_of[target])
+        window = self._reporter_window(docs)
+        callers = {  # "RP is neighbour", "Neighbour calling", "friend of the IP": who called
+            field: [s for s in doc.spans.get("sc_reporters", []) if s.label_ in CALLER_CUES]
+            for field, doc in docs.items()
+        }
+        people, roles, suspect_cues = [], [], []
+        young_target = False
+        for n, group in enumerate(groups):
+            group.sort(key=lambda m: (m[0] != "call_log", m[1].start))
+            labels = [span.label_ for _, span in group]
+            strong = [span.label_ for _, span in group if span.label_ in ROLE_PRIORITY and not span._.sc_person["weak"]]
+            weak = [span.label_ for _, span in group if span.label_ in ROLE_PRIORITY and span._.sc_person["weak"]]
+            reporting = any(
+                span.label_ == "professional" and window is not None and field == window[0] and span.end <= window[1]
+                for field, span in group
+            )
+            if strong:
+                role = min(strong, key=ROLE_PRIORITY.index)
+            elif weak:  # a client or patient is the victim unless they did it
+                role = "suspect" if n in agent_of else min(weak, key=ROLE_PRIORITY.index)
+            elif "professional" in labels:  # the nurse who calls is the reporter, never the suspect
+                role = "reporter" if reporting and extraction.reporter == "third_party_professional" else (
+                    "suspect" if n in agent_of else "other"
+                )
+            elif "related" in labels:  # "her husband" is the suspect when he did it
+                calling = any(
+                    c.start <= span.start < c.end
+                    for field, span in group
+                    if span.label_ == "related"
+                    for c in callers[field]
+                )
+                role = "reporter" if calling else "suspect" if n in agent_of else "other"
+            else:  # a name alone: the NER's PERSON also tags places ("followed her to Sainsbury's")
+                role = "other"
+            roles.append(role)
+            named = [(field, span) for field, span in group if span._.sc_person["name"]]
+            if named:
+                field, span = max(named, key=lambda m: len(m[1]._.sc_person["tokens"]))
+                start, end = span._.sc_person["name"]
+                name = span.doc[start:end]
+                text, where = name.text, Span(field, name.start_char, name.end_char, name.text)
+            else:
+                field, span = group[0]
+                text, where = "", Span(field, span.start_char, span.end_char, span.text)
+            relationships = [(f, s) for f, s in group if s._.sc_person["relationship"]]
+            relationship = relationships[0][1]._.sc_person["relationship"] if relationships else None
+            ages = [s._.sc_person["age"] for _, s in group if s._.sc_person["age"] is not None]
+            words = tuple(dict.fromkeys(w.lower() for _, s in group for w in s._.sc_person["words"]))
+            people.append(
+                Person(
+                    text,
+                    role,
+                    where,
+                    relationship=None if role == "victim" else relationship,
+                    age=ages[0] if ages else None,
+                    described_as=words,
+                )
+            )
+            if role == "suspect" and relationship:
+                f, s = relationships[0]
+                suspect_cues.append((relationship, Span(f, s.start_char, s.end_char, s.text)))
+            if n in target_of and n not in agent_of and ages and ages[0] < 16:
+                young_target = True  # "Mum hit her son Tom (4)": a child is a party
+        extraction.people = people
+        extraction.indicators = [
+            replace(
+                indicator,
+                agent=roles[group_of[agent]] if agent in group_of else indicator.agent,
+                target=roles[group_of[target]] if target in group_of else indicator.target,
+            )
+            for indicator, (agent, target) in zip(extraction.indicators, links, strict=True)
+        ]
+        return suspect_cues, young_target
 
     # Relationship: the victim-suspect relationship from the relationship cues -------------
 
-    def _relationship(self, incident: Incident, docs: dict[str, Doc], extraction: Extraction) -> tuple[str, list[Span]]:
+    def _relationship(
+        self,
+        incident: Incident,
+        docs: dict[str, Doc],
+        extraction: Extraction,
+        suspect_cues: Sequence[tuple[str, Span]] = (),
+    ) -> tuple[str, list[Span]]:
         scores: dict[str, float] = defaultdict(float)
         evidence: dict[str, list[Span]] = defaultdict(list)
         offence_kinds = [i for i in extraction.indicators if i.offences]
@@ -240,21 +388,30 @@ class Extractor:
                 s.sent.start for s in doc.spans.get("sc_indicators", []) if self.kinds.get(s.label_, {}).get("offences")
             }
             suspect_sents = {s.sent.start for s in doc.spans.get("sc_roles", []) if s.label_ == "suspect"}
+            cue_ending = {s.end: s for s in doc.spans.get("sc_relationships", [])}
             for span in doc.spans.get("sc_relationships", []):
                 after = doc[span.end : span.end + 2]
                 if after and after[0].lower_ in {"'s", "'"} and span.label_ not in {"neighbour", "stranger"}:
                     continue  # "his mother's address", "her ex-partner's new girlfriend": someone else
-                if span.start > 0 and doc[span.start - 1].lower_ in {"at", "to"} and span.label_ == "family":
+                label = span.label_
+                if span.start >= 2 and doc[span.start - 1].lower_ in {"'s", "'"} and span.start - 1 in cue_ending:
+                    # "her husband's friend" is an acquaintance, "a neighbour's son" a neighbour
+                    label = possessive_relationship(cue_ending[span.start - 1].label_, label)
+                if span.start > 0 and doc[span.start - 1].lower_ in {"at", "to"} and label == "family":
                     continue  # "stayed at his mum's"
                 if any(c.start <= span.start < c.end for c in caller_cues):
                     continue  # "RP is neighbour": who called, not who was involved
-                weight = 0.6 if span.label_ == "stranger" else 1.0
+                weight = 0.6 if label == "stranger" else 1.0
                 if field == "call_log" and span.end <= first_sentence_end:
                     weight += 1.0
                 if span.sent.start in indicator_sents or span.sent.start in suspect_sents:
                     weight += 0.5
-                scores[span.label_] += weight
-                evidence[span.label_].append(Span(field, span.start_char, span.end_char, span.text))
+                scores[label] += weight
+                evidence[label].append(Span(field, span.start_char, span.end_char, span.text))
+        for label, span in suspect_cues:  # the suspect's own relationship: "husband Piotr controls her money"
+            scores[label] += SUSPECT_RELATIONSHIP_WEIGHT * (0.6 if label == "stranger" else 1.0)
+            if span not in evidence[label]:
+                evidence[label].insert(0, span)
         if not scores:
             affirmed = [i for i in offence_kinds if i.affirmed]
             return ("stranger" if affirmed else "none"), []
@@ -271,16 +428,26 @@ class Extractor:
 
     # Reporter: who made the first report, from the opening of the call log ----------------
 
-    def _reporter(self, incident: Incident, docs: dict[str, Doc], extraction: Extraction) -> tuple[str, list[Span]]:
+    @staticmethod
+    def _reporter_window(docs: dict[str, Doc]) -> tuple[str, int] | None:
+        """Where the reporter is described: the opening sentence(s), at least 12 tokens, of the call
+        log (the officer narrative when there is no log): (field, end token)."""
         field = "call_log" if "call_log" in docs else next(iter(docs), None)
         if field is None:
-            return "victim", []
-        doc = docs[field]
+            return None
         window_end = 0
-        for sentence in doc.sents:
+        for sentence in docs[field].sents:
             window_end = sentence.end
             if window_end >= 12:
                 break
+        return field, window_end
+
+    def _reporter(self, incident: Incident, docs: dict[str, Doc], extraction: Extraction) -> tuple[str, list[Span]]:
+        window = self._reporter_window(docs)
+        if window is None:
+            return "victim", []
+        field, window_end = window
+        doc = docs[field]
         cues = [span for span in doc.spans.get("sc_reporters", []) if span.end <= window_end]
         for span in cues:
             key = f"reporter:{span.label_}"
@@ -295,13 +462,25 @@ class Extractor:
         return "victim", [Span(field, s.start_char, s.end_char, s.text) for s in victim]
 
     @staticmethod
-    def _domestic(extraction: Extraction) -> bool:
-        if extraction.relationship not in DOMESTIC_RELATIONSHIPS:
+    def _domestic(extraction: Extraction, *, young_target: bool = False) -> bool:
+        if extraction.relationship not in DOMESTIC_RELATIONSHIPS or young_target:
             return False
         child_victim = any(i.kind in CHILD_VICTIM_KINDS and i.affirmed for i in extraction.indicators)
         # Domestic abuse needs both parties aged 16 or over: a family matter about a child is not.
-        child_party = extraction.relationship == "family" and extraction.attributes.get("child")
+        parties = [p for p in extraction.people if p.role in ("victim", "suspect")]
+        if any(p.age is not None and p.age < 16 for p in parties):
+            return False
+        adults = {p.role for p in parties if p.age is not None and p.age >= 16} == {"victim", "suspect"}
+        # A child mentioned ("son aged 6", "toddler", "Year 4"), not an adult's age ("son, aged 34").
+        child = any(i.kind == "child" and not _adult_age(i.span.text) for i in extraction.indicators)
+        child_party = extraction.relationship == "family" and child and not adults
         return not (child_victim or child_party)
+
+
+def _adult_age(text: str) -> bool:
+    """True when a text gives an age of 16 or over ("aged 34", "34yo", "34 years old")."""
+    match = _AGE.search(text.lower())
+    return bool(match) and int(match.group(1) or match.group(2)) >= 16
 
 
 _DEFAULT: Extractor | None = None

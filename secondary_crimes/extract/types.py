@@ -53,9 +53,20 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Person:
+    """A person in the incident, one per person however often the logs mention them.
+
+    ``text`` is the person's name as written ("Piotr", "Natalia WOZNIAK", "Mrs Ann HOLT"), or ""
+    when the logs only say what they are: role, kinship and job words ("IP", "husband",
+    "Client", "the nurse", "S1") are never a name; they are in ``described_as``.
+    """
+
     text: str
-    role: str  # victim, suspect, reporter, witness, child, officer, other
-    span: Span
+    role: str  # victim, suspect, reporter, witness, child, other
+    span: Span  # the name, or the role words when there is no name
+    # To the victim: intimate_partner, ex_partner, family, acquaintance, neighbour, stranger (None if not said).
+    relationship: str | None = None
+    age: int | None = None
+    described_as: tuple[str, ...] = ()  # the role, kinship and job words used for them, lower case
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from extract_helpers import find
 
+from secondary_crimes.extract.components import read_vocabulary
+from secondary_crimes.records import Incident
+
 
 def roles(extraction) -> dict[str, str]:
     return {p.text: p.role for p in extraction.people}
@@ -13,10 +16,11 @@ def roles(extraction) -> dict[str, str]:
 def test_shorthand_roles(extract_one):
     extraction = extract_one("RP Mrs Ann HOLT reports IP is her daughter. OP Jason PLATT left on foot. W1 saw it.")
     people = roles(extraction)
-    assert people.get("RP Mrs Ann HOLT") == "reporter"
-    assert "IP" in people and people["IP"] == "victim"
-    assert any(role == "suspect" and "PLATT" in text for text, role in people.items())
-    assert people.get("W1") == "witness"
+    assert people.get("Mrs Ann HOLT") == "reporter"  # the name, without the role word
+    assert people.get("Jason PLATT") == "suspect"
+    unnamed = {p.role: p.described_as for p in extraction.people if not p.text}
+    # "IP is her daughter": one person, the victim, described by both words
+    assert unnamed["victim"] == ("ip", "daughter") and unnamed["witness"] == ("w1",)
 
 
 @pytest.mark.parametrize(
@@ -40,8 +44,11 @@ def test_role_words(extract_one, text, role):
 def test_person_spans_have_offsets(extract_one):
     call = "2300 RP Sarah JONES states OP has kicked the door."
     extraction = extract_one(call)
+    assert {p.text for p in extraction.people} == {"Sarah JONES", ""}
     for person in extraction.people:
-        assert call[person.span.start : person.span.end] == person.span.text == person.text
+        assert call[person.span.start : person.span.end] == person.span.text
+        # the span is the name, or the role words of someone the log does not name
+        assert person.span.text == person.text if person.text else person.span.text.lower() in person.described_as
 
 
 def test_who_did_what_to_whom(extract_one):
@@ -59,7 +66,8 @@ def test_pronoun_resolution(extract_one):
 
 def test_related_person_doing_the_act_is_suspect(extract_one):
     extraction = extract_one("Female caller states her boyfriend has punched her.")
-    assert "suspect" in {p.role for p in extraction.people if p.text.lower() == "boyfriend"}
+    boyfriend = [p for p in extraction.people if "boyfriend" in p.described_as]
+    assert [(p.text, p.role, p.relationship) for p in boyfriend] == [("", "suspect", "intimate_partner")]
 
 
 @pytest.mark.parametrize(
@@ -116,3 +124,225 @@ def test_child_victim_is_not_domestic(extract_one):
 )
 def test_reporter(extract_one, call, reporter):
     assert extract_one(call).reporter == reporter
+
+
+# Role, kinship and job words are roles and relationships, never a person's name -----------------
+
+ROLE_WORDS = {
+    token
+    for entry in read_vocabulary("role_words.jsonl")
+    for token in entry["word"].replace("-", " ").split()
+    if entry["kind"] != "title"
+}
+
+
+def cases(text: str) -> list[str]:
+    """A log line as written, in ALL CAPS and in lower case (forces write all three)."""
+    return [text, text.upper(), text.lower()]
+
+
+def named(extraction) -> dict[str, object]:
+    return {p.text: p for p in extraction.people if p.text}
+
+
+def only(extraction, word: str):
+    found = [p for p in extraction.people if word in p.described_as]
+    assert len(found) == 1, [(p.text, p.role, p.described_as) for p in extraction.people]
+    return found[0]
+
+
+NAME_CASES = [
+    "Call from Ms Farrah QURESHI, IDVA. Client Natalia WOZNIAK (29) disclosed husband Piotr controls all her money.",
+    "Nurse at A&E reports patient says her partner twisted her arm.",
+    "IP STATES EX (S1 DEAN HOLT) KEPT RINGING HER AND THREATENED HER.",
+    "Social worker Jane SMITH reports Mum Lisa BROWN hit her son Tom (4).",
+    "Complainant states nominal Kyle BRIGGS punched her. Informant is her teacher.",
+    "Caller states her boyfriend Jack pushed her. Aggrieved declined a statement, POI left.",
+    "Reporting party states subject Ray COLE struck her; victim's mom and his wife present.",
+    "V1 Sam LEE states S1 Tom KERR and W1 Amy DALE were at the scene. OP punched V1.",
+    "GP Dr Patel reports patient disclosed her fiancé strangled her.",
+    "Teacher Mrs Kate LOWE reports Year 5 pupil Noah says his stepdad hit him.",
+]
+
+
+@pytest.mark.parametrize("call", [c for text in NAME_CASES for c in cases(text)])
+def test_role_words_are_never_names(extract_one, call):
+    extraction = extract_one(call)
+    for person in extraction.people:
+        words = set(person.text.lower().replace("-", " ").split())
+        assert not words & ROLE_WORDS, (person.text, person.role)
+
+
+@pytest.mark.parametrize("call", cases("Client Natalia WOZNIAK (29) disclosed husband Piotr controls all her money."))
+def test_husband_piotr_is_the_suspect_and_an_intimate_partner(extract_one, call):
+    extraction = extract_one(call, opening_code="CONCERN FOR WELFARE")
+    husband = only(extraction, "husband")
+    assert (husband.role, husband.relationship) == ("suspect", "intimate_partner")
+    assert only(extraction, "client").role == "victim"  # the IDVA's client is the victim, not a suspect
+    assert extraction.relationship == "intimate_partner" and extraction.domestic is True
+    if call[0] == "C":  # names need capitals or the NER: as written, and in ALL CAPS
+        assert husband.text.lower() == "piotr" and only(extraction, "client").text.lower() == "natalia wozniak"
+
+
+def test_sample_incident_smp_0002(extractor):
+    import json
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in Path("data/sample_incidents.jsonl").read_text().splitlines()]
+    row = next(r for r in rows if r["incident_id"] == "SMP-24-0002")
+    extraction = extractor.extract([Incident(**row)])[0]
+    assert {(p.text, p.role) for p in extraction.people} == {
+        ("Ms Farrah QURESHI", "reporter"),
+        ("Natalia WOZNIAK", "victim"),
+        ("Piotr", "suspect"),
+    }
+    assert (extraction.relationship, extraction.reporter, extraction.domestic) == (
+        "intimate_partner",
+        "third_party_professional",
+        True,
+    )
+    assert named(extraction)["Natalia WOZNIAK"].age == 29
+
+
+@pytest.mark.parametrize("call", cases("Nurse at A&E reports patient says her partner twisted her arm."))
+def test_reporting_nurse_is_not_a_suspect(extract_one, call):
+    extraction = extract_one(call)
+    assert extraction.reporter == "third_party_professional"
+    assert extraction.relationship == "intimate_partner" and extraction.domestic is True
+    assert only(extraction, "nurse").role == "reporter"
+    assert only(extraction, "partner").role == "suspect"
+    assert only(extraction, "patient").role == "victim"
+
+
+@pytest.mark.parametrize("call", cases("IP STATES EX (S1 DEAN HOLT) KEPT RINGING HER AND THREATENED HER."))
+def test_ex_with_control_room_shorthand(extract_one, call):
+    extraction = extract_one(call)
+    assert extraction.relationship == "ex_partner" and extraction.domestic is True
+    ex = only(extraction, "ex")
+    assert (ex.role, ex.relationship, ex.described_as) == ("suspect", "ex_partner", ("ex", "s1"))
+    if call.isupper():
+        assert ex.text == "DEAN HOLT"
+
+
+@pytest.mark.parametrize(
+    ("call", "relationship", "domestic"),
+    [
+        *[(c, "family", True) for c in cases("Caller states her son, 34, pushed her.")],
+        *[(c, "family", False) for c in cases("Caller states her son, 14, pushed her into the wall.")],
+        ("Caller states her adult son, aged 34, pushed her.", "family", True),  # an adult's age is no child
+        ("Caller states her stepfather slapped her.", "family", True),
+        ("Caller states her grandad grabbed her arm.", "family", True),
+        *[(c, "neighbour", False) for c in cases("Caller states a neighbour's son threw a brick at her window.")],
+        *[(c, "stranger", False) for c in cases("Caller states an unknown male punched her outside the shop.")],
+        *[(c, "acquaintance", False) for c in cases("Caller states her husband's friend punched her at a party.")],
+        ("Caller states her ex's new girlfriend keeps sending abusive messages.", "acquaintance", False),
+        *[(c, "ex_partner", True) for c in cases("OP is her ex-partner, he sent 40 messages threatening to kill her.")],
+        ("RP states her civil partner Alex hit her.", "intimate_partner", True),
+        ("Caller states her fiancée slapped him.", "intimate_partner", True),
+        ("RP states her ex-husband Gary has been following her.", "ex_partner", True),
+        ("Housing officer reports tenant being threatened by neighbour.", "neighbour", False),
+    ],
+)
+def test_kinship_words_give_the_relationship(extract_one, call, relationship, domestic):
+    extraction = extract_one(call)
+    assert (extraction.relationship, extraction.domestic) == (relationship, domestic)
+    suspects = [p for p in extraction.people if p.role == "suspect"]
+    assert suspects and suspects[-1].relationship == relationship
+
+
+def test_age_of_a_relative(extract_one):
+    extraction = extract_one("Caller states her son, 34, pushed her.")
+    assert [(p.role, p.relationship, p.age) for p in extraction.people if p.described_as == ("son",)] == [
+        ("suspect", "family", 34)
+    ]
+
+
+@pytest.mark.parametrize(
+    "call",
+    cases("Call from the victim's teacher. Pupil, aged 9, says his stepdad hit him with a belt."),
+)
+def test_teacher_reporting_a_child_is_not_domestic(extract_one, call):
+    extraction = extract_one(call)
+    assert extraction.reporter == "third_party_professional"
+    assert extraction.relationship == "family" and extraction.domestic is False
+    assert only(extraction, "teacher").role == "reporter"
+    assert only(extraction, "stepdad").role == "suspect"
+    assert only(extraction, "pupil").age == 9
+
+
+def test_child_hit_by_a_parent_is_not_domestic(extract_one):
+    extraction = extract_one("Social worker Jane SMITH reports Mum Lisa BROWN hit her son Tom (4).")
+    people = named(extraction)
+    assert (people["Jane SMITH"].role, people["Lisa BROWN"].role) == ("reporter", "suspect")
+    assert (people["Tom"].relationship, people["Tom"].age) == ("family", 4)
+    assert extraction.relationship == "family" and extraction.domestic is False
+
+
+def test_names_beside_role_words(extract_one):
+    extraction = extract_one(
+        "Call from Ms Farrah QURESHI, IDVA. Jason PLATT (susp) assaulted her client. "
+        "Spoke to Kerry ASHWORTH (34) and partner Dale FINCH (37). Kerry said Dale had shoved her."
+    )
+    people = named(extraction)
+    assert people["Ms Farrah QURESHI"].role == "reporter" and people["Ms Farrah QURESHI"].described_as == ("idva",)
+    assert people["Jason PLATT"].role == "suspect"
+    assert people["Kerry ASHWORTH"].age == 34
+    dale = people["Dale FINCH"]
+    assert (dale.role, dale.relationship, dale.age) == ("suspect", "intimate_partner", 37)
+    assert "Dale" not in people and "Kerry" not in people  # later mentions are the same people
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "Neighbour calling, 5 Marsh Road. She says the male next door slapped her.",
+        "Call from a friend of the IP. Advises her male from the flat upstairs scratched her car.",
+        "neighbour at 9 Pelham Walk, Brindle reports shouting and a bang from no 11, female crying.",
+    ],
+)
+def test_a_caller_described_by_a_relationship_is_the_reporter(extract_one, call):
+    extraction = extract_one(call)
+    assert extraction.reporter == "third_party_public"
+    assert "suspect" not in {p.role for p in extraction.people if {"neighbour", "friend"} & set(p.described_as)}
+
+
+@pytest.mark.parametrize(
+    "call",
+    cases("Reporting party states her boyfriend punched her; subject left prior to deputies arrival."),
+)
+def test_us_words(extract_one, call):
+    extraction = extract_one(call)
+    assert extraction.relationship == "intimate_partner" and extraction.domestic is True
+    assert only(extraction, "reporting party").role == "reporter"
+    assert only(extraction, "boyfriend").role == "suspect"
+
+
+def test_client_who_did_it_is_the_suspect(extract_one):
+    extraction = extract_one("Probation officer reports client punched his mother at her flat.")
+    assert only(extraction, "client").role == "suspect"
+    assert only(extraction, "probation officer").role == "reporter"
+
+
+def test_role_vocabulary_drives_the_rulers(nlp):
+    """Every role, relationship and job word of the vocabulary is tagged with its label."""
+    keys = {"role": "sc_roles", "relationship": "sc_relationships", "professional": "sc_reporters"}
+    entries = [e for e in read_vocabulary("role_words.jsonl") if e["kind"] in keys]
+    texts = [f"Spoke to the {e['word']} today." for e in entries]
+    for entry, doc in zip(entries, nlp.pipe(texts), strict=True):
+        start = len("Spoke to the ")
+        spans = [s for s in doc.spans[keys[entry["kind"]]] if s.start_char <= start and s.end_char >= start + 1]
+        assert spans and spans[0].label_ == entry["label"], (entry, [(s.text, s.label_) for s in spans])
+
+
+def test_people_survive_to_disk(nlp, tmp_path):
+    import spacy
+
+    nlp.to_disk(tmp_path / "nlp")
+    loaded = spacy.load(tmp_path / "nlp")
+    text = "Client Natalia WOZNIAK disclosed husband Piotr controls all her money."
+
+    def people(doc):
+        return [(s.text, s.label_, s._.sc_person["relationship"]) for s in doc.spans["sc_people"]]
+
+    assert people(loaded(text)) == people(nlp(text))
+    assert ("husband Piotr", "related", "intimate_partner") in people(nlp(text))

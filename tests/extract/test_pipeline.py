@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import spacy
 
-from secondary_crimes.extract.components import read_patterns
+from secondary_crimes.extract.components import read_patterns, read_vocabulary
 from secondary_crimes.extract.pipeline import load_config
 
 
@@ -14,9 +14,12 @@ def test_pipeline_from_config(nlp):
     assert "parser" not in nlp.pipe_names and "tagger" not in nlp.pipe_names
 
 
-def test_patterns_are_data():
-    for name in ("indicators.jsonl", "roles.jsonl", "relationships.jsonl", "reporters.jsonl"):
+def test_patterns_are_data(nlp):
+    for name in ("indicators.jsonl", "relationships.jsonl", "reporters.jsonl"):
         assert len(read_patterns(name)) > 10
+    # Role words and shorthand are one vocabulary the role ruler (and sc_people) read.
+    assert len(read_vocabulary("role_words.jsonl")) > 300
+    assert len(nlp.get_pipe("sc_roles").patterns) > 10
 
 
 def test_log_lines_are_sentences(nlp):
