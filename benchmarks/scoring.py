@@ -205,6 +205,37 @@ def stage_costs(data: Path, model: str, n: int, batch_size: int) -> list[tuple[s
     return [(stage, seconds, notes[stage]) for stage, seconds in costs.items()], len(incidents)
 
 
+def member_costs(data: Path, model: str, n: int, batch_size: int) -> list[tuple[str, float]]:
+    """For an ensemble: each member's ``predict_proba`` on the same incidents, with a cold
+    extraction cache (so the member that extracts pays for it), then the whole combination."""
+    from itertools import islice
+
+    from secondary_crimes.batching import batched
+    from secondary_crimes.classify.bundle import load_bundle
+    from secondary_crimes.extract.extractor import clear_cache
+    from secondary_crimes.reader import read_incidents
+    from secondary_crimes.records import Incident
+
+    bundle = load_bundle(model)
+    members = getattr(bundle.model, "members_", None)
+    if not members:
+        return []
+    incidents = [item for item in islice(read_incidents(data), n) if isinstance(item, Incident)]
+    costs = []
+    for k, member in enumerate(members):
+        clear_cache()
+        start = time.perf_counter()
+        for batch in batched(incidents, batch_size):
+            member.predict_proba(batch)
+        costs.append((f"member {k}: {member.kind}", time.perf_counter() - start))
+    clear_cache()
+    start = time.perf_counter()
+    for batch in batched(incidents, batch_size):
+        bundle.model.analyse(batch, bundle.thresholds)
+    costs.append(("ensemble analyse (all members, combination, evidence)", time.perf_counter() - start))
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100_000)
@@ -260,6 +291,13 @@ def main() -> None:
         )
     slowest = max(rows, key=lambda row: row[1])[0]
     print(f"\nslowest stage: {slowest}")
+    layers = member_costs(data, model, args.stage_n, args.batch_size)
+    if layers:
+        print(f"\nlayer costs over the same {counted} incidents (each member alone, cold caches):\n")
+        print("| layer | s | incidents/s |")
+        print("|---|---:|---:|")
+        for layer, seconds in layers:
+            print(f"| {layer} | {seconds:.2f} | {counted / max(seconds, 1e-9):.1f} |")
 
 
 if __name__ == "__main__":

@@ -165,11 +165,22 @@ BY_SOURCE_FIGURES = (("missed", "micro", "precision"), ("missed", "micro", "reca
                      ("relationship", "accuracy"), ("reporter", "accuracy"))
 
 
+SERIES_PREFIX = "series_"  # course-of-conduct files: labels that need the linked incidents too
+
+
 def summarise_by_source(gold: dict[str, list[GoldIncident]], scored: dict[str, list[dict]]) -> dict[str, Any]:
-    """Per-file and pooled evaluation reports, and a compact table of their headline figures."""
+    """Per-file and pooled evaluation reports, and a compact table of their headline figures.
+
+    ``pooled`` covers the single-incident files; a ``series_*`` file's course-of-conduct
+    labels need its linked incidents, which one incident's text does not carry, so it is
+    shown on its own row and in ``pooled_with_series``.
+    """
     reports = {source: evaluate(gold[source], scored[source]) for source in gold}
-    reports["pooled"] = evaluate([g for rows in gold.values() for g in rows],
-                                 [r for rows in scored.values() for r in rows])
+    single = [source for source in gold if not source.startswith(SERIES_PREFIX)] or list(gold)
+    reports["pooled"] = evaluate([g for s in single for g in gold[s]], [r for s in single for r in scored[s]])
+    if len(single) < len(gold):
+        reports["pooled_with_series"] = evaluate([g for rows in gold.values() for g in rows],
+                                                 [r for rows in scored.values() for r in rows])
     table: dict[str, dict[str, float | None]] = {}
     for source, report in reports.items():
         row: dict[str, float | None] = {"incidents": float(report["incident_level"]["incidents"])}

@@ -2,7 +2,7 @@
 
 For each member config, every corpus file is scored by a model trained on everything else
 (``secondary-crimes cross-validate --by-source``); the out-of-source probabilities are cached
-under ``--cache`` (by config content), so combinations are compared without refitting:
+under ``--cache`` (by config content and ``--tag``), so combinations are compared without refitting:
 
 - each member alone, with the thresholds its own training chose;
 - ``average``: the mean of the members' probabilities;
@@ -31,7 +31,7 @@ import numpy as np
 from secondary_crimes.classify.base import Analysis
 from secondary_crimes.classify.stack import LogitStack
 from secondary_crimes.classify.thresholds import best_threshold
-from secondary_crimes.crossval import FoldOutput, cross_validate_by_source, read_by_source
+from secondary_crimes.crossval import SERIES_PREFIX, FoldOutput, cross_validate_by_source, read_by_source
 from secondary_crimes.decide import decide
 from secondary_crimes.evaluate import evaluate
 from secondary_crimes.records import GoldIncident
@@ -39,22 +39,18 @@ from secondary_crimes.taxonomy import LABELS
 from secondary_crimes.train import TrainConfig
 from secondary_crimes.training_data import label_matrix
 
-PACKAGE = Path(__file__).resolve().parents[1] / "secondary_crimes"
 
-
-def _key(config_path: Path, patterns: list[str]) -> str:
-    """The config, the corpus and every package source file: a changed generator or pattern is a new key."""
+def _key(config_path: Path, patterns: list[str], tag: str) -> str:
+    """The config's content, the corpus globs and a tag naming the code version (``--tag``)."""
     digest = hashlib.sha256(config_path.read_bytes())
-    digest.update(json.dumps(patterns).encode())
-    for path in sorted(PACKAGE.rglob("*")):
-        if path.suffix in {".py", ".yaml", ".jsonl", ".cfg"} and "queue" not in path.parts:
-            digest.update(path.read_bytes())
+    digest.update(json.dumps([patterns, tag]).encode())
     return digest.hexdigest()[:12]
 
 
-def out_of_source(name: str, config_path: Path, patterns: list[str], cache: Path) -> dict[str, FoldOutput]:
+def out_of_source(name: str, config_path: Path, patterns: list[str], cache: Path,
+                  tag: str = "") -> dict[str, FoldOutput]:
     """Each file's out-of-source probabilities and thresholds for one member config (cached)."""
-    path = cache / f"{name}-{_key(config_path, patterns)}.npz"
+    path = cache / f"{name}-{_key(config_path, patterns, tag)}.npz"
     if path.exists():
         saved = np.load(path)
         sources = [key.removesuffix(":p") for key in saved.files if key.endswith(":p")]
@@ -74,10 +70,14 @@ def scored(gold: list[GoldIncident], proba: np.ndarray, thresholds: np.ndarray) 
 
 
 def figures(gold: dict[str, list[GoldIncident]], records: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """Per file, pooled over the single-incident files, and pooled with the series files too."""
+    single = [s for s in gold if not s.startswith(SERIES_PREFIX)]
+    pools = {"pooled": single, "pooled_with_series": list(gold)}
     rows = {}
-    for source in [*gold, "pooled"]:
-        g = [x for rs in gold.values() for x in rs] if source == "pooled" else gold[source]
-        r = [x for rs in records.values() for x in rs] if source == "pooled" else records[source]
+    for source in [*gold, *pools]:
+        members = pools.get(source, [source])
+        g = [x for s in members for x in gold[s]]
+        r = [x for s in members for x in records[s]]
         report = evaluate(g, r)
         rows[source] = {k: report["missed"]["micro"][k] for k in ("precision", "recall", "f1")}
         rows[source]["offences_f1"] = report["offences"]["micro"]["f1"]
@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--member", action="append", required=True, help="NAME=CONFIG.yaml (repeat)")
     parser.add_argument("--corpus", action="append", default=None, help="corpus globs (default: the first config's)")
     parser.add_argument("--cache", type=Path, default=Path("runs/oos"))
+    parser.add_argument("--tag", default="", help="names the code version in the cache key: change it when the "
+                                                  "code that trains the members changes")
     parser.add_argument("--stack-C", type=float, default=1.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     specs = dict(item.split("=", 1) for item in args.member)
     patterns = args.corpus or TrainConfig.from_file(next(iter(specs.values()))).data.corpus
     gold = read_by_source(patterns)
-    members = {name: out_of_source(name, Path(path), patterns, args.cache) for name, path in specs.items()}
+    members = {name: out_of_source(name, Path(path), patterns, args.cache, args.tag) for name, path in specs.items()}
     results = {}
     for name, outputs in members.items():
         results[name] = figures(gold, {s: scored(gold[s], o.probabilities, o.thresholds) for s, o in outputs.items()})
