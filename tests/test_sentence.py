@@ -99,12 +99,42 @@ TINY = {"trainable_layers": 1, "epochs": 1, "max_steps": 3, "batch_size": 8, "va
 
 @pytest.fixture(scope="module")
 def trained():
+    """The fine-tuned kind: one trainable layer, three steps."""
     rows = synthetic(24, seed=5)
     return SentenceModel(**TINY).fit(rows, label_matrix(rows)), rows
 
 
+@pytest.fixture(scope="module")
+def frozen():
+    """The CPU default: the pretrained encoder and a logistic regression per offence."""
+    rows = synthetic(60, seed=8)
+    return SentenceModel(validation_fraction=0.25, seed=3).fit(rows, label_matrix(rows)), rows
+
+
+def test_the_frozen_head_learns_each_offence_from_its_sentences(frozen):
+    model, rows = frozen
+    assert model.frozen and model.head_coef_.shape == (len(LABELS), 384)
+    examples = sentence_examples(rows, label_matrix(rows))
+    logits = model.unit_logits(examples.texts)
+    trained = [j for j in range(len(LABELS)) if model.head_intercept_[j] > -10.0]
+    assert len(trained) >= 5
+    for j in trained:  # on the sentences it learned from, each offence's own sentences score highest
+        known = examples.known[:, j]
+        positive, negative = logits[known & (examples.Y[:, j] == 1), j], logits[known & (examples.Y[:, j] == 0), j]
+        assert positive.mean() > negative.mean()
+
+
+def test_the_frozen_head_pickles_small_and_predicts_the_same(frozen, tmp_path):
+    model, rows = frozen
+    before = model.predict_proba(rows[:4])
+    joblib.dump(model, tmp_path / "frozen.joblib")
+    assert (tmp_path / "frozen.joblib").stat().st_size < 200_000  # a 17 x 384 head, not the encoder
+    np.testing.assert_allclose(joblib.load(tmp_path / "frozen.joblib").predict_proba(rows[:4]), before, atol=1e-5)
+
+
 def test_registry_builds_the_sentence_model():
     assert isinstance(build_model("sentence", {"trainable_layers": 2}), SentenceModel)
+    assert build_model("sentence").frozen  # the CPU default
 
 
 def test_fit_records_what_it_trained_on_and_predicts_probabilities(trained):
