@@ -113,7 +113,9 @@ def frozen():
 
 def test_the_frozen_head_learns_each_offence_from_its_sentences(frozen):
     model, rows = frozen
-    assert model.frozen and model.head_coef_.shape == (len(LABELS), 384)
+    assert model.frozen and model.features == "tfidf+embedding"
+    n_grams = len(model.tfidf_.get_feature_names_out())
+    assert model.head_coef_.shape == (len(LABELS), n_grams + 384)  # the sentence's n-grams and its embedding
     examples = sentence_examples(rows, label_matrix(rows))
     logits = model.unit_logits(examples.texts)
     trained = [j for j in range(len(LABELS)) if model.head_intercept_[j] > -10.0]
@@ -128,7 +130,7 @@ def test_the_frozen_head_pickles_small_and_predicts_the_same(frozen, tmp_path):
     model, rows = frozen
     before = model.predict_proba(rows[:4])
     joblib.dump(model, tmp_path / "frozen.joblib")
-    assert (tmp_path / "frozen.joblib").stat().st_size < 200_000  # a 17 x 384 head, not the encoder
+    assert (tmp_path / "frozen.joblib").stat().st_size < 2_000_000  # a linear head, not the encoder
     np.testing.assert_allclose(joblib.load(tmp_path / "frozen.joblib").predict_proba(rows[:4]), before, atol=1e-5)
 
 
@@ -192,3 +194,15 @@ def test_pickles_only_the_fine_tuned_top_and_predicts_the_same_after_loading(tra
 def test_trainable_layers_outside_the_encoder_is_an_error():
     with pytest.raises(ValueError, match="trainable_layers"):
         _ = SentenceModel(trainable_layers=9).frozen_depth
+
+
+def test_unknown_features_are_an_error():
+    rows = synthetic(20, seed=2)
+    with pytest.raises(ValueError, match="features"):
+        SentenceModel(features="bag-of-words", validation_fraction=0.0).fit(rows, label_matrix(rows))
+
+
+def test_embedding_only_head_reads_384_numbers_a_sentence():
+    rows = synthetic(30, seed=4)
+    model = SentenceModel(features="embedding", validation_fraction=0.0).fit(rows, label_matrix(rows))
+    assert model.head_coef_.shape == (len(LABELS), 384) and not hasattr(model, "tfidf_")

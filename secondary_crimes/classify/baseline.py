@@ -21,14 +21,16 @@ def _texts(incidents: Sequence[Incident]) -> list[str]:
 
 def text_features(max_features: int = 50000) -> Pipeline:
     """Incidents -> sparse TF-IDF of word 1-2 grams and character 3-5 grams."""
-    return Pipeline([
-        ("text", FunctionTransformer(_texts)),
-        ("tfidf", FeatureUnion([
-            ("words", TfidfVectorizer(lowercase=True, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                      max_features=max_features, token_pattern=r"(?u)\b\w[\w'/]*\b")),
-            ("chars", TfidfVectorizer(lowercase=True, analyzer="char_wb", ngram_range=(3, 5), min_df=2,
-                                      sublinear_tf=True, max_features=max_features)),
-        ])),
+    return Pipeline([("text", FunctionTransformer(_texts)), ("tfidf", ngram_tfidf(max_features))])
+
+
+def ngram_tfidf(max_features: int = 50000) -> FeatureUnion:
+    """Texts (strings) -> sparse TF-IDF of word 1-2 grams and character 3-5 grams."""
+    return FeatureUnion([
+        ("words", TfidfVectorizer(lowercase=True, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                  max_features=max_features, token_pattern=r"(?u)\b\w[\w'/]*\b")),
+        ("chars", TfidfVectorizer(lowercase=True, analyzer="char_wb", ngram_range=(3, 5), min_df=2,
+                                  sublinear_tf=True, max_features=max_features)),
     ])
 
 

@@ -15,8 +15,10 @@ The encoder is the packaged ``all-MiniLM-L6-v2`` (loaded from its folder, never 
 Two heads:
 
 - ``trainable_layers: 0`` (the CPU default): the encoder stays as pretrained and each
-  offence gets a class-balanced logistic regression over the sentence's normalised
-  mean-pooled embedding, fitted on every known sentence. Cheap enough to refit once per
+  offence gets a class-balanced logistic regression, fitted on every known sentence, over the
+  sentence's ``features``: its normalised mean-pooled MiniLM embedding (meaning in other
+  words) and its own word and character n-grams (TF-IDF of the sentence alone, so a cue
+  counts as much in a one-line account as in a long log). Cheap enough to refit once per
   corpus file for out-of-source predictions on a 2-core CPU.
 - ``trainable_layers: k >= 1``: the top k encoder layers and a linear head are fine-tuned
   (binary cross-entropy, pos_weight per offence); each epoch takes every positive sentence
@@ -83,7 +85,10 @@ class SentenceModel(OffenceModel):
         max_words: int = 40,
         overlap_words: int = 10,
         trainable_layers: int = 0,
+        features: str = "tfidf+embedding",
         head_C: float = 5.0,  # noqa: N803
+        max_features: int = 50000,
+        embedding_weight: float = 1.0,
         epochs: int = 8,
         batch_size: int = 32,
         lr: float = 3e-4,
@@ -106,7 +111,10 @@ class SentenceModel(OffenceModel):
         self.max_words = max_words
         self.overlap_words = overlap_words
         self.trainable_layers = trainable_layers
+        self.features = features
         self.head_C = head_C
+        self.max_features = max_features
+        self.embedding_weight = embedding_weight
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -276,13 +284,31 @@ class SentenceModel(OffenceModel):
                                 _EMBEDDINGS.popitem(last=False)
         return out
 
-    def _fit_linear_head(self, examples, unit_weight: np.ndarray) -> None:
-        """One class-balanced logistic regression per offence over the frozen embeddings."""
-        from sklearn.linear_model import LogisticRegression
+    def _linear_features(self, texts: Sequence[str], *, remember: bool = False):
+        """What the linear head reads for each unit: the sentence's word and character n-grams
+        (TF-IDF) and/or its frozen MiniLM embedding (``features``)."""
+        from scipy import sparse
 
-        embeddings = self._embeddings(examples.texts, remember=True)
+        parts = []
+        if "tfidf" in self.features:
+            parts.append(self.tfidf_.transform(texts))
+        if "embedding" in self.features:
+            parts.append(sparse.csr_matrix(self._embeddings(texts, remember=remember) * self.embedding_weight))
+        return sparse.hstack(parts, format="csr")
+
+    def _fit_linear_head(self, examples, unit_weight: np.ndarray) -> None:
+        """One class-balanced logistic regression per offence over each sentence's features."""
+        from secondary_crimes.classify.baseline import ngram_tfidf
+        from secondary_crimes.classify.calibrated import linear_classifier
+
+        unknown = set(self.features.split("+")) - {"tfidf", "embedding"}
+        if unknown or not self.features:
+            raise ValueError(f"features must be tfidf, embedding or tfidf+embedding, not {self.features!r}")
+        if "tfidf" in self.features:
+            self.tfidf_ = ngram_tfidf(self.max_features).fit(examples.texts)
+        features = self._linear_features(examples.texts, remember=True)
         n_labels = len(self.labels)
-        self.head_coef_ = np.zeros((n_labels, embeddings.shape[1]), dtype=np.float32)
+        self.head_coef_ = np.zeros((n_labels, features.shape[1]), dtype=np.float32)
         self.head_intercept_ = np.full(n_labels, -10.0, dtype=np.float32)
         for j in range(n_labels):
             rows = np.flatnonzero(examples.known[:, j])
@@ -290,8 +316,7 @@ class SentenceModel(OffenceModel):
             positives = int(y.sum())
             if positives < 2 or len(y) - positives < 2:
                 continue
-            model = LogisticRegression(C=self.head_C, class_weight="balanced", max_iter=3000)
-            model.fit(embeddings[rows], y, sample_weight=unit_weight[rows])
+            model = linear_classifier(self.head_C).fit(features[rows], y, sample_weight=unit_weight[rows])
             self.head_coef_[j], self.head_intercept_[j] = model.coef_[0], model.intercept_[0]
 
     def _forward(self, top, states: list):
@@ -323,7 +348,8 @@ class SentenceModel(OffenceModel):
         if self.frozen:
             if not hasattr(self, "head_coef_"):
                 raise RuntimeError("SentenceModel is not fitted")
-            return self._embeddings(texts, remember=remember) @ self.head_coef_.T + self.head_intercept_
+            features = self._linear_features(texts, remember=remember)
+            return np.asarray(features @ self.head_coef_.T) + self.head_intercept_
         top = self._top()
         top.eval()
         order = np.argsort([len(t) for t in texts], kind="stable")
