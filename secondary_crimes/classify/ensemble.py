@@ -17,6 +17,8 @@ Members are given by kind and params (``[{"kind": "hybrid", "params": {...}}, {"
   member, an intercept per offence) is fitted on those out-of-source probabilities, so the
   combination and its calibration are what holds on a force's writing the members never saw.
   The same stack, cross-fitted file by file, gives ``oof_proba_`` for choosing thresholds.
+  ``stack_features`` adds incident-level features from the extraction (``contrary_evidence``:
+  credible evidence to the contrary, which lowers every offence by one fitted weight).
   Members then fit on all the data. Without two corpus files it falls back to ``average``.
   ``source_folds`` deals the files into at most that many folds (fewer member fits).
 
@@ -109,6 +111,7 @@ class EnsembleModel(OffenceModel):
         refit: bool = False,
         stack_C: float = 1.0,  # noqa: N803
         source_folds: int | None = None,
+        stack_features: Sequence[str] = (),
         seed: int = 13,
     ):
         self.members = members
@@ -122,6 +125,7 @@ class EnsembleModel(OffenceModel):
         self.refit = refit
         self.stack_C = stack_C
         self.source_folds = source_folds
+        self.stack_features = stack_features
         self.seed = seed
 
     # ----------------------------------------------------------------- fitting
@@ -196,22 +200,39 @@ class EnsembleModel(OffenceModel):
         held = [out_of_source_proba(m["kind"], m.get("params") or {}, X, Y, weights, groups, self.source_folds)
                 for m in self.members]
         rows = held_rows(np.hstack(held))
+        extra = self._stack_extra([X[i] for i in rows])
         weight = None if weights is None else weights[rows]
-        self.stack_ = LogitStack(C=self.stack_C).fit([p[rows] for p in held], Y[rows], weight)
+        self.stack_ = LogitStack(C=self.stack_C).fit([p[rows] for p in held], Y[rows], weight, extra)
         self.oof_proba_ = np.full(Y.shape, np.nan)
         row_groups = np.asarray(groups)[rows]
         for fold in source_folds(groups, self.source_folds):
             inside = np.isin(row_groups, fold)
             fit_part, apply_part = rows[~inside], rows[inside]
             stack = LogitStack(C=self.stack_C).fit([p[fit_part] for p in held], Y[fit_part],
-                                                   None if weights is None else weights[fit_part])
-            self.oof_proba_[apply_part] = stack.predict_proba([p[apply_part] for p in held])
+                                                   None if weights is None else weights[fit_part],
+                                                   None if extra is None else extra[~inside])
+            self.oof_proba_[apply_part] = stack.predict_proba([p[apply_part] for p in held],
+                                                              None if extra is None else extra[inside])
         for member in self.members_:
             member.fit(X, Y, sample_weight=weights, groups=groups)
         self.chosen_ = "source_stack"
         for k, (spec, weight) in enumerate(zip(self.members, self.stack_.member_weights, strict=True)):
             self.selection_scores_[f"weight:member{k}:{spec['kind']}"] = float(weight)
+        for name, weight in zip(self.stack_features, self.stack_.extra_weights, strict=True):
+            self.selection_scores_[f"weight:{name}"] = float(weight)
         return self
+
+    def _stack_extra(self, X: Sequence[Incident]) -> np.ndarray | None:  # noqa: N803
+        """Incident-level stack features from the extraction (``stack_features``: attribute names,
+        e.g. ``contrary_evidence``); None when there are none. Cached: the hybrid member's
+        extraction of the same incidents is reused."""
+        names = list(getattr(self, "stack_features", ()) or ())
+        if not names:
+            return None
+        from secondary_crimes.extract.extractor import extract
+
+        return np.array([[float(bool(e.attributes.get(name))) for name in names] for e in extract(X)],
+                        dtype=float).reshape(len(X), len(names))
 
     def _used_members(self) -> list[int]:
         if self.chosen_.startswith("member"):
@@ -219,10 +240,12 @@ class EnsembleModel(OffenceModel):
         return list(range(len(self.members_)))
 
     # ----------------------------------------------------------------- predicting
-    def _combine(self, member_proba: list[np.ndarray]) -> np.ndarray:
+    def _combine(self, member_proba: list[np.ndarray], X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
         if self.chosen_ == "average":
             return self._average(member_proba)
-        if self.chosen_ in ("stacking", "source_stack"):
+        if self.chosen_ == "source_stack":
+            return self.stack_.predict_proba(member_proba, self._stack_extra(X))
+        if self.chosen_ == "stacking":
             return self.stack_.predict_proba(member_proba)
         return member_proba[int(self.chosen_.split(":")[0].removeprefix("member"))]
 
@@ -234,7 +257,7 @@ class EnsembleModel(OffenceModel):
     def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
         if not len(X):
             return np.zeros((0, len(self.labels)))
-        return self._combine(self._member_proba(X))
+        return self._combine(self._member_proba(X), X)
 
     def _preferred(self, chosen: int | None, preference: tuple[str, ...], default: int) -> int:
         if chosen is not None:
@@ -264,7 +287,7 @@ class EnsembleModel(OffenceModel):
             else (member.predict_proba(X) if k in used else None)
             for k, member in enumerate(self.members_)
         ]
-        combined = self._combine(member_proba)
+        combined = self._combine(member_proba, X)
         out = [
             Analysis(
                 probabilities=combined[i],

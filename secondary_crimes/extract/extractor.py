@@ -187,6 +187,10 @@ class Extractor:
         for kind in ("weapon", "alcohol", "children_present", "conflict"):
             extraction.attributes[kind] = any(i.kind == kind and i.affirmed for i in extraction.indicators)
         extraction.attributes["child"] = any(i.kind == "child" for i in extraction.indicators)
+        # Credible evidence to the contrary (the kinds marked "contrary" in indicator_kinds.jsonl).
+        extraction.attributes["contrary_evidence"] = any(
+            i.affirmed and self.kinds.get(i.kind, {}).get("contrary") for i in extraction.indicators
+        )
         extraction.reporter, extraction.reporter_evidence = self._reporter(incident, docs, extraction)
         suspect_cues, young_target = self._people(docs, extraction, links)
         extraction.relationship, extraction.relationship_evidence = self._relationship(

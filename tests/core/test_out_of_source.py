@@ -70,6 +70,18 @@ def test_logit_stack_learns_to_trust_the_informative_member():
     assert proba.shape == Y.shape and ((proba[Y == 1]).mean() > 0.6 > 0.3 > (proba[Y == 0]).mean())
 
 
+def test_logit_stack_learns_that_an_incident_level_feature_lowers_every_offence():
+    rng = np.random.default_rng(1)
+    member = rng.random((600, 3))
+    contrary = (rng.random(600) < 0.3).astype(float)[:, None]
+    Y = ((member > 0.5) & (contrary == 0)).astype(int)  # noqa: N806  evidence to the contrary: nothing to record
+    stack = LogitStack().fit([member], Y, extra=contrary)
+    assert stack.extra_weights.shape == (1,) and stack.extra_weights[0] < -1.0
+    high = np.full((2, 3), 0.9)
+    proba = stack.predict_proba([high], np.array([[0.0], [1.0]]))
+    assert proba[0].min() > proba[1].max()
+
+
 def test_source_stack_fits_on_out_of_source_predictions_and_exposes_cross_fitted_ones(dataset, fits):
     X, Y = dataset.incidents, dataset.Y  # noqa: N806
     model = EnsembleModel(members=MEMBERS, method="source_stack").fit(X, Y, groups=dataset.groups)
