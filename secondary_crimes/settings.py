@@ -28,6 +28,10 @@ def get_settings() -> dict[str, Any]:
         settings.update(yaml.safe_load(Path(user_file).read_text(encoding="utf-8")) or {})
     for key, value in list(settings.items()):
         env = os.environ.get(ENV_PREFIX + key.upper())
-        if env is not None:
+        if env is None:
+            continue
+        if isinstance(value, bool):  # before int: bool("false") would be True
+            settings[key] = env.strip().lower() in {"1", "true", "yes", "on"}
+        else:
             settings[key] = type(value)(env) if isinstance(value, (int, float)) else env
     return settings
