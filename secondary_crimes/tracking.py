@@ -41,6 +41,7 @@ from mlflow.tracking import MlflowClient
 from secondary_crimes.classify.base import Analysis
 from secondary_crimes.classify.bundle import META_FILE, ModelBundle
 from secondary_crimes.decide import decide
+from secondary_crimes.model_cache import cache_root
 from secondary_crimes.records import GoldIncident, Incident
 from secondary_crimes.taxonomy import LABELS, load_taxonomy
 from secondary_crimes.train import TrainConfig, fit_bundle
@@ -630,25 +631,27 @@ def _resolve(uri: str) -> str:
     return uri.split(":/", 1)[1]
 
 
-def load_bundle_from_uri(uri: str) -> ModelBundle:
-    """The ``ModelBundle`` inside a logged model (``models:/name@alias``, ``models:/name/3``, ``runs:/id/model``).
-
-    A registered version's or a run's artifacts never change, so the download is cached under
-    ``$SECONDARY_CRIMES_MODEL_CACHE`` (default: the system temp folder), keyed by the
-    tracking store and the resolved version; an alias is resolved afresh on every load.
-    """
+def model_cache_entry(uri: str) -> Path:
+    """Where ``uri``'s download is cached: the private cache folder, keyed by store and resolved version."""
     import hashlib
 
-    configure()
     key = hashlib.sha256(f"{mlflow.get_tracking_uri()}|{_resolve(uri)}".encode()).hexdigest()[:16]
-    cache = (
-        Path(os.environ.get("SECONDARY_CRIMES_MODEL_CACHE", Path(tempfile.gettempdir()) / "secondary-crimes-models"))
-        / key
-    )
+    return cache_root() / key
+
+
+def load_bundle_from_uri(uri: str, *, trust_unhashed: bool | None = None) -> ModelBundle:
+    """The ``ModelBundle`` inside a logged model (``models:/name@alias``, ``models:/name/3``, ``runs:/id/model``).
+
+    A registered version's or a run's artifacts never change, so the download is cached in
+    a private per-user folder (``secondary_crimes.model_cache``: owner-only, checked before
+    use), keyed by the tracking store and the resolved version; an alias is resolved afresh
+    on every load. The bundle's files are checked against their recorded hashes on load.
+    """
+    configure()
+    cache = model_cache_entry(uri)
     found = sorted(cache.rglob(META_FILE)) if cache.exists() else []
     if not found:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=cache.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f"{cache.name}-", dir=cache.parent))
         try:
             mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(staging))
         except MlflowException as error:
@@ -658,7 +661,7 @@ def load_bundle_from_uri(uri: str) -> ModelBundle:
         with contextlib.suppress(OSError):  # another process may have cached it first
             staging.rename(cache)
         found = sorted((cache if cache.exists() else staging).rglob(META_FILE))
-    bundle = ModelBundle.load(found[0].parent)
+    bundle = ModelBundle.load(found[0].parent, trust_unhashed=trust_unhashed)
     bundle.metadata["source_uri"] = uri
     return bundle
 

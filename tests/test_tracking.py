@@ -94,6 +94,7 @@ def tracked(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns.db'}")
     patch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(root / "mlartifacts"))
+    patch.setenv("SECONDARY_CRIMES_MODEL_CACHE", str(root / "model-cache"))
     bundle, path, run_id = tracking.tracked_train(config_path)
     yield {"root": root, "bundle": bundle, "path": path, "run_id": run_id, "client": mlflow.MlflowClient()}
     patch.undo()
