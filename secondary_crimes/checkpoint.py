@@ -5,7 +5,8 @@ them and replaces ``<output>.checkpoint.json`` with the number of input items co
 the byte length of each partial file. A run killed at any point (``kill -9``) leaves the
 last checkpoint and partial files at least that long; resuming truncates the partial files
 back to the checkpoint's lengths (dropping a half-written batch) and skips the consumed
-items, so every record ends up in the output exactly once.
+items, so every record ends up in the output exactly once. The checkpoint names the model
+by version and by the SHA-256 of its files: a run never resumes with another model.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Checkpoint:
     resumes: int = 0
     done: bool = False
     format_version: int = FORMAT_VERSION
+    model_sha256: str | None = None  # ModelBundle.sha256 (None: an unsaved bundle, or an older run)
 
     def save(self, path: str | Path, *, fsync: bool = False) -> None:
         atomic_write_text(path, json.dumps(asdict(self), sort_keys=True), fsync=fsync)
@@ -65,9 +67,13 @@ class Checkpoint:
         except TypeError:
             return None
 
-    def matches(self, *, input_sha256: str, model_version: str) -> bool:
-        """True when this checkpoint belongs to the same input and model (batching may differ)."""
-        return (self.input_sha256, self.model_version) == (input_sha256, model_version)
+    def same_model(self, *, model_version: str, model_sha256: str | None) -> bool:
+        """True when this checkpoint was written by the same model (version and file hash)."""
+        return (self.model_version, self.model_sha256) == (model_version, model_sha256)
+
+
+class ModelMismatchError(ValueError):
+    """An unfinished run of the same input was scored by another model."""
 
 
 def truncate_to(path: Path, length: int) -> bool:

@@ -1,7 +1,7 @@
 """A scoring run's manifest: what went in (input hash, model), what came out (counts), when, how.
 
 Written atomically to ``<output>.manifest.json`` when a run completes; a re-run of the same
-input with the same model finds it and does nothing more.
+input with the same model (version and ``sha256`` of its files) finds it and does nothing more.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def build_manifest(
     model_version: str,
     model_kind: str,
     counts: dict[str, int],
+    model_sha256: str | None = None,
     started_at: str,
     finished_at: str | None = None,
     **extra: Any,
@@ -59,7 +60,7 @@ def build_manifest(
     return {
         "engine": engine,
         "input": {"path": str(input_path), "sha256": input_sha256, "bytes": input_bytes},
-        "model": {"version": model_version, "kind": model_kind},
+        "model": {"version": model_version, "kind": model_kind, "sha256": model_sha256},
         "output": str(output_path),
         "rejects": str(rejects_path),
         "counts": dict(counts),

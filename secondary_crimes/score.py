@@ -6,9 +6,11 @@ of ``batch_size`` incidents and appends each batch to ``<output>.partial`` (bad 
 (``secondary_crimes.checkpoint``). Memory is bounded by one batch, plus the reader's set of
 incident ids seen (for duplicate detection: about 100 bytes an id, ~100 MB for 1,000,000).
 A run killed at any point and started again with the same input and model carries on from
-its last checkpoint; the finished output holds every accepted incident exactly once, in input
-order, byte for byte what an uninterrupted run writes. Files are renamed into place only when
-complete, then ``<output>.manifest.json`` records the input hash, model and counts.
+its last checkpoint (a model is its version and the SHA-256 of its files, ``ModelBundle.sha256``:
+another model refuses to resume; ``resume=False``, ``--no-resume``, starts over). The finished
+output holds every accepted incident exactly once, in input order, byte for byte what an
+uninterrupted run writes. Files are renamed into place only when complete, then
+``<output>.manifest.json`` records the input hash, model and counts.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from secondary_crimes.checkpoint import Checkpoint, truncate_to
+from secondary_crimes.checkpoint import Checkpoint, ModelMismatchError, truncate_to
 from secondary_crimes.classify.base import Analysis
 from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.decide import decide
@@ -180,7 +182,11 @@ class _Run:
         self.input_sha256, self.input_bytes, self.newlines = file_digest(input_path)
         self.summary = ScoreSummary(output=output, rejects_path=self.rejects, engine="local")
         self.state = Checkpoint(
-            input_sha256=self.input_sha256, model_version=bundle.version, batch_size=batch_size, started_at=now_iso()
+            input_sha256=self.input_sha256,
+            model_version=bundle.version,
+            model_sha256=bundle.sha256,
+            batch_size=batch_size,
+            started_at=now_iso(),
         )
 
     def clear(self) -> None:
@@ -194,16 +200,26 @@ class _Run:
             and manifest.get("engine") == "local"
             and manifest["input"]["sha256"] == self.input_sha256
             and manifest["model"]["version"] == self.bundle.version
+            and manifest["model"].get("sha256") == self.bundle.sha256
             and self.output.exists()
             and self.rejects.exists()
         )
 
     def restore(self) -> bool:
-        """Carry on from a matching checkpoint; False (and a clean slate) when there is none."""
+        """Carry on from a checkpoint of this input; False (and a clean slate) when there is none.
+
+        Raises ``ModelMismatchError`` when another model scored the unfinished run.
+        """
         saved = Checkpoint.load(self.checkpoint_path)
-        if saved is None or not saved.matches(input_sha256=self.input_sha256, model_version=self.bundle.version):
+        if saved is None or saved.input_sha256 != self.input_sha256:
             self.clear()
             return False
+        if not saved.same_model(model_version=self.bundle.version, model_sha256=self.bundle.sha256):
+            raise ModelMismatchError(
+                f"{self.output}: the unfinished run of this input used model {saved.model_version} "
+                f"(sha256 {_short(saved.model_sha256)}), not {self.bundle.version} (sha256 "
+                f"{_short(self.bundle.sha256)}); resume with that model, or pass --no-resume to start over"
+            )
         if saved.done:  # killed while moving files into place: finish() completes it
             if all(
                 partial.exists() or final.exists()
@@ -241,6 +257,7 @@ class _Run:
             rejects_path=self.rejects,
             model_version=self.bundle.version,
             model_kind=self.bundle.kind,
+            model_sha256=self.bundle.sha256,
             counts=self.summary.counts(),
             started_at=self.state.started_at,
             batch_size=self.batch_size,
@@ -250,6 +267,10 @@ class _Run:
         self.checkpoint_path.unlink(missing_ok=True)
         self.summary.rejects = read_reject_sample(self.rejects)
         return self.summary
+
+
+def _short(sha256: str | None) -> str:
+    return sha256[:12] if sha256 else "not recorded"
 
 
 def score_file(
@@ -266,8 +287,10 @@ def score_file(
     Bad records go to ``<output stem>.rejects.jsonl`` with their line, field and reason; the
     batch goes on. With ``resume`` (the default) a run carries on from the checkpoint a killed
     run left, and a run whose manifest shows the same input and model already scored does
-    nothing; ``resume=False`` starts again from the first record. ``progress`` shows a bar
-    of incidents/s and ETA on stderr (None: only when stderr is a terminal).
+    nothing; ``resume=False`` starts again from the first record. A checkpoint of this input
+    left by another model (version or file hash) raises ``ModelMismatchError`` rather than
+    mixing two models' records. ``progress`` shows a bar of incidents/s and ETA on stderr
+    (None: only when stderr is a terminal).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")

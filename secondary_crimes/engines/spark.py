@@ -268,12 +268,14 @@ def score_spark(
     batch_size: int = 64,
     spark: SparkSession | None = None,
     progress: bool | None = None,
+    trust_unhashed: bool | None = None,
 ) -> ScoreSummary:
     """Score ``input_path`` (.jsonl or .parquet) with Spark into ``output_path`` (.jsonl or .parquet).
 
     Rejects go to ``<output stem>.rejects.jsonl`` and the manifest to ``<output>.manifest.json``,
     as with the local engine. Pass ``spark`` to reuse a session (``master`` is then ignored).
     ``progress`` shows Spark's stage progress (None: only when stderr is a terminal).
+    ``trust_unhashed`` loads a model folder with no recorded file hashes (``ModelBundle.load``).
     The run is all-or-nothing: outputs are moved into place only when Spark has finished.
     """
     from pyspark import StorageLevel
@@ -287,7 +289,8 @@ def score_spark(
         raise ValueError(f"{output}: the Spark engine writes .jsonl or .parquet")
     output.parent.mkdir(parents=True, exist_ok=True)
     rejects_path = rejects_path_for(output)
-    bundle = load_bundle(model_path_or_uri)
+    bundle = load_bundle(model_path_or_uri, trust_unhashed=trust_unhashed)
+    model_sha256 = bundle.sha256  # the loaded folder's; packing re-saves the bundle elsewhere
     key, data = pack_bundle(bundle)
     session = spark or spark_session(master, progress=show_progress(progress))
     spark_master = session.sparkContext.master
@@ -349,6 +352,7 @@ def score_spark(
         rejects_path=rejects_path,
         model_version=bundle.version,
         model_kind=bundle.kind,
+        model_sha256=model_sha256,
         counts=summary.counts(),
         started_at=started_at,
         batch_size=batch_size,
