@@ -17,6 +17,9 @@ app = typer.Typer(help="Find crimes that were reported to the police but never r
 DEFAULT_CONFIG = Path("training/default.yaml")
 ModelOption = Annotated[str | None, typer.Option("--model", help="Model folder or MLflow URI "
                                                  "(models:/secondary-crimes@champion); default: settings")]
+TrustOption = Annotated[bool, typer.Option(
+    "--trust-model", help="Load a model folder saved with no file hashes (older versions); only one "
+                          "you trust: loading runs its pickle (default: setting trust_unhashed_models)")]
 
 
 def _logging(verbose: bool) -> None:
@@ -27,6 +30,16 @@ def _logging(verbose: bool) -> None:
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=2)
+
+
+def _load_model(model: str | None, trust: bool):
+    """The bundle, or a one-line error (missing, changed or untrusted files, unsafe cache)."""
+    from secondary_crimes.classify.bundle import load_bundle
+
+    try:
+        return load_bundle(model, trust_unhashed=trust or None)
+    except (FileNotFoundError, ValueError) as error:
+        raise _fail(str(error)) from None
 
 
 @app.command()
@@ -62,9 +75,14 @@ def score(
     engine: Annotated[str, typer.Option(help="local or spark")] = "local",
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+    resume: Annotated[bool, typer.Option(help="Carry on from a killed run's checkpoint (local engine); "
+                                         "--no-resume starts over")] = True,
+    trust_model: TrustOption = False,
 ) -> None:
     """Score incidents: offences supported, missed (unrecorded) crimes, evidence and priority."""
-    from secondary_crimes.classify.bundle import load_bundle
+    from secondary_crimes.checkpoint import ModelMismatchError
+    from secondary_crimes.classify.integrity import ModelIntegrityError
+    from secondary_crimes.model_cache import ModelCacheError
     from secondary_crimes.score import rejects_path_for, score_file
 
     if not input.exists():
@@ -72,13 +90,18 @@ def score(
     if engine == "spark":
         from secondary_crimes.engines.spark import score_spark
 
-        summary = score_spark(input, out, model, batch_size=batch_size, progress=False if quiet else None)
-    elif engine == "local":
         try:
-            bundle = load_bundle(model)
-        except (FileNotFoundError, ValueError) as error:
+            summary = score_spark(input, out, model, batch_size=batch_size, progress=False if quiet else None,
+                                  trust_unhashed=trust_model or None)
+        except (FileNotFoundError, ModelIntegrityError, ModelCacheError) as error:
             raise _fail(str(error)) from None
-        summary = score_file(input, out, bundle, batch_size=batch_size, progress=False if quiet else None)
+    elif engine == "local":
+        bundle = _load_model(model, trust_model)
+        try:
+            summary = score_file(input, out, bundle, batch_size=batch_size, progress=False if quiet else None,
+                                 resume=resume)
+        except ModelMismatchError as error:
+            raise _fail(str(error)) from None
     else:
         raise _fail(f"unknown engine {engine!r}; use local or spark")
     typer.echo(summary.line())
@@ -93,9 +116,9 @@ def evaluate(
     gold: Annotated[Path, typer.Argument(help="Labelled incidents (.jsonl in the corpus format)")],
     model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    trust_model: TrustOption = False,
 ) -> None:
     """Score a labelled file and print precision, recall and F1 per offence and for missed flags."""
-    from secondary_crimes.classify.bundle import load_bundle
     from secondary_crimes.evaluate import context_check, format_report, to_json
     from secondary_crimes.evaluate import evaluate as run_evaluation
     from secondary_crimes.reader import load_gold
@@ -107,7 +130,7 @@ def evaluate(
     labelled = [incident for incident in incidents if incident.has_gold]
     if not labelled:
         raise _fail(f"{gold}: no labelled incidents")
-    bundle = load_bundle(model)
+    bundle = _load_model(model, trust_model)
     scored = score_incidents(labelled, bundle)
     report = run_evaluation(labelled, scored)
     report["context"] = context_check(labelled, scored)
@@ -206,9 +229,9 @@ def demo(
     db: Annotated[str | None, typer.Option(help="Review queue database URL (default: settings)")] = None,
     host: str = "127.0.0.1",
     port: int = 8000,
+    trust_model: TrustOption = False,
 ) -> None:
     """Train the default model if absent, score the sample incidents and open the review queue."""
-    from secondary_crimes.classify.bundle import load_bundle
     from secondary_crimes.score import score_file
     from secondary_crimes.settings import get_settings
     from secondary_crimes.train import TrainConfig
@@ -218,12 +241,29 @@ def demo(
     if model is None and not (Path(target) / "meta.json").exists():
         typer.echo(f"no model at {target}: training one from {DEFAULT_CONFIG} (a few minutes)...")
         run_training(TrainConfig.from_file(DEFAULT_CONFIG), target)
-    summary = score_file(sample, out, load_bundle(target), progress=False)
+    summary = score_file(sample, out, _load_model(target, trust_model), progress=False)
     typer.echo(f"{summary.line()} -> {out}")
     if serve:
         from secondary_crimes.queue.cli import run_demo_queue
 
         run_demo_queue(out, db or get_settings()["queue_database_url"], host, port)
+
+
+@app.command("hash-model")
+def hash_model(
+    path: Annotated[Path, typer.Argument(help="Model folder saved before file hashes were recorded")],
+) -> None:
+    """Record the SHA-256 of a trusted model folder's files in its meta.json, so it loads without --trust-model."""
+    from secondary_crimes.classify.bundle import META_FILE
+    from secondary_crimes.classify.integrity import ModelIntegrityError, record_hashes
+
+    if not (path / META_FILE).exists():
+        raise _fail(f"{path}: no trained model here (missing {META_FILE})")
+    try:
+        hashes = record_hashes(path, META_FILE)
+    except ModelIntegrityError as error:
+        raise _fail(str(error)) from None
+    typer.echo(f"{path}: {len(hashes)} file hashes recorded in {META_FILE}")
 
 
 @app.command()

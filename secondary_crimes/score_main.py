@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from secondary_crimes.score import ScoreSummary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,9 +25,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--no-resume", action="store_true", help="start again, ignoring any checkpoint")
+    parser.add_argument(
+        "--trust-model", action="store_true", help="load a model folder saved with no file hashes (older versions)"
+    )
     parser.add_argument("--master", default="local[2]", help="Spark master (with --engine spark)")
     args = parser.parse_args(argv)
+    from secondary_crimes.checkpoint import ModelMismatchError
+    from secondary_crimes.classify.integrity import ModelIntegrityError
+    from secondary_crimes.model_cache import ModelCacheError
 
+    try:
+        summary = _score(args)
+    except (ModelIntegrityError, ModelCacheError, ModelMismatchError) as error:  # changed, untrusted, another model
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary.line(), file=sys.stderr)
+    return 0
+
+
+def _score(args: argparse.Namespace) -> ScoreSummary:
+    trust = args.trust_model or None
     if args.engine == "spark":
         from secondary_crimes.engines.spark import score_spark
 
@@ -34,12 +55,13 @@ def main(argv: list[str] | None = None) -> int:
             master=args.master,
             batch_size=args.batch_size,
             progress=False if args.quiet else None,
+            trust_unhashed=trust,
         )
     else:
         from secondary_crimes.classify.bundle import load_bundle
         from secondary_crimes.score import score_file
 
-        bundle = load_bundle(args.model)
+        bundle = load_bundle(args.model, trust_unhashed=trust)
         summary = score_file(
             args.input,
             args.out,
@@ -48,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=False if args.quiet else None,
             resume=not args.no_resume,
         )
-    print(summary.line(), file=sys.stderr)
-    return 0
+    return summary
 
 
 if __name__ == "__main__":
