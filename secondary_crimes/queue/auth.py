@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from secondary_crimes.queue import audit_log
 from secondary_crimes.queue.models import ROLES, AuditEvent, User, utcnow
+from secondary_crimes.queue.names import MAX_USERNAME, login_name
 
 HASHER = PasswordHasher()
 # Verified against when the username is unknown, so both failures take the same time.
@@ -50,12 +51,16 @@ def create_user(
     session: Session, username: str, role: str, password: str | None = None, *, actor: User | None = None
 ) -> tuple[User, str]:
     """Create an account; returns it and its password (generated when none is given)."""
-    username = username.strip()
-    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+    username = login_name(username)
+    if (
+        not username
+        or len(username) > MAX_USERNAME
+        or not username.replace("_", "").replace(".", "").replace("-", "").isalnum()
+    ):
         raise UserError(f"invalid username {username!r}: letters, digits, '.', '-' and '_' only")
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
-    if session.scalar(select(User).where(User.username == username)) is not None:
+    if find_user(session, username) is not None:
         raise UserError(f"user {username!r} already exists")
     password = password or generate_password()
     if len(password) < MIN_PASSWORD:
@@ -67,8 +72,16 @@ def create_user(
     return user, password
 
 
+def find_user(session: Session, username: str) -> User | None:
+    """The account called ``username`` however it is spelt (see :func:`login_name`)."""
+    name = login_name(username)
+    if not name or len(name) > MAX_USERNAME:
+        return None
+    return session.scalar(select(User).where(User.username == name))
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username.strip()))
+    user = find_user(session, username)
     if user is None or not user.active:
         verify_password(_DUMMY_HASH, password)
         return None
@@ -84,7 +97,7 @@ def locked_out(session: Session, username: str) -> bool:
     failures = session.scalar(
         select(func.count(AuditEvent.id)).where(
             AuditEvent.action == "login_failed",
-            AuditEvent.username == username.strip()[:64],
+            AuditEvent.username == login_name(username)[:MAX_USERNAME],
             AuditEvent.at >= utcnow() - LOCKOUT_WINDOW,
         )
     )

@@ -128,12 +128,9 @@ def run_demo_queue(scored_path: Path | str, db_url: str, host: str = "127.0.0.1"
         typer.echo(f"loaded {scored_path}: {report}")
         username = "demo-auditor"
         with database.session() as session:
-            from sqlalchemy import select
+            from secondary_crimes.queue.auth import find_user, hash_password
 
-            from secondary_crimes.queue.auth import hash_password
-            from secondary_crimes.queue.models import User
-
-            existing = session.scalar(select(User).where(User.username == username))
+            existing = find_user(session, username)
             if existing is None:
                 _, password = create_user(session, username, "auditor")
             else:  # a rerun of the demo: give the demo account a fresh password

@@ -55,3 +55,16 @@ def test_create_user_rules(sqlite_url: str) -> None:
                     auth.create_user(session, username, role, pw)
     finally:
         database.dispose()
+
+
+def test_usernames_are_stored_as_login_spells_them(sqlite_url: str) -> None:
+    database = Database(sqlite_url)
+    try:
+        with database.session() as session:
+            user, _ = auth.create_user(session, " Amy.B ", "auditor", "a-long-password")
+            assert user.username == "amy.b"
+            with pytest.raises(auth.UserError, match="already exists"):
+                auth.create_user(session, "AMY.B", "auditor", "a-long-password")
+            assert auth.authenticate(session, "Amy.b  ", "a-long-password") is user
+    finally:
+        database.dispose()

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 
 from secondary_crimes.queue import audit_log, auth
 from secondary_crimes.queue.deps import CsrfChecked, CurrentUser, DbSession, optional_user, render, safe_next
+from secondary_crimes.queue.names import login_name
 
 router = APIRouter()
 
@@ -29,8 +30,9 @@ def login(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/queue",
 ) -> Response:
+    username = login_name(username)
     if auth.locked_out(db, username):
-        audit_log.record(db, None, "login_locked", "/login", username=username[:64])
+        audit_log.record(db, None, "login_locked", "/login", username=username)
         db.commit()
         return render(
             request,
@@ -43,7 +45,7 @@ def login(
         )
     user = auth.authenticate(db, username, password)
     if user is None:
-        audit_log.record(db, None, "login_failed", "/login", username=username[:64])
+        audit_log.record(db, None, "login_failed", "/login", username=username)
         db.commit()
         return render(
             request,

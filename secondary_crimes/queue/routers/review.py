@@ -9,8 +9,10 @@ from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from secondary_crimes.queue import audit_log, decisions
+from secondary_crimes.queue.auth import find_user
 from secondary_crimes.queue.deps import CsrfChecked, DbSession, Viewer, flash, render, require
 from secondary_crimes.queue.models import User
+from secondary_crimes.queue.names import login_name
 
 router = APIRouter()
 Supervisor = Annotated[User, Depends(require("supervisor"))]
@@ -23,9 +25,9 @@ def my_history(request: Request, db: DbSession, user: Viewer) -> Response:
 
 @router.get("/history/{username}")
 def user_history(request: Request, db: DbSession, user: Viewer, username: str) -> Response:
-    if username != user.username and not user.can("supervisor"):
+    if login_name(username) != user.username and not user.can("supervisor"):
         raise HTTPException(status_code=403, detail="only supervisors can see other reviewers' history")
-    subject = db.scalar(select(User).where(User.username == username))
+    subject = find_user(db, username)
     if subject is None:
         raise HTTPException(status_code=404, detail=f"no user {username}")
     return render(request, "history.html", user, subject=subject, items=decisions.history(db, subject))

@@ -1,0 +1,49 @@
+"""Regression tests for the review queue's security fixes (issue 12), over HTTP with TestClient."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+from secondary_crimes.queue.db import Database, migrate
+from secondary_crimes.queue.models import AuditEvent, User
+
+
+def audit(app, action: str) -> list[AuditEvent]:
+    with app.state.db.session() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+# --- 1. one spelling of a login name ------------------------------------------------------------
+
+
+def test_lockout_counts_every_spelling_of_a_username(app, anon) -> None:
+    for spelling in ("bob", "bob ", "bob  ", " BOB", "Bob\t"):
+        assert anon.login(spelling, "guess-guess-guess").status_code == 401, spelling
+    response = anon.login(" bob ")  # the right password, but the account is locked
+    assert response.status_code == 429 and "Too many failed attempts" in response.text
+    assert {event.username for event in audit(app, "login_failed")} == {"bob"}
+    assert [event.username for event in audit(app, "login_locked")] == ["bob"]
+
+
+def test_login_name_is_trimmed_and_case_folded(app, anon) -> None:
+    response = anon.login("  ALICE ")
+    assert response.status_code == 200 and response.url.path == "/queue"
+    assert [event.username for event in audit(app, "login")] == ["alice"]
+
+
+def test_existing_usernames_are_respelt_by_the_migration(sqlite_url: str) -> None:
+    database = Database(sqlite_url, migrate_schema=False)
+    try:
+        migrate(database.engine, "0002_rule_flags")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO users (username, password_hash, role, active, created_at) "
+                    "VALUES ('Carol ', 'x', 'auditor', 1, '2026-01-01 00:00:00')"
+                )
+            )
+        migrate(database.engine)
+        with database.session() as session:
+            assert session.scalars(select(User.username)).all() == ["carol"]
+    finally:
+        database.dispose()
