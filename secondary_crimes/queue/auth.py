@@ -21,6 +21,7 @@ HASHER = PasswordHasher()
 _DUMMY_HASH = HASHER.hash("not-a-password-" + secrets.token_hex(8))
 
 SESSION_USER = "uid"
+SESSION_GENERATION = "gen"
 SESSION_CSRF = "csrf"
 CSRF_FIELD = "csrf_token"
 MIN_PASSWORD = 10
@@ -62,14 +63,41 @@ def create_user(
         raise UserError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     if find_user(session, username) is not None:
         raise UserError(f"user {username!r} already exists")
-    password = password or generate_password()
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
+    password = _checked_password(password or generate_password())
     user = User(username=username, password_hash=hash_password(password), role=role, active=True)
     session.add(user)
     session.flush()
     audit_log.record(session, actor, "create_user", username, username=None if actor else "cli", role=role)
     return user, password
+
+
+def _checked_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
+    return password
+
+
+def end_sessions(user: User) -> None:
+    """End every session of ``user``, on every device and every copy of its cookie."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def set_password(
+    session: Session, user: User, password: str | None = None, *, actor: User | None = None, via: str | None = None
+) -> str:
+    """Give ``user`` a new password (generated when none is given) and end their sessions; returns it."""
+    password = _checked_password(password or generate_password())
+    user.password_hash = hash_password(password)
+    end_sessions(user)
+    audit_log.record(session, actor, "set_password", user.username, username=via)
+    return password
+
+
+def deactivate(session: Session, user: User, *, actor: User | None = None, via: str | None = None) -> None:
+    """Refuse ``user`` from now on and end their sessions (the account and its decisions stay)."""
+    user.active = False
+    end_sessions(user)
+    audit_log.record(session, actor, "deactivate", user.username, username=via)
 
 
 def find_user(session: Session, username: str) -> User | None:
@@ -108,7 +136,20 @@ def log_in(request: Request, user: User) -> None:
     """Start a fresh session for ``user`` (a new CSRF token: no session fixation)."""
     request.session.clear()
     request.session[SESSION_USER] = user.id
+    request.session[SESSION_GENERATION] = user.session_generation
     request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
+
+
+def session_user(request: Request, session: Session) -> User | None:
+    """The user of this request's session, if it is still current (active, generation not bumped)."""
+    user_id = request.session.get(SESSION_USER)
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.active or request.session.get(SESSION_GENERATION) != user.session_generation:
+        log_out(request)
+        return None
+    return user
 
 
 def log_out(request: Request) -> None:

@@ -1,4 +1,4 @@
-"""Command line for the review queue: load, export, create-user; serve and the demo.
+"""Command line for the review queue: load, export, accounts; serve and the demo.
 
 The project CLI mounts ``queue_app`` as ``secondary-crimes queue`` and calls :func:`serve`
 and :func:`run_demo_queue` for ``secondary-crimes serve`` and ``secondary-crimes demo``.
@@ -7,22 +7,28 @@ and :func:`run_demo_queue` for ``secondary-crimes serve`` and ``secondary-crimes
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
+from secondary_crimes.queue import auth
 from secondary_crimes.queue.auth import UserError, create_user
 from secondary_crimes.queue.db import Database, default_url
 from secondary_crimes.queue.export import export_file
 from secondary_crimes.queue.load import LoadError, load_file
-from secondary_crimes.queue.models import ROLES
+from secondary_crimes.queue.models import ROLES, User
 
 queue_app = typer.Typer(
     help="The auditors' review queue: load scored output, export decisions, manage users.", no_args_is_help=True
 )
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: settings queue_database_url).")]
+PasswordOption = Annotated[str | None, typer.Option("--password", help="Omit to be prompted (empty = generate).")]
+PromptOption = Annotated[bool, typer.Option("--prompt/--no-prompt", help="Prompt for a password when none is given.")]
 
 
 @queue_app.command("load")
@@ -61,24 +67,12 @@ def export_command(
 def create_user_command(
     username: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")] = "auditor",
-    password: Annotated[str | None, typer.Option("--password", help="Omit to be prompted (empty = generate).")] = None,
+    password: PasswordOption = None,
     db: DbOption = None,
-    prompt: Annotated[
-        bool, typer.Option("--prompt/--no-prompt", help="Prompt for a password when none is given.")
-    ] = True,
+    prompt: PromptOption = True,
 ) -> None:
     """Create an account. Without --password: prompt, or generate one and print it."""
-    if password is None and prompt:
-        password = (
-            typer.prompt(
-                "Password (empty to generate one)",
-                default="",
-                hide_input=True,
-                confirmation_prompt=True,
-                show_default=False,
-            )
-            or None
-        )
+    password = _ask_password(password, prompt)
     database = Database(db or default_url())
     try:
         with database.session() as session:
@@ -91,6 +85,63 @@ def create_user_command(
     typer.echo(f"created {user.role} {user.username!r}")
     if password is None:
         typer.echo(f"password: {password_used}")
+
+
+@queue_app.command("set-password")
+def set_password_command(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    password: PasswordOption = None,
+    db: DbOption = None,
+    prompt: PromptOption = True,
+) -> None:
+    """Give an account a new password and end all its sessions. Without --password: prompt or generate."""
+    password = _ask_password(password, prompt)
+    with _account(db, username) as (session, user):
+        password_used = auth.set_password(session, user, password, via="cli")
+    typer.echo(f"new password set for {user.username!r}; their sessions have ended")
+    if password is None:
+        typer.echo(f"password: {password_used}")
+
+
+@queue_app.command("deactivate")
+def deactivate_command(username: Annotated[str, typer.Argument(help="Login name.")], db: DbOption = None) -> None:
+    """Refuse an account from now on and end all its sessions (its decisions stay)."""
+    with _account(db, username) as (session, user):
+        auth.deactivate(session, user, via="cli")
+    typer.echo(f"deactivated {user.username!r}; their sessions have ended")
+
+
+def _ask_password(password: str | None, prompt: bool) -> str | None:
+    if password is None and prompt:
+        password = (
+            typer.prompt(
+                "Password (empty to generate one)",
+                default="",
+                hide_input=True,
+                confirmation_prompt=True,
+                show_default=False,
+            )
+            or None
+        )
+    return password
+
+
+@contextmanager
+def _account(db: str | None, username: str) -> Iterator[tuple[Session, User]]:
+    """A session and the account ``username`` (exit 1 if there is none or the change is refused)."""
+    database = Database(db or default_url())
+    try:
+        with database.session() as session:
+            user = auth.find_user(session, username)
+            if user is None:
+                typer.echo(f"error: no user {username!r}", err=True)
+                raise typer.Exit(1)
+            yield session, user
+    except UserError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        database.dispose()
 
 
 def _loopback(host: str) -> bool:
@@ -128,16 +179,11 @@ def run_demo_queue(scored_path: Path | str, db_url: str, host: str = "127.0.0.1"
         typer.echo(f"loaded {scored_path}: {report}")
         username = "demo-auditor"
         with database.session() as session:
-            from secondary_crimes.queue.auth import find_user, hash_password
-
-            existing = find_user(session, username)
+            existing = auth.find_user(session, username)
             if existing is None:
                 _, password = create_user(session, username, "auditor")
             else:  # a rerun of the demo: give the demo account a fresh password
-                from secondary_crimes.queue.auth import generate_password
-
-                password = generate_password()
-                existing.password_hash = hash_password(password)
+                password = auth.set_password(session, existing, via="cli")
     finally:
         database.dispose()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

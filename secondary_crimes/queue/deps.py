@@ -44,14 +44,8 @@ DbSession = Annotated[Session, Depends(get_db)]
 
 
 def optional_user(request: Request, db: DbSession) -> User | None:
-    user_id = request.session.get(auth.SESSION_USER)
-    if user_id is None:
-        return None
-    user = db.get(User, user_id)
-    if user is None or not user.active:
-        auth.log_out(request)
-        return None
-    return user
+    """The logged-in user; a revoked session (logout, new password, deactivation) is none."""
+    return auth.session_user(request, db)
 
 
 def current_user(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User:

@@ -64,6 +64,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Every session cookie carries the generation it was issued at; bumping it (logout, a new
+    # password, deactivation) ends every session of this user, copied cookies included.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def can(self, role: str) -> bool:
         """Whether this user holds ``role`` or a more powerful one."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select, text
+from typer.testing import CliRunner
 
+from secondary_crimes.queue.cli import queue_app
 from secondary_crimes.queue.db import Database, migrate
 from secondary_crimes.queue.models import AuditEvent, User
+
+runner = CliRunner()
 
 
 def audit(app, action: str) -> list[AuditEvent]:
@@ -47,3 +52,37 @@ def test_existing_usernames_are_respelt_by_the_migration(sqlite_url: str) -> Non
             assert session.scalars(select(User.username)).all() == ["carol"]
     finally:
         database.dispose()
+
+
+# --- 2. sessions end on the server --------------------------------------------------------------
+
+
+def _copy_of_session(app, browser) -> TestClient:
+    """A second client holding a copy of ``browser``'s session cookie (what a thief would have)."""
+    thief = TestClient(app, base_url="http://testserver")
+    thief.cookies.set("sc_session", browser.client.cookies["sc_session"])
+    assert thief.get("/queue", follow_redirects=False).status_code == 200
+    return thief
+
+
+def test_logout_ends_every_copy_of_the_session(app, alice) -> None:
+    with _copy_of_session(app, alice) as thief:
+        alice.post("/logout", {})
+        assert thief.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_a_new_password_ends_every_session(app, alice, db_url: str) -> None:
+    with _copy_of_session(app, alice) as thief:
+        result = runner.invoke(queue_app, ["set-password", "ALICE", "--password", "a-new-password", "--db", db_url])
+        assert result.exit_code == 0, result.output
+        assert alice.get("/queue", follow_redirects=False).status_code == 303
+        assert thief.get("/queue", follow_redirects=False).status_code == 303
+    assert alice.login("alice", "a-new-password").url.path == "/queue"
+    assert [event.target for event in audit(app, "set_password")] == ["alice"]
+
+
+def test_deactivation_ends_every_session(app, alice, db_url: str) -> None:
+    result = runner.invoke(queue_app, ["deactivate", "alice", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert alice.get("/queue", follow_redirects=False).status_code == 303
+    assert alice.login("alice").status_code == 401

@@ -64,6 +64,7 @@ def login(
 
 @router.post("/logout", dependencies=[CsrfChecked])
 def logout(request: Request, db: DbSession, user: CurrentUser) -> Response:
+    auth.end_sessions(user)
     audit_log.record(db, user, "logout", "/logout")
     db.commit()
     auth.log_out(request)
