@@ -14,8 +14,9 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 
+from secondary_crimes.queue import audit_log
 from secondary_crimes.queue.db import Database
-from secondary_crimes.queue.deps import LoginRequired, login_url, optional_user, render
+from secondary_crimes.queue.deps import LoginRequired, here, login_url, open_session, optional_user, render
 from secondary_crimes.queue.routers import accounts, admin, incidents, queue, review
 from secondary_crimes.settings import get_settings
 
@@ -73,10 +74,12 @@ def create_app(database_url: str, *, secret_key: str | None = None, secure_cooki
         return RedirectResponse(login_url(exc.next_url), status_code=303)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        db = request.app.state.db
-        with db.sessions() as session:
+    def http_error(request: Request, exc: HTTPException) -> Response:
+        with open_session(request) as session:
             user = optional_user(request, session)
+            if exc.status_code == 403:
+                audit_log.record(session, user, "refused", here(request), method=request.method, reason=str(exc.detail))
+                session.commit()
             return render(
                 request, "error.html", user, status_code=exc.status_code, status=exc.status_code, detail=exc.detail
             )
@@ -86,7 +89,7 @@ def create_app(database_url: str, *, secret_key: str | None = None, secure_cooki
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc'][1:]) or 'request'}: {error['msg']}" for error in exc.errors()
         )
-        with request.app.state.db.sessions() as session:
+        with open_session(request) as session:
             user = optional_user(request, session)
             return render(request, "error.html", user, status_code=422, status=422, detail=f"Bad request: {problems}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -67,7 +68,7 @@ def create_user(
     user = User(username=username, password_hash=hash_password(password), role=role, active=True)
     session.add(user)
     session.flush()
-    audit_log.record(session, actor, "create_user", username, username=None if actor else "cli", role=role)
+    _log(session, actor, "create_user", username, role=role)
     return user, password
 
 
@@ -82,22 +83,28 @@ def end_sessions(user: User) -> None:
     user.session_generation = (user.session_generation or 0) + 1
 
 
-def set_password(
-    session: Session, user: User, password: str | None = None, *, actor: User | None = None, via: str | None = None
-) -> str:
+def set_password(session: Session, user: User, password: str | None = None, *, actor: User | None = None) -> str:
     """Give ``user`` a new password (generated when none is given) and end their sessions; returns it."""
     password = _checked_password(password or generate_password())
     user.password_hash = hash_password(password)
     end_sessions(user)
-    audit_log.record(session, actor, "set_password", user.username, username=via)
+    _log(session, actor, "set_password", user.username)
     return password
 
 
-def deactivate(session: Session, user: User, *, actor: User | None = None, via: str | None = None) -> None:
+def deactivate(session: Session, user: User, *, actor: User | None = None) -> None:
     """Refuse ``user`` from now on and end their sessions (the account and its decisions stay)."""
     user.active = False
     end_sessions(user)
-    audit_log.record(session, actor, "deactivate", user.username, username=via)
+    _log(session, actor, "deactivate", user.username)
+
+
+def _log(session: Session, actor: User | None, action: str, target: str, **detail: Any) -> None:
+    """An account change, by ``actor`` or (without one) from the command line."""
+    if actor is None:
+        audit_log.record_cli(session, action, target, **detail)
+    else:
+        audit_log.record(session, actor, action, target, **detail)
 
 
 def find_user(session: Session, username: str) -> User | None:

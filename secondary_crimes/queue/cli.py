@@ -97,7 +97,7 @@ def set_password_command(
     """Give an account a new password and end all its sessions. Without --password: prompt or generate."""
     password = _ask_password(password, prompt)
     with _account(db, username) as (session, user):
-        password_used = auth.set_password(session, user, password, via="cli")
+        password_used = auth.set_password(session, user, password)
     typer.echo(f"new password set for {user.username!r}; their sessions have ended")
     if password is None:
         typer.echo(f"password: {password_used}")
@@ -107,7 +107,7 @@ def set_password_command(
 def deactivate_command(username: Annotated[str, typer.Argument(help="Login name.")], db: DbOption = None) -> None:
     """Refuse an account from now on and end all its sessions (its decisions stay)."""
     with _account(db, username) as (session, user):
-        auth.deactivate(session, user, via="cli")
+        auth.deactivate(session, user)
     typer.echo(f"deactivated {user.username!r}; their sessions have ended")
 
 
@@ -183,7 +183,7 @@ def run_demo_queue(scored_path: Path | str, db_url: str, host: str = "127.0.0.1"
             if existing is None:
                 _, password = create_user(session, username, "auditor")
             else:  # a rerun of the demo: give the demo account a fresh password
-                password = auth.set_password(session, existing, via="cli")
+                password = auth.set_password(session, existing)
     finally:
         database.dispose()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

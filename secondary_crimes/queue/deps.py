@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -34,9 +35,21 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-def get_db(request: Request) -> Iterator[Session]:
+def client_address(request: Request) -> str | None:
+    """The client's address (the proxy's unless ``serve`` trusts it to forward the real one)."""
+    return request.client.host if request.client else None
+
+
+@contextmanager
+def open_session(request: Request) -> Iterator[Session]:
+    """A database session for ``request``; audit events it records carry the client address."""
     database: Database = request.app.state.db
-    with database.sessions() as session:
+    with database.sessions(info={audit_log.CLIENT_ADDRESS: client_address(request)}) as session:
+        yield session
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with open_session(request) as session:
         yield session
 
 
@@ -50,18 +63,27 @@ def optional_user(request: Request, db: DbSession) -> User | None:
 
 def current_user(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target if request.method == "GET" else "/queue")
+        raise LoginRequired(here(request) if request.method == "GET" else "/queue")
     return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def viewer(request: Request, db: DbSession, user: CurrentUser) -> User:
-    """The current user of a page view, written to the audit log."""
-    audit_log.record(db, user, "view", request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+def here(request: Request) -> str:
+    """The request's path and query string."""
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def record_view(request: Request, db: Session, user: User) -> None:
+    """Write a page view to the audit log (only once the user may see the page)."""
+    audit_log.record(db, user, "view", here(request))
     db.commit()
+
+
+def viewer(request: Request, db: DbSession, user: CurrentUser) -> User:
+    """The current user of a page any user may see, its view written to the audit log."""
+    record_view(request, db, user)
     return user
 
 

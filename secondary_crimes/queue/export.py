@@ -109,5 +109,8 @@ def export_file(session: Session, out: Path, *, user: User | None = None) -> int
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     tmp.replace(out)
-    audit_log.record(session, user, "export", str(out), username=None if user else "cli", incidents=count)
+    if user is None:
+        audit_log.record_cli(session, "export", str(out.resolve()), incidents=count)
+    else:
+        audit_log.record(session, user, "export", str(out.resolve()), incidents=count)
     return count

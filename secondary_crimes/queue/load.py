@@ -246,5 +246,9 @@ def upsert(
 def load_file(session: Session, path: Path, *, user: User | None = None) -> LoadReport:
     """Load one scored JSON Lines file in a single transaction (the caller commits)."""
     report = upsert(session, read_scored(Path(path)))
-    audit_log.record(session, user, "load", str(path), username=None if user else "cli", **report.as_dict())
+    where = str(Path(path).resolve())
+    if user is None:
+        audit_log.record_cli(session, "load", where, **report.as_dict())
+    else:
+        audit_log.record(session, user, "load", where, **report.as_dict())
     return report

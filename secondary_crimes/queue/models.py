@@ -203,6 +203,7 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     user_id: Mapped[int | None] = mapped_column(Integer)  # no FK: the log outlives accounts
     username: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))  # the web client's; none from the CLI
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(512), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -77,11 +77,16 @@ def postgres_schema(postgres_server: str) -> Iterator[str]:
 
 @pytest.fixture
 def postgres_url(postgres_schema: str) -> str:
-    """The run's schema, emptied for this test (TRUNCATE skips the append-only row triggers)."""
+    """The run's schema, emptied for this test.
+
+    The append-only tables refuse TRUNCATE (a trigger); as a replica session (superuser only)
+    the triggers do not fire.
+    """
     schema = postgres_schema.rsplit("%3D", 1)[1]
     with psycopg.connect(
         PG_URL.replace("+psycopg", ""), autocommit=True, options=f"-csearch_path={schema} -clock_timeout=10000"
     ) as connection:
+        connection.execute("SET session_replication_role = replica")
         connection.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     return postgres_schema
 

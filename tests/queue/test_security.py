@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
+import re
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from secondary_crimes.queue.cli import queue_app
@@ -11,6 +17,14 @@ from secondary_crimes.queue.db import Database, migrate
 from secondary_crimes.queue.models import AuditEvent, User
 
 runner = CliRunner()
+SCORED_V1 = Path(__file__).parent / "data" / "scored_v1.jsonl"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PASSWORD = "correct-horse-battery"
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD):
+    token = CSRF.search(client.get("/login").text).group(1)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
 
 
 def audit(app, action: str) -> list[AuditEvent]:
@@ -86,3 +100,83 @@ def test_deactivation_ends_every_session(app, alice, db_url: str) -> None:
     assert result.exit_code == 0, result.output
     assert alice.get("/queue", follow_redirects=False).status_code == 303
     assert alice.login("alice").status_code == 401
+
+
+# --- 4. the audit trail -------------------------------------------------------------------------
+
+
+def test_refused_requests_are_logged_with_the_client_address(app, alice, anon) -> None:
+    assert alice.get("/audit").status_code == 403
+    assert anon.client.post("/logout", data={"csrf_token": "forged"}).status_code == 403
+    refused = [(e.username, e.target, e.address, e.detail["method"]) for e in audit(app, "refused")]
+    assert refused == [("alice", "/audit", "testclient", "GET"), (None, "/logout", "testclient", "POST")]
+
+
+def test_refused_history_is_logged_as_refused_not_as_a_view(app, alice, sue) -> None:
+    assert alice.get("/history/BOB").status_code == 403
+    assert "/history/BOB" not in [event.target for event in audit(app, "view")]
+    assert [(e.username, e.target) for e in audit(app, "refused")] == [("alice", "/history/BOB")]
+    assert sue.get("/history/bob").status_code == 200
+    assert ("sue", "/history/bob") in [(e.username, e.target) for e in audit(app, "view")]
+
+
+def test_the_audit_log_keeps_the_client_address(app) -> None:
+    with TestClient(app, base_url="http://testserver", client=("203.0.113.7", 51000)) as client:
+        assert login(client, "alice", "wrong-password-here").status_code == 401
+        assert login(client, "alice").status_code == 200
+    assert [e.address for e in audit(app, "login_failed")] == ["203.0.113.7"]
+    assert [e.address for e in audit(app, "login")] == ["203.0.113.7"]
+
+
+def test_cli_actions_name_the_os_user_and_absolute_paths(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "scored.jsonl").write_bytes(SCORED_V1.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    for args in (["load", "scored.jsonl"], ["export", "--out", "labels.jsonl"], ["create-user", "eve", "--no-prompt"]):
+        result = runner.invoke(queue_app, [*args, "--db", db_url])
+        assert result.exit_code == 0, result.output
+    database = Database(db_url)
+    try:
+        with database.session() as session:
+            events = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    finally:
+        database.dispose()
+    who = f"cli:{getpass.getuser()}".casefold()
+    assert [(e.action, e.username, e.target) for e in events] == [
+        ("load", who, str(tmp_path / "scored.jsonl")),
+        ("export", who, str(tmp_path / "labels.jsonl")),
+        ("create_user", who, "eve"),
+    ]
+    assert all(e.detail["os_user"] == getpass.getuser() and e.detail["host"] for e in events)
+
+
+def test_an_existing_audit_log_gains_the_address_column_and_stays_append_only(sqlite_url: str) -> None:
+    database = Database(sqlite_url, migrate_schema=False)
+    try:
+        migrate(database.engine, "0002_rule_flags")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO audit_log (at, username, action, target, detail) "
+                    "VALUES ('2026-01-01 00:00:00', 'cli', 'load', 'old.jsonl', '{}')"
+                )
+            )
+        migrate(database.engine)
+        with database.session() as session:
+            assert session.execute(select(AuditEvent.target, AuditEvent.address)).all() == [("old.jsonl", None)]
+        with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as connection:
+            connection.execute(text("UPDATE audit_log SET address = 'forged'"))
+    finally:
+        database.dispose()
+
+
+@pytest.mark.postgres
+def test_truncate_of_the_append_only_tables_fails_on_postgres(postgres_url: str) -> None:
+    database = Database(postgres_url)
+    try:
+        for table in ("audit_log", "audit_log, decisions CASCADE", "flags CASCADE"):
+            with pytest.raises(DBAPIError, match="append-only"), database.engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {table}"))
+    finally:
+        database.dispose()

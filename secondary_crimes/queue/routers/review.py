@@ -8,9 +8,18 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from secondary_crimes.queue import audit_log, decisions
+from secondary_crimes.queue import decisions
 from secondary_crimes.queue.auth import find_user
-from secondary_crimes.queue.deps import CsrfChecked, DbSession, Viewer, flash, render, require
+from secondary_crimes.queue.deps import (
+    CsrfChecked,
+    CurrentUser,
+    DbSession,
+    Viewer,
+    flash,
+    record_view,
+    render,
+    require,
+)
 from secondary_crimes.queue.models import User
 from secondary_crimes.queue.names import login_name
 
@@ -24,9 +33,10 @@ def my_history(request: Request, db: DbSession, user: Viewer) -> Response:
 
 
 @router.get("/history/{username}")
-def user_history(request: Request, db: DbSession, user: Viewer, username: str) -> Response:
+def user_history(request: Request, db: DbSession, user: CurrentUser, username: str) -> Response:
     if login_name(username) != user.username and not user.can("supervisor"):
         raise HTTPException(status_code=403, detail="only supervisors can see other reviewers' history")
+    record_view(request, db, user)
     subject = find_user(db, username)
     if subject is None:
         raise HTTPException(status_code=404, detail=f"no user {username}")
@@ -35,8 +45,7 @@ def user_history(request: Request, db: DbSession, user: Viewer, username: str) -
 
 @router.get("/supervisor")
 def supervisor_page(request: Request, db: DbSession, user: Supervisor, size: int = 10) -> Response:
-    audit_log.record(db, user, "view", str(request.url.path))
-    db.commit()
+    record_view(request, db, user)
     sample = decisions.sample_for_review(db, user, size=max(1, min(size, 50)))
     auditors = list(db.scalars(select(User).order_by(User.username)))
     return render(request, "supervisor.html", user, sample=sample, agreement=decisions.agreement(db), auditors=auditors)
