@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 
-from secondary_crimes.queue import audit_log
+from secondary_crimes.queue import audit_log, lockout
 from secondary_crimes.queue.db import Database
 from secondary_crimes.queue.deps import LoginRequired, here, login_url, open_session, optional_user, render
 from secondary_crimes.queue.routers import accounts, admin, incidents, queue, review
@@ -49,6 +49,7 @@ def create_app(database_url: str, *, secret_key: str | None = None, secure_cooki
     """
     app = FastAPI(title="Secondary crimes review queue", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = Database(database_url)
+    app.state.login_limiter = lockout.address_limiter()
     app.add_middleware(
         SessionMiddleware,
         secret_key=_secret_key(secret_key),

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import timedelta
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from secondary_crimes.queue import audit_log
-from secondary_crimes.queue.models import ROLES, AuditEvent, User, utcnow
+from secondary_crimes.queue.models import ROLES, User
 from secondary_crimes.queue.names import MAX_USERNAME, login_name
 
 HASHER = PasswordHasher()
@@ -26,23 +28,42 @@ SESSION_GENERATION = "gen"
 SESSION_CSRF = "csrf"
 CSRF_FIELD = "csrf_token"
 MIN_PASSWORD = 10
-LOCKOUT_FAILURES = 5  # failed logins for one username within LOCKOUT_WINDOW lock it for the rest of it
-LOCKOUT_WINDOW = timedelta(minutes=15)
+# At most HASH_SLOTS argon2 computations at once (64 MiB and a CPU core or more each); a login that
+# waits HASH_WAIT seconds for a slot is turned away as busy.
+HASH_SLOTS = 2
+HASH_WAIT = 10.0
+_hashing = threading.BoundedSemaphore(HASH_SLOTS)
 
 
 class UserError(ValueError):
     pass
 
 
+class Busy(RuntimeError):
+    """Every password-hashing slot stayed taken for HASH_WAIT seconds."""
+
+
+@contextmanager
+def _hash_slot() -> Iterator[None]:
+    if not _hashing.acquire(timeout=HASH_WAIT):
+        raise Busy("too many logins at once: try again in a moment")
+    try:
+        yield
+    finally:
+        _hashing.release()
+
+
 def hash_password(password: str) -> str:
-    return HASHER.hash(password)
+    with _hash_slot():
+        return HASHER.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return HASHER.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    with _hash_slot():
+        try:
+            return HASHER.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def generate_password() -> str:
@@ -125,18 +146,6 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     if HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
-
-
-def locked_out(session: Session, username: str) -> bool:
-    """Too many recent failed logins for ``username`` (counted in the audit log, so across processes)."""
-    failures = session.scalar(
-        select(func.count(AuditEvent.id)).where(
-            AuditEvent.action == "login_failed",
-            AuditEvent.username == login_name(username)[:MAX_USERNAME],
-            AuditEvent.at >= utcnow() - LOCKOUT_WINDOW,
-        )
-    )
-    return (failures or 0) >= LOCKOUT_FAILURES
 
 
 def log_in(request: Request, user: User) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from secondary_crimes.queue import auth
+from secondary_crimes.queue import auth, lockout
 from secondary_crimes.queue.auth import UserError, create_user
 from secondary_crimes.queue.db import Database, default_url
 from secondary_crimes.queue.export import export_file
@@ -109,6 +109,14 @@ def deactivate_command(username: Annotated[str, typer.Argument(help="Login name.
     with _account(db, username) as (session, user):
         auth.deactivate(session, user)
     typer.echo(f"deactivated {user.username!r}; their sessions have ended")
+
+
+@queue_app.command("unlock")
+def unlock_command(username: Annotated[str, typer.Argument(help="Login name.")], db: DbOption = None) -> None:
+    """Lift a login lockout: the account's failed logins so far no longer count."""
+    with _account(db, username) as (session, user):
+        lockout.unlock(session, user)
+    typer.echo(f"unlocked {user.username!r}")
 
 
 def _ask_password(password: str | None, prompt: bool) -> str | None:

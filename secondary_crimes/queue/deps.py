@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse
 from secondary_crimes.queue import audit_log, auth
 from secondary_crimes.queue.db import Database
 from secondary_crimes.queue.highlight import colour
+from secondary_crimes.queue.lockout import SlidingWindow
 from secondary_crimes.queue.models import NO_CRIME_REASONS, ROLES, User
 from secondary_crimes.taxonomy import load_taxonomy
 
@@ -38,6 +39,17 @@ class LoginRequired(Exception):
 def client_address(request: Request) -> str | None:
     """The client's address (the proxy's unless ``serve`` trusts it to forward the real one)."""
     return request.client.host if request.client else None
+
+
+ClientAddress = Annotated[str | None, Depends(client_address)]
+
+
+def login_limiter(request: Request) -> SlidingWindow:
+    """The app's per-address window of failed logins."""
+    return request.app.state.login_limiter
+
+
+LoginLimiter = Annotated[SlidingWindow, Depends(login_limiter)]
 
 
 @contextmanager

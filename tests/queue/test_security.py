@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
+from secondary_crimes.queue import auth, lockout
 from secondary_crimes.queue.cli import queue_app
 from secondary_crimes.queue.db import Database, migrate
 from secondary_crimes.queue.models import AuditEvent, User
@@ -180,3 +183,86 @@ def test_truncate_of_the_append_only_tables_fails_on_postgres(postgres_url: str)
                 connection.execute(text(f"TRUNCATE {table}"))
     finally:
         database.dispose()
+
+
+# --- 3. login throttling --------------------------------------------------------------------------
+
+
+def _client(app, address: str) -> TestClient:
+    return TestClient(app, base_url="http://testserver", client=(address, 50000))
+
+
+def test_lockout_is_per_account_and_address_and_an_admin_can_lift_it(app, db_url: str) -> None:
+    with _client(app, "198.51.100.1") as guesser, _client(app, "198.51.100.2") as bobs_desk:
+        for _ in range(5):
+            assert login(guesser, "bob", "guess-guess-guess").status_code == 401
+        assert login(guesser, "bob").status_code == 429  # locked for bob, from this address
+        assert login(guesser, "alice").status_code == 200  # other accounts are not
+        assert login(bobs_desk, "bob").status_code == 200  # nor is bob from elsewhere
+        result = runner.invoke(queue_app, ["unlock", "Bob", "--db", db_url])
+        assert result.exit_code == 0 and "unlocked 'bob'" in result.output
+        assert login(guesser, "bob").status_code == 200
+    assert [e.username for e in audit(app, "unlock")] == [f"cli:{getpass.getuser()}".casefold()]
+
+
+def test_failed_logins_are_limited_per_address(app) -> None:
+    with _client(app, "198.51.100.9") as sprayer, _client(app, "198.51.100.10") as neighbour:
+        for number in range(lockout.ADDRESS_FAILURES):
+            assert login(sprayer, f"user{number}", "guess-guess-guess").status_code == 401
+        response = login(sprayer, "alice")  # the right password, from a throttled address
+        assert response.status_code == 429 and "from your address" in response.text
+        assert login(neighbour, "alice").status_code == 200
+    assert [e.address for e in audit(app, "login_throttled")] == ["198.51.100.9"]
+
+
+def test_many_addresses_guessing_one_account_leave_its_known_addresses_working(app) -> None:
+    with _client(app, "192.0.2.50") as bobs_desk:
+        assert login(bobs_desk, "bob").status_code == 200
+    per_address = lockout.ACCOUNT_ADDRESS_FAILURES
+    for index in range(-(-lockout.ACCOUNT_FAILURES // per_address)):
+        with _client(app, f"203.0.113.{index}") as guesser:
+            for _ in range(per_address):
+                assert login(guesser, "bob", "guess-guess-guess").status_code == 401
+    with _client(app, "203.0.113.200") as stranger:
+        assert login(stranger, "bob").status_code == 429
+    with _client(app, "192.0.2.50") as bobs_desk:
+        assert login(bobs_desk, "bob").status_code == 200
+
+
+def test_password_hashing_is_bounded(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    active, peak, lock = 0, 0, threading.Lock()
+    real = auth.HASHER
+
+    class SlowHasher:
+        def __getattr__(self, name: str):
+            return getattr(real, name)
+
+        def verify(self, digest: str, password: str) -> bool:
+            nonlocal active, peak
+            with lock:
+                active += 1
+                peak = max(peak, active)
+            time.sleep(0.05)
+            with lock:
+                active -= 1
+            return real.verify(digest, password)
+
+    monkeypatch.setattr(auth, "HASHER", SlowHasher())
+    threads = [
+        threading.Thread(target=auth.verify_password, args=(auth.hash_password("x" * 10), "y")) for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= peak <= auth.HASH_SLOTS
+    monkeypatch.setattr(auth, "HASH_WAIT", 0.01)
+    for _ in range(auth.HASH_SLOTS):
+        assert auth._hashing.acquire(timeout=1)
+    try:
+        with _client(app, "198.51.100.77") as client:
+            response = login(client, "alice")
+        assert response.status_code == 503 and "busy" in response.text
+    finally:
+        for _ in range(auth.HASH_SLOTS):
+            auth._hashing.release()

@@ -7,8 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from secondary_crimes.queue import audit_log, auth
-from secondary_crimes.queue.deps import CsrfChecked, CurrentUser, DbSession, optional_user, render, safe_next
+from secondary_crimes.queue import audit_log, auth, lockout
+from secondary_crimes.queue.deps import (
+    ClientAddress,
+    CsrfChecked,
+    CurrentUser,
+    DbSession,
+    LoginLimiter,
+    optional_user,
+    render,
+    safe_next,
+)
 from secondary_crimes.queue.names import login_name
 
 router = APIRouter()
@@ -26,36 +35,32 @@ def login_page(request: Request, db: DbSession, next: str = "/queue") -> Respons
 def login(
     request: Request,
     db: DbSession,
+    address: ClientAddress,
+    limiter: LoginLimiter,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/queue",
 ) -> Response:
     username = login_name(username)
-    if auth.locked_out(db, username):
-        audit_log.record(db, None, "login_locked", "/login", username=username)
+
+    def refuse(status: int, action: str, error: str) -> Response:
+        audit_log.record(db, None, action, "/login", username=username)
         db.commit()
         return render(
-            request,
-            "login.html",
-            None,
-            status_code=429,
-            next=safe_next(next),
-            username=username,
-            error="Too many failed attempts for this account: try again in 15 minutes.",
+            request, "login.html", None, status_code=status, next=safe_next(next), username=username, error=error
         )
-    user = auth.authenticate(db, username, password)
+
+    if limiter.blocked(address or ""):
+        return refuse(429, "login_throttled", "Too many failed logins from your address: try again later.")
+    if lockout.locked_out(db, username, address):
+        return refuse(429, "login_locked", "Too many failed attempts for this account: try again in 15 minutes.")
+    try:
+        user = auth.authenticate(db, username, password)
+    except auth.Busy:
+        return refuse(503, "login_busy", "The server is busy: try again in a moment.")
     if user is None:
-        audit_log.record(db, None, "login_failed", "/login", username=username)
-        db.commit()
-        return render(
-            request,
-            "login.html",
-            None,
-            status_code=401,
-            next=safe_next(next),
-            error="Unknown username or wrong password.",
-            username=username,
-        )
+        limiter.hit(address or "")
+        return refuse(401, "login_failed", "Unknown username or wrong password.")
     auth.log_in(request, user)
     audit_log.record(db, user, "login", "/login")
     db.commit()
