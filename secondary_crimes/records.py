@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,14 +16,43 @@ from pydantic import (
     StrictBool,
     StrictStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
+from secondary_crimes.settings import get_settings
 from secondary_crimes.taxonomy import load_taxonomy
 
 INPUT_FIELDS = ("incident_id", "reported_at", "closed_at", "opening_code", "closing_code",
                 "call_log", "officer_narrative", "recorded_crimes", "crime_recorded_at")
 TEXT_FIELDS = ("call_log", "officer_narrative")
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BARE_NUMBER = re.compile(r"\s*[+-]?\d+(\.\d*)?\s*")
+# Reject fields are cut to these lengths so a huge or strange value cannot bloat the rejects file.
+_REJECT_TEXT_CHARS = {"incident_id": 200, "field": 200, "reason": 1000}
+
+
+def max_text_chars() -> int:
+    """The longest text a field may hold (setting ``max_text_chars``; spaCy refuses longer, E088)."""
+    return int(get_settings().get("max_text_chars", 1_000_000))
+
+
+def _text_problem(value: Any) -> str | None:
+    """Why a string (or a list/dict of them) cannot be scored: too long, or not valid Unicode."""
+    if isinstance(value, (list, tuple)):
+        return next((p for p in map(_text_problem, value) if p), None)
+    if isinstance(value, dict):
+        return next((p for p in map(_text_problem, [*value, *value.values()]) if p), None)
+    if not isinstance(value, str):
+        return None
+    limit = max_text_chars()
+    if len(value) > limit:
+        return f"{len(value):,} characters, over the max_text_chars limit of {limit:,}"
+    if found := _SURROGATE.search(value):
+        return (f"lone surrogate \\u{ord(found.group()):04x} at character {found.start()}: "
+                "not valid Unicode (a broken \\u escape?)")
+    return None
 
 
 def _label_list(value: Any) -> Any:
@@ -51,6 +82,19 @@ def _empty_to_none(value: Any) -> Any:
     return value
 
 
+def _no_bare_number(value: Any) -> Any:
+    """Dates are ISO 8601 text; a bare number (epoch seconds? a spreadsheet serial?) is ambiguous."""
+    value = _empty_to_none(value)
+    if isinstance(value, (bool, int, float)) or (isinstance(value, str) and _BARE_NUMBER.fullmatch(value)):
+        raise ValueError(f"a bare number ({str(value)[:30]}) is not a date: write ISO 8601, e.g. 2024-03-01T10:00:00")
+    return value
+
+
+def _visible(text: str) -> str:
+    """``text`` without whitespace and invisible characters (zero-width spaces, joiners, BOMs, controls)."""
+    return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch)[0] not in "CZ")
+
+
 def _none_to_empty(value: Any) -> Any:
     if value is None or (isinstance(value, float) and value != value):
         return ""
@@ -58,7 +102,7 @@ def _none_to_empty(value: Any) -> Any:
 
 
 LabelList = Annotated[list[StrictStr], BeforeValidator(_label_list)]
-OptionalTime = Annotated[datetime | None, BeforeValidator(_empty_to_none)]
+OptionalTime = Annotated[datetime | None, BeforeValidator(_no_bare_number)]
 OptionalCode = Annotated[StrictStr, BeforeValidator(_none_to_empty)]
 
 
@@ -86,12 +130,28 @@ class Incident(BaseModel):
     # Optional: when the first crime was recorded (for the 24-hour recording rule check).
     crime_recorded_at: OptionalTime = None
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _scorable_text(cls, value: Any) -> Any:
+        if problem := _text_problem(value):
+            raise ValueError(problem)
+        return value
+
     @field_validator("incident_id")
     @classmethod
     def _strip_id(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
+        if not _visible(value):
+            raise ValueError("must not be blank (only whitespace or invisible characters)")
         return value.strip()
+
+    @field_validator("closed_at")
+    @classmethod
+    def _closed_after_reported(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        reported = info.data.get("reported_at")
+        # Times with and without a zone cannot be compared without guessing the zone: not checked.
+        if value and reported and (value.tzinfo is None) == (reported.tzinfo is None) and value < reported:
+            raise ValueError(f"closed before it was reported ({value.isoformat()} < {reported.isoformat()})")
+        return value
 
     @field_validator("recorded_crimes")
     @classmethod
@@ -145,6 +205,16 @@ class Reject(BaseModel):
     incident_id: str | None = None
     field: str
     reason: str
+
+    @field_validator("source", "incident_id", "field", "reason")
+    @classmethod
+    def _writable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Rejects echo bad input: lone surrogates become \\udXXX escapes, huge values are cut."""
+        if value is None:
+            return None
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        limit = _REJECT_TEXT_CHARS.get(info.field_name or "")
+        return value if limit is None or len(value) <= limit else value[:limit] + "..."
 
 
 def rejects_from_error(error: ValidationError, *, source: str, line: int,
