@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 app = typer.Typer(help="Find crimes that were reported to the police but never recorded.",
@@ -32,14 +35,41 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _one_line_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """Errors of whole files (unreadable input, unwritable or busy output, a full disk, a broken model)
+    end the command with one ``error:`` line naming the file and exit status 2, not a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: object, **kwargs: object) -> None:
+        from secondary_crimes.failures import ScoreError, brief, error_line
+
+        try:
+            command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (ScoreError, OSError, ValueError) as error:
+            raise _fail(error_line(error)) from None
+        except Exception as error:  # noqa: BLE001 - e.g. a model file that does not unpickle
+            named = ", ".join(f"{key} {kwargs[key]}" for key in ("input", "model", "out") if kwargs.get(key))
+            raise _fail(f"{brief(error)} ({named})") from None
+
+    return run
+
+
 def _load_model(model: str | None, trust: bool):
     """The bundle, or a one-line error (missing, changed or untrusted files, unsafe cache)."""
     from secondary_crimes.classify.bundle import load_bundle
+    from secondary_crimes.failures import brief
+    from secondary_crimes.settings import get_settings
 
     try:
         return load_bundle(model, trust_unhashed=trust or None)
     except (FileNotFoundError, ValueError) as error:
-        raise _fail(str(error)) from None
+        target = str(model or get_settings()["default_model"])
+        message = " ".join(str(error).split())
+        raise _fail(message if target in message else f"{target}: cannot load the model: {message}") from None
+    except Exception as error:  # noqa: BLE001 - e.g. a model.joblib that does not unpickle
+        raise _fail(f"{model or get_settings()['default_model']}: cannot load the model: {brief(error)}") from None
 
 
 @app.command()
@@ -68,6 +98,7 @@ def train(
 
 
 @app.command()
+@_one_line_errors
 def score(
     input: Annotated[Path, typer.Argument(help="Incidents: .jsonl, .csv or .parquet")],
     out: Annotated[Path, typer.Option("--out", help="Scored output (.jsonl)")],

@@ -2,7 +2,7 @@
 
 ``score_file`` reads the input in a stream (JSON Lines, CSV or Parquet), scores it in batches
 of ``batch_size`` incidents and appends each batch to ``<output>.partial`` (bad records to
-``<output stem>.rejects.jsonl.partial``), checkpointing after every batch
+``<output>.rejects.jsonl.partial``), checkpointing after every batch
 (``secondary_crimes.checkpoint``). Memory is bounded by one batch, plus the reader's set of
 incident ids seen (for duplicate detection: about 100 bytes an id, ~100 MB for 1,000,000).
 A run killed at any point and started again with the same input and model carries on from
@@ -29,6 +29,7 @@ from secondary_crimes.checkpoint import Checkpoint, ModelMismatchError, truncate
 from secondary_crimes.classify.base import Analysis
 from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.decide import decide
+from secondary_crimes.failures import OutputBusyError, brief, check_paths
 from secondary_crimes.manifest import (
     build_manifest,
     file_digest,
@@ -37,7 +38,7 @@ from secondary_crimes.manifest import (
     read_manifest,
     write_manifest,
 )
-from secondary_crimes.reader import detect_format, read_incidents
+from secondary_crimes.reader import ReadStats, check_input, detect_format, read_numbered
 from secondary_crimes.records import Incident, Reject
 from secondary_crimes.settings import get_settings
 
@@ -45,7 +46,10 @@ from secondary_crimes.settings import get_settings
 REJECT_SAMPLE = 1000
 # Data files are fsynced (durable against power loss, not only kill -9) at most this often.
 FSYNC_SECONDS = 5.0
-COUNT_KEYS = ("scored", "rejected_records", "reject_entries", "flagged_incidents", "missed_flags")
+COUNT_KEYS = ("scored", "rejected_records", "reject_entries", "flagged_incidents", "missed_flags", "blank_lines",
+              "input_records")
+# What the local engine writes: JSON Lines (the Spark engine writes Parquet too).
+LOCAL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
 @dataclass
@@ -55,6 +59,8 @@ class ScoreSummary:
     flagged_incidents: int = 0
     missed_flags: int = 0
     reject_entries: int = 0  # one per bad field; a record can have several
+    blank_lines: int = 0
+    input_records: int = 0  # every record read: scored + rejected_records + blank_lines
     rejects: list[Reject] = field(default_factory=list)  # the first REJECT_SAMPLE of them
     output: Path | None = None
     rejects_path: Path | None = None
@@ -69,6 +75,11 @@ class ScoreSummary:
             f"scored {self.scored} incidents, {self.missed_flags} missed-crime flags on "
             f"{self.flagged_incidents} incidents, {self.rejected_records} records rejected"
         )
+        if self.input_records:
+            added = self.scored + self.rejected_records + self.blank_lines
+            text += (f"; {self.input_records} input records = {self.scored} scored + {self.rejected_records} rejected"
+                     f" + {self.blank_lines} blank" if added == self.input_records else
+                     f"; {self.input_records} input records but {added} scored, rejected or blank: counts differ")
         if self.already_done:
             text += " (already complete: nothing to do)"
         elif self.resumed:
@@ -77,6 +88,28 @@ class ScoreSummary:
 
     def counts(self) -> dict[str, int]:
         return {key: getattr(self, key) for key in COUNT_KEYS}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """An incident's scored record and its output line."""
+
+    record: dict[str, Any]
+    line: bytes
+
+
+def score_lines(incidents: list[Incident], bundle: ModelBundle) -> list[Scored | str]:
+    """Score a batch into output lines. When the batch fails, each incident is scored alone, so a
+    failure costs only the incident that causes it: for that one, why (a str) instead of a line.
+    OSError and MemoryError are no incident's fault and end the run."""
+    try:
+        return [Scored(record, record_line(record)) for record in score_incidents(incidents, bundle)]
+    except (OSError, MemoryError):
+        raise
+    except Exception as error:  # noqa: BLE001 - found out below which incident causes it
+        if len(incidents) == 1:
+            return [f"could not be scored: {brief(error)}"]
+    return [result for incident in incidents for result in score_lines([incident], bundle)]
 
 
 def score_incidents(incidents: list[Incident], bundle: ModelBundle) -> list[dict[str, Any]]:
@@ -110,8 +143,9 @@ def reject_line(reject: Reject) -> bytes:
 
 
 def rejects_path_for(output: str | Path) -> Path:
+    """``<output>.rejects.jsonl``: by full name, so ``x.jsonl`` and ``x.json`` never share one."""
     output = Path(output)
-    return output.with_name(output.stem + ".rejects.jsonl")
+    return output.with_name(output.name + ".rejects.jsonl")
 
 
 def checkpoint_path_for(output: Path) -> Path:
@@ -135,7 +169,10 @@ def estimate_records(path: Path, newlines: int) -> int | None:
     if kind == "parquet":
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).metadata.num_rows
+        try:
+            return pq.ParquetFile(path).metadata.num_rows
+        except Exception:  # noqa: BLE001 - unreadable: the reader says so, with the file's name
+            return None
     if kind == "csv":
         return max(newlines - 1, 0)  # less the header; quoted line breaks make it an overestimate
     return newlines or None
@@ -161,7 +198,7 @@ class _OutputLock:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.handle.close()
-            raise RuntimeError(f"{self.path}: another run is writing this output") from None
+            raise OutputBusyError(f"{self.path}: another run is writing this output (locked)") from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -284,8 +321,10 @@ def score_file(
 ) -> ScoreSummary:
     """Score every valid incident of ``input_path`` into ``output_path`` (JSON Lines).
 
-    Bad records go to ``<output stem>.rejects.jsonl`` with their line, field and reason; the
-    batch goes on. With ``resume`` (the default) a run carries on from the checkpoint a killed
+    Bad records, and any incident that fails to score, go to ``<output>.rejects.jsonl`` with their
+    line, field and reason; the batch goes on. A file that cannot be read or written at all
+    raises ``failures.ScoreError`` or ``OSError`` naming it, before anything is written where it
+    can be told. With ``resume`` (the default) a run carries on from the checkpoint a killed
     run left, and a run whose manifest shows the same input and model already scored does
     nothing; ``resume=False`` starts again from the first record. A checkpoint of this input
     left by another model (version or file hash) raises ``ModelMismatchError`` rather than
@@ -295,8 +334,21 @@ def score_file(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     input_path, output = Path(input_path), Path(output_path)
-    detect_format(input_path)
+    side_files = [rejects_path_for(output), checkpoint_path_for(output), manifest_path_for(output),
+                  partial_path_for(output), partial_path_for(rejects_path_for(output)), _OutputLock(output).path]
+    check_paths(input_path, output, side_files, suffixes=LOCAL_SUFFIXES, engine="local")
+    check_input(input_path)
     output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _score_locked(input_path, output, bundle, batch_size, progress, resume)
+    except OSError as error:
+        if error.filename is None:  # a write with no file named (disk full): name the output
+            raise OSError(error.errno, error.strerror or brief(error), str(output)) from error
+        raise
+
+
+def _score_locked(input_path: Path, output: Path, bundle: ModelBundle, batch_size: int, progress: bool | None,
+                  resume: bool) -> ScoreSummary:
     started = time.perf_counter()
     with _OutputLock(output):
         run = _Run(input_path, output, bundle, batch_size)
@@ -339,13 +391,21 @@ def _score_stream(run: _Run, progress: bool) -> None:
     )
     with bar, run.output_partial.open("ab") as out, run.rejects_partial.open("ab") as rejects_out:
 
-        def checkpoint(batch: list[Incident], consumed: int, new_records: int, *, final: bool) -> None:
+        def checkpoint(batch: list[tuple[int, Incident]], consumed: int, new_records: int, *, final: bool) -> None:
             nonlocal last_fsync, skipping
-            for record in score_incidents(batch, run.bundle) if batch else []:
-                out.write(record_line(record))
+            results = score_lines([incident for _, incident in batch], run.bundle) if batch else []
+            for (line, incident), result in zip(batch, results, strict=True):
+                if isinstance(result, str):  # it failed alone: a reject, after the reader's for this batch
+                    rejects_out.write(reject_line(Reject(source=str(run.input_path), line=line, field="(record)",
+                                                         incident_id=incident.incident_id, reason=result)))
+                    counts["reject_entries"] += 1
+                    counts["rejected_records"] += 1
+                    continue
+                out.write(result.line)
                 counts["scored"] += 1
-                counts["missed_flags"] += len(record["missed"])
-                counts["flagged_incidents"] += bool(record["missed"])
+                counts["missed_flags"] += len(result.record["missed"])
+                counts["flagged_incidents"] += bool(result.record["missed"])
+            counts["input_records"], counts["blank_lines"] = stats.records, stats.blank_lines
             out.flush()
             rejects_out.flush()
             durable = final or time.monotonic() - last_fsync >= FSYNC_SECONDS
@@ -365,9 +425,10 @@ def _score_stream(run: _Run, progress: bool) -> None:
         skipping = bool(consumed)
         if skipping:  # the reader re-validates the consumed records (no scoring) to rebuild its id set
             bar.set_postfix_str(f"resuming: skipping {consumed} records already scored")
-        batch: list[Incident] = []
+        batch: list[tuple[int, Incident]] = []
         new_records = 0  # records (incidents or rejected records) since the last checkpoint
-        for item in islice(read_incidents(run.input_path), state.consumed, None):
+        stats = ReadStats()  # counts from the first record on, skipped ones too
+        for item in islice(read_numbered(run.input_path, stats=stats), state.consumed, None):
             consumed += 1
             if isinstance(item, Reject):
                 rejects_out.write(reject_line(item))

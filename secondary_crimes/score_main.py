@@ -10,10 +10,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from secondary_crimes.failures import exit_on_error
+
 if TYPE_CHECKING:
     from secondary_crimes.score import ScoreSummary
 
 
+@exit_on_error
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m secondary_crimes.score_main", description="Score a file of closed incidents."

@@ -40,7 +40,7 @@ def reference(tmp_path_factory, bundle) -> tuple[Path, bytes, bytes]:
     folder = tmp_path_factory.mktemp("reference")
     source = write_input(input_rows(n=300, seed=33), folder / "in.jsonl")  # long enough to kill mid-run
     score_file(source, folder / "out.jsonl", bundle, batch_size=4, progress=False)
-    return source, (folder / "out.jsonl").read_bytes(), (folder / "out.rejects.jsonl").read_bytes()
+    return source, (folder / "out.jsonl").read_bytes(), (folder / "out.jsonl.rejects.jsonl").read_bytes()
 
 
 def run_command(source: Path, output: Path, model_dir: Path) -> list[str]:
@@ -96,7 +96,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path, model_dir, reference):
     assert final.returncode == 0, final.stderr
     assert kills_mid_run >= 1
     assert output.read_bytes() == expected_out
-    assert (tmp_path / "out.rejects.jsonl").read_bytes() == expected_rejects
+    assert (tmp_path / "out.jsonl.rejects.jsonl").read_bytes() == expected_rejects
     assert not checkpoint.exists() and not (tmp_path / "out.jsonl.partial").exists()
 
 
@@ -138,7 +138,7 @@ def test_crash_mid_batch_and_while_finishing(tmp_path, bundle, reference, monkey
     summary = score_file(source, output, bundle, batch_size=4, progress=False)
     assert summary.resumed
     assert output.read_bytes() == expected_out
-    assert (tmp_path / "out.rejects.jsonl").read_bytes() == expected_rejects
+    assert (tmp_path / "out.jsonl.rejects.jsonl").read_bytes() == expected_rejects
 
 
 def test_an_interrupted_run_of_another_input_leaves_the_finished_output(tmp_path, bundle, monkeypatch):

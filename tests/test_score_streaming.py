@@ -89,11 +89,11 @@ def test_each_format_streams_in_bounded_batches(tmp_path, bundle, monkeypatch, s
     rows = input_rows()
     source = write_input(rows, tmp_path / f"in{suffix}")
     pulled = 0
-    real_read = score_module.read_incidents
+    real_read = score_module.read_numbered
 
-    def counting_read(path):
+    def counting_read(path, **options):
         nonlocal pulled
-        for item in real_read(path):
+        for item in real_read(path, **options):
             pulled += 1
             yield item
 
@@ -107,7 +107,7 @@ def test_each_format_streams_in_bounded_batches(tmp_path, bundle, monkeypatch, s
         scored_before.append(len(batch))
         return real_score(batch, model_bundle)
 
-    monkeypatch.setattr(score_module, "read_incidents", counting_read)
+    monkeypatch.setattr(score_module, "read_numbered", counting_read)
     monkeypatch.setattr(score_module, "score_incidents", checking_score)
     summary = score_file(source, tmp_path / "out.jsonl", bundle, batch_size=8, progress=False)
 
@@ -116,7 +116,7 @@ def test_each_format_streams_in_bounded_batches(tmp_path, bundle, monkeypatch, s
     assert [r["incident_id"] for r in records] == expected_ids
     assert summary.scored == len(expected_ids) == 60
     assert len(scored_before) == 8  # ceil(60 / 8)
-    rejects = read_jsonl(tmp_path / "out.rejects.jsonl")
+    rejects = read_jsonl(tmp_path / "out.jsonl.rejects.jsonl")
     assert {(r["incident_id"], r["field"].split(".")[0]) for r in rejects} >= {
         ("BAD-1", "reported_at"),
         ("BAD-2", "recorded_crimes"),
@@ -151,7 +151,7 @@ def test_manifest_and_rerun(tmp_path, bundle):
         "in.jsonl",
         "out.jsonl",
         "out.jsonl.manifest.json",
-        "out.rejects.jsonl",
+        "out.jsonl.rejects.jsonl",
     ]
 
     again = score_file(source, output, bundle, progress=False)

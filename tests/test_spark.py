@@ -55,7 +55,8 @@ def test_jsonl_equals_local_engine(tmp_path, spark, model_dir, rows):
     remote = score_spark(source, tmp_path / "spark.jsonl", model_dir, spark=spark, batch_size=16)
 
     assert (tmp_path / "spark.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
-    assert (tmp_path / "spark.rejects.jsonl").read_bytes() == (tmp_path / "local.rejects.jsonl").read_bytes()
+    rejects = (tmp_path / "spark.jsonl.rejects.jsonl").read_bytes()
+    assert rejects == (tmp_path / "local.jsonl.rejects.jsonl").read_bytes()
     assert remote.counts() == local.counts()
     assert local.scored == 40 and local.rejected_records == 4 and local.flagged_incidents > 0
     manifest = json.loads((tmp_path / "spark.jsonl.manifest.json").read_text())
@@ -78,5 +79,6 @@ def test_parquet_in_and_out_equals_local_engine(tmp_path, spark, model_dir, rows
     expected = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
     got = pq.read_table(tmp_path / "spark.parquet").to_pylist()
     assert sorted(got, key=lambda r: r["incident_id"]) == sorted(expected, key=lambda r: r["incident_id"])
-    assert (tmp_path / "spark.rejects.jsonl").read_bytes() == (tmp_path / "local.rejects.jsonl").read_bytes()
+    rejects = (tmp_path / "spark.parquet.rejects.jsonl").read_bytes()
+    assert rejects == (tmp_path / "local.jsonl.rejects.jsonl").read_bytes()
     assert remote.counts() == local.counts()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.queue import audit_log
@@ -20,6 +21,18 @@ class DecisionError(ValueError):
 
 class NotFound(LookupError):
     pass
+
+
+class AlreadyReviewed(Exception):
+    """The decision has had its second check."""
+
+    def __init__(self, review: Review) -> None:
+        self.review = review
+        super().__init__(
+            f"decision {review.decision_id} was already second-checked by {review.reviewer.username} at "
+            f"{review.created_at:%d %b %H:%M} ({'agree' if review.agree else 'disagree'}); "
+            "each decision is checked once. Your check was not saved."
+        )
 
 
 class Conflict(Exception):
@@ -123,9 +136,16 @@ def review(session: Session, supervisor: User, decision_id: int, *, agree: bool,
         raise NotFound(f"no decision {decision_id}")
     if decision.user_id == supervisor.id:
         raise DecisionError("you cannot second-check your own decision")
+    earlier = _review_of(session, decision_id)
+    if earlier is not None:
+        raise AlreadyReviewed(earlier)
     item = Review(decision_id=decision.id, reviewer_id=supervisor.id, agree=agree, note=(note or "").strip()[:MAX_NOTE])
     session.add(item)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # another supervisor checked it in the meantime (a unique index)
+        session.rollback()
+        raise AlreadyReviewed(_review_of(session, decision_id)) from None
     audit_log.record(
         session,
         supervisor,
@@ -136,6 +156,12 @@ def review(session: Session, supervisor: User, decision_id: int, *, agree: bool,
         review_id=item.id,
     )
     return item
+
+
+def _review_of(session: Session, decision_id: int) -> Review | None:
+    return session.scalar(
+        select(Review).where(Review.decision_id == decision_id).options(selectinload(Review.reviewer))
+    )
 
 
 def sample_for_review(session: Session, supervisor: User, size: int = 10, seed: int | None = None) -> list[Decision]:

@@ -174,10 +174,10 @@ class Decision(Base):
 
 
 class Review(Base):
-    """A supervisor's second check of someone else's decision."""
+    """A supervisor's second check of someone else's decision; one per decision."""
 
     __tablename__ = "reviews"
-    __table_args__ = (Index("ix_reviews_decision_id", "decision_id"),)
+    __table_args__ = (Index("uq_reviews_decision_id", "decision_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="RESTRICT"))

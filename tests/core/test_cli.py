@@ -31,7 +31,7 @@ def test_score_writes_one_line_per_accepted_incident_and_sets_bad_rows_aside(tmp
         covered = set(record["incident"]["recorded_crimes"])
         assert all(m["offence"] not in covered for m in record["missed"])
         assert {m["offence"] for m in record["missed"]} <= {o["offence"] for o in record["offences"]}
-    rejects = [json.loads(line) for line in (tmp_path / "scored.rejects.jsonl").read_text().splitlines()]
+    rejects = [json.loads(line) for line in (tmp_path / "scored.jsonl.rejects.jsonl").read_text().splitlines()]
     assert {(r["line"], r["field"]) for r in rejects} == {(4, "call_log"), (6, "incident_id")}
 
 

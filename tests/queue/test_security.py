@@ -14,10 +14,11 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from secondary_crimes.queue import auth, lockout
+from secondary_crimes.queue import auth, decisions, lockout
 from secondary_crimes.queue.cli import queue_app
 from secondary_crimes.queue.db import Database, migrate
-from secondary_crimes.queue.models import AuditEvent, User
+from secondary_crimes.queue.load import load_file
+from secondary_crimes.queue.models import AuditEvent, Decision, Flag, Review, User
 
 runner = CliRunner()
 SCORED_V1 = Path(__file__).parent / "data" / "scored_v1.jsonl"
@@ -28,6 +29,13 @@ PASSWORD = "correct-horse-battery"
 def login(client: TestClient, username: str, password: str = PASSWORD):
     token = CSRF.search(client.get("/login").text).group(1)
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def flag_id(app, incident: str, offence: str) -> int:
+    with app.state.db.session() as session:
+        return session.scalar(
+            select(Flag.id).join(Flag.incident).where(Flag.offence == offence, Flag.incident.has(incident_id=incident))
+        )
 
 
 def audit(app, action: str) -> list[AuditEvent]:
@@ -266,3 +274,38 @@ def test_password_hashing_is_bounded(app, monkeypatch: pytest.MonkeyPatch) -> No
     finally:
         for _ in range(auth.HASH_SLOTS):
             auth._hashing.release()
+
+
+# --- 6. one second check per decision -------------------------------------------------------------
+
+
+def test_a_decision_is_second_checked_once(app, alice, sue, ada) -> None:
+    target = flag_id(app, "SC2400402", "assault_with_injury")
+    alice.post(f"/flags/{target}/decision", {"version": 0, "action": "record"})
+    with app.state.db.session() as session:
+        decision = session.scalar(select(Decision.id).where(Decision.flag_id == target))
+    first = sue.post(f"/decisions/{decision}/review", {"agree": "yes"}, csrf_from="/supervisor")
+    assert first.status_code == 200
+    for who, agree in ((sue, "no"), (ada, "yes")):
+        again = who.post(f"/decisions/{decision}/review", {"agree": agree}, csrf_from="/supervisor")
+        assert again.status_code == 409 and "already second-checked by sue" in again.text
+    with app.state.db.session() as session:
+        assert session.scalars(select(Review.agree).where(Review.decision_id == decision)).all() == [True]
+    assert [e.username for e in audit(app, "review_conflict")] == ["sue", "ada"]
+
+
+def test_a_racing_second_check_is_refused_by_the_unique_index(database: Database, monkeypatch) -> None:
+    with database.session() as session:
+        load_file(session, SCORED_V1)
+        alice, _ = auth.create_user(session, "alice", "auditor", PASSWORD)
+        sue, _ = auth.create_user(session, "sue", "supervisor", PASSWORD)
+        ada, _ = auth.create_user(session, "ada", "admin", PASSWORD)
+        decision = decisions.decide(
+            session, alice, session.scalars(select(Flag.id)).first(), version=0, action="record"
+        )
+        decisions.review(session, sue, decision.id, agree=True)
+    real = decisions._review_of
+    calls = iter([None])  # the check before the insert misses the other supervisor's review
+    monkeypatch.setattr(decisions, "_review_of", lambda session, decision_id: next(calls, real(session, decision_id)))
+    with pytest.raises(decisions.AlreadyReviewed, match="by sue"), database.session() as session:
+        decisions.review(session, session.get(User, ada.id), decision.id, agree=False)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from secondary_crimes.queue import decisions
+from secondary_crimes.queue import audit_log, decisions
 from secondary_crimes.queue.auth import find_user
 from secondary_crimes.queue.deps import (
     CsrfChecked,
@@ -69,6 +69,11 @@ def second_check(
         raise HTTPException(status_code=404, detail=str(error)) from None
     except decisions.DecisionError as error:
         raise HTTPException(status_code=400, detail=str(error)) from None
+    except decisions.AlreadyReviewed as error:
+        db.rollback()
+        audit_log.record(db, user, "review_conflict", f"decision:{decision_id}", agree=agree == "yes")
+        db.commit()
+        raise HTTPException(status_code=409, detail=str(error)) from None
     flash(
         request, f"Second check recorded for decision {decision_id}: {'agree' if agree == 'yes' else 'disagree'}.", "ok"
     )
