@@ -82,3 +82,32 @@ def test_parquet_in_and_out_equals_local_engine(tmp_path, spark, model_dir, rows
     rejects = (tmp_path / "spark.parquet.rejects.jsonl").read_bytes()
     assert rejects == (tmp_path / "local.jsonl.rejects.jsonl").read_bytes()
     assert remote.counts() == local.counts()
+
+
+def test_malformed_jsonl_is_judged_as_the_local_engine_judges_it(tmp_path, spark, model_dir, rows):
+    """Issue 11: bytes that are not UTF-8, a bare \\r, deep nesting, huge numbers, lone surrogates, twice-given keys."""
+    from secondary_crimes.engines.spark import score_spark
+
+    good = [json.dumps(row).encode() for row in rows if not row["incident_id"].startswith("BAD")][:3]
+    lines = [
+        good[0],
+        good[1].replace(b", ", b",\r ", 1),  # a bare \r between tokens: still one line
+        b'{"incident_id": "U-1", "call_log": "caf\xe9"}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"incident_id": "N-1", "call_log": ' + b"9" * 5000 + b"}",
+        b'{"incident_id": "S-1", "call_log": "a \\ud800 b"}',
+        b'{"incident_id": "D-1", "call_log": "a", "call_log": "b"}',
+        b"",
+        good[2],
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False)
+    remote = score_spark(source, tmp_path / "spark.jsonl", model_dir, spark=spark)
+
+    assert (tmp_path / "spark.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    rejects = (tmp_path / "spark.jsonl.rejects.jsonl").read_bytes()
+    assert rejects == (tmp_path / "local.jsonl.rejects.jsonl").read_bytes()
+    assert [json.loads(line)["line"] for line in rejects.splitlines()] == [3, 4, 5, 6, 7]
+    assert remote.counts() == local.counts()
+    assert (local.scored, local.rejected_records, local.blank_lines, local.input_records) == (3, 5, 1, 9)

@@ -1,6 +1,7 @@
 """Score with Spark: the same model and record contract as the local engine, over a DataFrame.
 
-read (JSON Lines as numbered text lines, or Parquet rows) -> validate (``Incident``, bad rows to
+read (JSON Lines as numbered lines of bytes, split at ``\n`` only, or Parquet rows) -> validate
+(``reader.parse_json_line`` and ``reader.validate_fields``, as the local reader does: bad rows to
 rejects) -> set aside duplicate ids (the first line keeps it, as the local reader does) ->
 ``mapInPandas`` scoring with ``score.score_incidents`` -> write. The model bundle folder is
 broadcast once as bytes and loaded once per Python worker (cached in this module), so a
@@ -25,20 +26,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from secondary_crimes.classify.bundle import ModelBundle, load_bundle
-from secondary_crimes.manifest import build_manifest, file_digest, now_iso, write_manifest
-from secondary_crimes.reader import detect_format
-from secondary_crimes.records import Incident, Reject, rejects_from_error
+from secondary_crimes.failures import check_paths
+from secondary_crimes.manifest import build_manifest, file_digest, manifest_path_for, now_iso, write_manifest
+from secondary_crimes.reader import detect_format, parse_json_line, validate_fields
+from secondary_crimes.records import Incident, Reject
 from secondary_crimes.score import (
     COUNT_KEYS,
     ScoreSummary,
     read_reject_sample,
-    record_line,
     reject_line,
     rejects_path_for,
-    score_incidents,
+    score_lines,
     show_progress,
 )
 
@@ -111,22 +110,15 @@ def worker_bundle(key: str, packed: Any) -> ModelBundle:
     return _WORKER_BUNDLES[key]
 
 
-def validate_line(text: str, *, source: str, line: int) -> Incident | list[Reject]:
-    """One JSON Lines line through the record contract, as ``reader.read_incidents`` does it."""
-    try:
-        fields = json.loads(text)
-    except json.JSONDecodeError as error:
-        return [
-            Reject(source=source, line=line, field="(line)", reason=f"not JSON: {error.msg} at column {error.colno}")
-        ]
-    if not isinstance(fields, dict):
-        return [Reject(source=source, line=line, field="(line)", reason="not a JSON object")]
-    incident_id = fields.get("incident_id")
-    incident_id = str(incident_id) if incident_id is not None else None
-    try:
-        return Incident.model_validate(fields)
-    except ValidationError as error:
-        return rejects_from_error(error, source=source, line=line, incident_id=incident_id)
+def validate_line(raw: bytes, *, source: str, line: int) -> Incident | list[Reject] | None:
+    """One JSON Lines line (bytes) through the record contract as ``reader.read_numbered`` reads it; None if blank."""
+    row = parse_json_line(raw, source=source, line=line)
+    if row.blank:
+        return None
+    if row.problem is not None:
+        return [row.problem]
+    assert row.fields is not None
+    return validate_fields(row.fields, source=source, line=line)
 
 
 def _validate_frames(source: str):
@@ -135,11 +127,11 @@ def _validate_frames(source: str):
 
         for frame in frames:
             rows: list[tuple] = []
-            for line, text in zip(frame["line"].tolist(), frame["text"].tolist(), strict=True):
-                if not text.strip():
-                    continue
-                result = validate_line(text, source=source, line=line)
-                if isinstance(result, Incident):
+            for line, raw in zip(frame["line"].tolist(), frame["raw"].tolist(), strict=True):
+                result = validate_line(bytes(raw), source=source, line=line)
+                if result is None:
+                    rows.append((line, 0, None, "blank", ""))
+                elif isinstance(result, Incident):
                     rows.append((line, 0, result.incident_id, "ok", result.model_dump_json()))
                 else:
                     rows.extend(
@@ -150,10 +142,14 @@ def _validate_frames(source: str):
     return validate
 
 
-def _score_batch(batch: list[tuple[int, Incident]], bundle: ModelBundle, rows: list[tuple]) -> None:
-    records = score_incidents([incident for _, incident in batch], bundle)
-    for (line, _), record in zip(batch, records, strict=True):
-        rows.append((line, 0, "record", record_line(record).decode("utf-8")[:-1], len(record["missed"])))
+def _score_batch(batch: list[tuple[int, Incident]], bundle: ModelBundle, rows: list[tuple], source: str) -> None:
+    results = score_lines([incident for _, incident in batch], bundle)
+    for (line, incident), result in zip(batch, results, strict=True):
+        if isinstance(result, str):  # it failed alone: a reject, as the local engine writes it
+            failed = Reject(source=source, line=line, field="(record)", incident_id=incident.incident_id, reason=result)
+            rows.append((line, 0, "reject", reject_line(failed).decode("utf-8")[:-1], 0))
+        else:
+            rows.append((line, 0, "record", result.line.decode("utf-8")[:-1], len(result.record["missed"])))
     batch.clear()
 
 
@@ -185,9 +181,9 @@ def _score_frames(source: str, key: str, packed: Any, batch_size: int):
                     continue
                 batch.append((line, Incident.model_validate_json(value)))
                 if len(batch) >= batch_size:
-                    _score_batch(batch, bundle, rows)
+                    _score_batch(batch, bundle, rows, source)
             if batch:
-                _score_batch(batch, bundle, rows)
+                _score_batch(batch, bundle, rows, source)
             yield pd.DataFrame(rows, columns=["line", "seq", "kind", "value", "n_missed"])
 
     return score
@@ -202,19 +198,26 @@ def _json_default(value: Any) -> Any:
 
 
 def read_lines(spark: SparkSession, input_path: str) -> DataFrame:
-    """(line, text): JSON Lines as they are, Parquet rows as JSON; lines numbered from 1 like the reader."""
+    """(line, raw): JSON Lines as their bytes, Parquet rows as JSON; lines numbered from 1 like the reader.
+
+    Lines split at ``\n`` only and stay bytes (``textFile`` would also split at a bare ``\r`` and
+    replace bytes that are not UTF-8), so each line is judged as the local reader judges it.
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
     kind = detect_format(input_path)
     if kind == "jsonl":
-        numbered = spark.sparkContext.textFile(input_path).zipWithIndex().map(lambda t: (t[1] + 1, t[0]))
+        lines = spark.read.option("lineSep", "\n").text(input_path).select(F.col("value").cast("binary"))
+        numbered = lines.rdd.zipWithIndex().map(lambda t: (t[1] + 1, bytes(t[0][0])))
     elif kind == "parquet":
         numbered = (
             spark.read.parquet(input_path)
             .rdd.zipWithIndex()
-            .map(lambda t: (t[1] + 1, json.dumps(t[0].asDict(recursive=True), default=_json_default)))
+            .map(lambda t: (t[1] + 1, json.dumps(t[0].asDict(recursive=True), default=_json_default).encode()))
         )
     else:
         raise ValueError(f"{input_path}: the Spark engine reads .jsonl or .parquet; use the local engine for CSV")
-    return spark.createDataFrame(numbered, "line long, text string")
+    return spark.createDataFrame(numbered, "line long, raw binary")
 
 
 def _write_single_text(frame: DataFrame, order: list[str], target: Path) -> None:
@@ -272,7 +275,7 @@ def score_spark(
 ) -> ScoreSummary:
     """Score ``input_path`` (.jsonl or .parquet) with Spark into ``output_path`` (.jsonl or .parquet).
 
-    Rejects go to ``<output stem>.rejects.jsonl`` and the manifest to ``<output>.manifest.json``,
+    Rejects go to ``<output>.rejects.jsonl`` and the manifest to ``<output>.manifest.json``,
     as with the local engine. Pass ``spark`` to reuse a session (``master`` is then ignored).
     ``progress`` shows Spark's stage progress (None: only when stderr is a terminal).
     ``trust_unhashed`` loads a model folder with no recorded file hashes (``ModelBundle.load``).
@@ -285,10 +288,11 @@ def score_spark(
     started_at, started = now_iso(), time.perf_counter()
     source, output = str(input_path), Path(output_path)
     out_kind = output.suffix.lower()
-    if out_kind not in {".jsonl", ".parquet"}:
-        raise ValueError(f"{output}: the Spark engine writes .jsonl or .parquet")
-    output.parent.mkdir(parents=True, exist_ok=True)
     rejects_path = rejects_path_for(output)
+    check_paths(Path(source), output, [rejects_path, manifest_path_for(output)], suffixes=(".jsonl", ".parquet"),
+                engine="Spark", input_is_file=False, folder_output=out_kind == ".parquet")
+    detect_format(source)
+    output.parent.mkdir(parents=True, exist_ok=True)
     bundle = load_bundle(model_path_or_uri, trust_unhashed=trust_unhashed)
     model_sha256 = bundle.sha256  # the loaded folder's; packing re-saves the bundle elsewhere
     key, data = pack_bundle(bundle)
@@ -321,6 +325,14 @@ def score_spark(
                 F.sum(F.when(F.col("n_missed") > 0, 1).otherwise(0)).alias("flagged_incidents"),
                 F.sum(F.when(F.col("kind") == "reject", 1).otherwise(0)).alias("reject_entries"),
                 F.countDistinct(F.when(F.col("kind") == "reject", F.col("line"))).alias("rejected_records"),
+            )
+            .collect()[0]
+            .asDict()
+        )
+        totals.update(  # every line read has one row of seq 0 in checked
+            checked.agg(
+                F.sum(F.when(F.col("seq") == 0, 1).otherwise(0)).alias("input_records"),
+                F.sum(F.when(F.col("kind") == "blank", 1).otherwise(0)).alias("blank_lines"),
             )
             .collect()[0]
             .asDict()
