@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import secrets
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,13 +11,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 
-from secondary_crimes.queue import audit_log, lockout
+from secondary_crimes.queue import audit_log, config, lockout
 from secondary_crimes.queue.db import Database
 from secondary_crimes.queue.deps import LoginRequired, here, login_url, open_session, optional_user, render
 from secondary_crimes.queue.routers import accounts, admin, incidents, queue, review
-from secondary_crimes.settings import get_settings
-
-log = logging.getLogger(__name__)
 
 SESSION_MAX_AGE = 8 * 3600  # one working day
 SECURITY_HEADERS = {
@@ -33,12 +27,9 @@ SECURITY_HEADERS = {
 }
 
 
-def _secret_key(explicit: str | None) -> str:
-    key = explicit or os.environ.get("SECONDARY_CRIMES_QUEUE_SECRET_KEY") or get_settings().get("queue_secret_key")
-    if key:
-        return str(key)
-    log.warning("no queue_secret_key set: using a random one, so sessions end when the server restarts")
-    return secrets.token_urlsafe(32)
+def _secret_key(explicit: str | None, database_url: str) -> str:
+    """``explicit``, else the setting ``queue_secret_key``, else a key generated once and kept on disk."""
+    return str(explicit or config.setting("queue_secret_key") or config.persisted_key(config.data_dir(database_url)))
 
 
 def create_app(database_url: str, *, secret_key: str | None = None, secure_cookies: bool = True) -> FastAPI:
@@ -52,7 +43,7 @@ def create_app(database_url: str, *, secret_key: str | None = None, secure_cooki
     app.state.login_limiter = lockout.address_limiter()
     app.add_middleware(
         SessionMiddleware,
-        secret_key=_secret_key(secret_key),
+        secret_key=_secret_key(secret_key, database_url),
         session_cookie="sc_session",
         max_age=SESSION_MAX_AGE,
         same_site="strict",

@@ -80,6 +80,7 @@ def current_user(request: Request, user: Annotated[User | None, Depends(optional
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
 def here(request: Request) -> str:
@@ -113,15 +114,20 @@ def require(role: str):
     return check
 
 
-async def verify_csrf(request: Request) -> None:
-    """Every form POST carries the session's CSRF token."""
+async def csrf_passed(request: Request) -> bool:
+    """Whether the form carries this session's CSRF token."""
     form = await request.form()
-    if not auth.csrf_valid(request, form.get(auth.CSRF_FIELD)):  # type: ignore[arg-type]
-        raise HTTPException(
-            status_code=403,
-            detail="the form has expired or did not come from this site "
-            "(CSRF check failed); reload the page and try again",
-        )
+    return auth.csrf_valid(request, form.get(auth.CSRF_FIELD))  # type: ignore[arg-type]
+
+
+CsrfPassed = Annotated[bool, Depends(csrf_passed)]
+CSRF_FAILED = "the form has expired or did not come from this site (CSRF check failed)"
+
+
+def verify_csrf(passed: CsrfPassed) -> None:
+    """Every form POST carries the session's CSRF token (403 otherwise)."""
+    if not passed:
+        raise HTTPException(status_code=403, detail=f"{CSRF_FAILED}; reload the page and try again")
 
 
 CsrfChecked = Depends(verify_csrf)

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -22,6 +22,8 @@ def _blank_to_none(value: Any) -> Any:
 
 
 Optional = BeforeValidator(_blank_to_none)
+# Reported dates the filters accept (beyond them the date arithmetic overflows).
+ReportedDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2999, 12, 31))]
 
 
 class QueueFilters(BaseModel):
@@ -32,11 +34,17 @@ class QueueFilters(BaseModel):
     offence: Annotated[str | None, Optional] = None
     domestic: Annotated[bool | None, Optional] = None
     reporter: Annotated[str | None, Optional] = None
-    date_from: Annotated[date | None, Optional] = None
-    date_to: Annotated[date | None, Optional] = None
+    date_from: Annotated[ReportedDate | None, Optional] = None
+    date_to: Annotated[ReportedDate | None, Optional] = None
     status: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "open")] = "open"
     model_version: Annotated[str | None, Optional] = None
     page: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered_dates(self) -> QueueFilters:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from is after date_to")
+        return self
 
     def query_string(self, **changes: Any) -> str:
         values = {**self.model_dump(), **changes}

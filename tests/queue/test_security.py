@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import re
+import stat
 import threading
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from secondary_crimes.queue import auth, decisions, lockout
+from secondary_crimes.queue.app import create_app
 from secondary_crimes.queue.cli import queue_app
 from secondary_crimes.queue.db import Database, migrate
 from secondary_crimes.queue.load import load_file
@@ -309,3 +311,75 @@ def test_a_racing_second_check_is_refused_by_the_unique_index(database: Database
     monkeypatch.setattr(decisions, "_review_of", lambda session, decision_id: next(calls, real(session, decision_id)))
     with pytest.raises(decisions.AlreadyReviewed, match="by sue"), database.session() as session:
         decisions.review(session, session.get(User, ada.id), decision.id, agree=False)
+
+
+# --- 7. bad dates, kept notes, a kept secret key --------------------------------------------------
+
+
+def test_out_of_range_or_reversed_dates_are_a_bad_request_not_a_crash(alice) -> None:
+    for query in ("date_to=9999-12-31", "date_from=0001-01-01", "date_from=2024-02-01&date_to=2024-01-01"):
+        response = alice.get(f"/queue?{query}")
+        assert response.status_code == 422 and "<html" in response.text, query
+
+
+def _decision_form(page: str, flag: int) -> str:
+    return re.search(rf'<form class="decide" method="post" action="/flags/{flag}/decision">.*?</form>', page, re.S)[0]
+
+
+def test_a_failed_csrf_check_keeps_the_typed_decision(app, alice) -> None:
+    target = flag_id(app, "SC2400311", "harassment")
+    note = "Texts over 3 weeks <b>daily</b>: a course of conduct"
+    form = {"version": 0, "action": "no_crime", "reason_code": "evidence_to_contrary", "note": note}
+    response = alice.client.post(f"/flags/{target}/decision", data={**form, "csrf_token": "stale"})
+    assert response.status_code == 403 and "NOT saved" in response.text
+    kept = _decision_form(response.text, target)
+    assert "Texts over 3 weeks &lt;b&gt;daily&lt;/b&gt;: a course of conduct</textarea>" in kept
+    assert 'value="no_crime" checked' in kept and 'value="evidence_to_contrary" selected' in kept
+    token = CSRF.search(kept).group(1)  # the re-rendered form carries a fresh token: saving it again works
+    assert alice.client.post(f"/flags/{target}/decision", data={**form, "csrf_token": token}).url.path == "/queue"
+    with app.state.db.session() as session:
+        assert session.scalars(select(Decision.note)).all() == [note]
+    assert [e.target for e in audit(app, "refused")] == [f"/flags/{target}/decision"]
+
+
+def test_a_decision_posted_after_the_session_ended_shows_the_note(app, anon) -> None:
+    response = anon.client.post("/flags/1/decision", data={"version": 0, "action": "record", "note": "my long note"})
+    assert response.status_code == 403 and "NOT saved" in response.text
+    assert "my long note</textarea>" in response.text and 'name="password"' in response.text
+
+
+def test_a_conflict_keeps_the_typed_note(app, alice, bob) -> None:
+    target = flag_id(app, "SC2400263", "common_assault")
+    assert alice.post(f"/flags/{target}/decision", {"version": 0, "action": "record"}).status_code == 200
+    form = {"version": 0, "action": "more_info", "note": "Ask the OIC about the bruising"}
+    response = bob.post(f"/flags/{target}/decision", form)
+    assert response.status_code == 409
+    kept = _decision_form(response.text, target)
+    assert "Ask the OIC about the bruising</textarea>" in kept and 'value="more_info" checked' in kept
+    assert 'name="version" value="1"' in kept  # deciding again supersedes alice's on purpose
+
+
+def test_a_generated_secret_key_is_kept_so_a_restart_keeps_sessions_and_forms(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SECONDARY_CRIMES_QUEUE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("SECONDARY_CRIMES_QUEUE_DATA_DIR", raising=False)
+    first = create_app(sqlite_url, secure_cookies=False)
+    with first.state.db.session() as session:
+        load_file(session, SCORED_V1)
+        auth.create_user(session, "alice", "auditor", PASSWORD)
+    with TestClient(first, base_url="http://testserver") as client:
+        login(client, "alice")
+        cookie = client.cookies["sc_session"]
+        token = CSRF.search(client.get("/queue").text).group(1)
+    first.state.db.dispose()
+    second = create_app(sqlite_url, secure_cookies=False)  # a restart
+    try:
+        with TestClient(second, base_url="http://testserver") as client:
+            client.cookies.set("sc_session", cookie)
+            data = {"csrf_token": token, "version": 0, "action": "more_info", "note": "typed before the restart"}
+            assert client.post("/flags/1/decision", data=data).url.path == "/queue"
+    finally:
+        second.state.db.dispose()
+    key_file = Path(sqlite_url.removeprefix("sqlite:///")).parent / "queue_secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -10,7 +11,16 @@ from sqlalchemy.orm import Session, selectinload
 from starlette.responses import RedirectResponse, Response
 
 from secondary_crimes.queue import audit_log, decisions
-from secondary_crimes.queue.deps import CsrfChecked, CurrentUser, DbSession, Viewer, flash, render, safe_next
+from secondary_crimes.queue.deps import (
+    CSRF_FAILED,
+    CsrfPassed,
+    DbSession,
+    OptionalUser,
+    Viewer,
+    flash,
+    render,
+    safe_next,
+)
 from secondary_crimes.queue.highlight import highlight, locate
 from secondary_crimes.queue.models import Decision, Flag, Incident, User
 from secondary_crimes.records import TEXT_FIELDS
@@ -60,6 +70,7 @@ def _incident_page(
     status_code: int = 200,
     conflict: str | None = None,
     error: str | None = None,
+    draft: Draft | None = None,
 ) -> Response:
     flags = sorted(incident.flags, key=lambda f: (f.status != "open", not f.active, -f.probability))
     if selected is None or selected not in {f.id for f in flags}:
@@ -82,6 +93,7 @@ def _incident_page(
         back=back,
         conflict=conflict,
         error=error,
+        draft=draft,
         evidence_offences=evidence_offences,
         labels=load_taxonomy().labels,
     )
@@ -95,11 +107,56 @@ def incident_page(
     return _incident_page(request, db, user, incident, selected=flag, back=safe_next(back, prefix="/queue"))
 
 
-@router.post("/flags/{flag_id}/decision", dependencies=[CsrfChecked])
+@dataclass(frozen=True)
+class Draft:
+    """A decision form as submitted, filled in again when it could not be saved."""
+
+    flag_id: int
+    action: str
+    offence: str
+    reason_code: str
+    note: str
+
+
+NOT_SAVED = "Your decision was NOT saved"
+
+
+def _not_saved(request: Request, db: Session, user: User | None, draft: Draft, back: str) -> Response:
+    """A form without a live session or CSRF token: refused, logged, and the typed note kept."""
+    audit_log.record(
+        db, user, "refused", request.url.path, method="POST", reason=CSRF_FAILED if user else "no live session"
+    )
+    db.commit()
+    if user is None:
+        error = f"{NOT_SAVED}: your session had ended. Your note is below; log in and decide again."
+        return render(request, "login.html", None, status_code=403, next=back, error=error, kept_note=draft.note)
+    flag = db.get(Flag, draft.flag_id)
+    if flag is None:
+        return _withdrawn(request, user, draft)
+    return _incident_page(
+        request,
+        db,
+        user,
+        _load_incident(db, flag.incident.incident_id),
+        selected=draft.flag_id,
+        back=back,
+        status_code=403,
+        error=f"{NOT_SAVED}: {CSRF_FAILED}. It is filled in again below: check it and save it again.",
+        draft=draft,
+    )
+
+
+def _withdrawn(request: Request, user: User, draft: Draft) -> Response:
+    detail = f"no flag {draft.flag_id}: a re-scoring may have withdrawn it. Your decision was not saved."
+    return render(request, "error.html", user, status_code=404, status=404, detail=detail, kept_note=draft.note)
+
+
+@router.post("/flags/{flag_id}/decision")
 def decide(
     request: Request,
     db: DbSession,
-    user: CurrentUser,
+    user: OptionalUser,
+    csrf_passed: CsrfPassed,
     flag_id: int,
     version: Annotated[int, Form()],
     action: Annotated[str, Form()],
@@ -109,6 +166,9 @@ def decide(
     back: Annotated[str, Form()] = "/queue",
 ) -> Response:
     back = safe_next(back, prefix="/queue")
+    draft = Draft(flag_id, action, offence, reason_code, note)
+    if user is None or not csrf_passed:
+        return _not_saved(request, db, user, draft, back)
     try:
         decision = decisions.decide(
             db,
@@ -121,18 +181,23 @@ def decide(
             note=note,
         )
         db.commit()
-    except decisions.NotFound as error:
-        raise HTTPException(
-            status_code=404,
-            detail=f"{error}: a re-scoring may have withdrawn it. Your decision was not saved.",
-        ) from None
+    except decisions.NotFound:
+        return _withdrawn(request, user, draft)
     except decisions.Conflict as conflict:
         db.rollback()
         audit_log.record(db, user, "decide_conflict", f"flag:{flag_id}", version=version, decision=action)
         db.commit()
         incident = _load_incident(db, conflict.flag.incident.incident_id)
         return _incident_page(
-            request, db, user, incident, selected=flag_id, back=back, status_code=409, conflict=str(conflict)
+            request,
+            db,
+            user,
+            incident,
+            selected=flag_id,
+            back=back,
+            status_code=409,
+            conflict=str(conflict),
+            draft=draft,
         )
     except decisions.DecisionError as error:
         db.rollback()
@@ -143,7 +208,7 @@ def decide(
             raise HTTPException(status_code=404, detail=f"no flag {flag_id}") from None
         incident = _load_incident(db, flag.incident.incident_id)
         return _incident_page(
-            request, db, user, incident, selected=flag_id, back=back, status_code=400, error=str(error)
+            request, db, user, incident, selected=flag_id, back=back, status_code=400, error=str(error), draft=draft
         )
     flag = decision.flag
     words = {"record": f"record {decision.offence}", "no_crime": "no crime", "more_info": "needs more information"}
