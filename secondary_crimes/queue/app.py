@@ -32,12 +32,16 @@ def _secret_key(explicit: str | None, database_url: str) -> str:
     return str(explicit or config.setting("queue_secret_key") or config.persisted_key(config.data_dir(database_url)))
 
 
-def create_app(database_url: str, *, secret_key: str | None = None, secure_cookies: bool = True) -> FastAPI:
+def create_app(
+    database_url: str, *, secret_key: str | None = None, secure_cookies: bool = True, hsts: bool | None = None
+) -> FastAPI:
     """The app over the database at ``database_url`` (migrated to the latest schema on start).
 
     ``secure_cookies`` sends the session cookie only over HTTPS; turn it off only for plain
-    HTTP on a loopback address (the demo, tests).
+    HTTP on a loopback address (the demo, tests). ``hsts`` (default: as ``secure_cookies``)
+    sends Strict-Transport-Security.
     """
+    hsts = secure_cookies if hsts is None else hsts
     app = FastAPI(title="Secondary crimes review queue", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = Database(database_url)
     app.state.login_limiter = lockout.address_limiter()
@@ -57,7 +61,7 @@ def create_app(database_url: str, *, secret_key: str | None = None, secure_cooki
             if header == "Cache-Control" and request.url.path.startswith("/static/"):
                 continue
             response.headers.setdefault(header, value)
-        if secure_cookies:
+        if hsts:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 

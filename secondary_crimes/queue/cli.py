@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from secondary_crimes.queue import auth, lockout
+from secondary_crimes.queue import auth, config, lockout
 from secondary_crimes.queue.auth import UserError, create_user
 from secondary_crimes.queue.db import Database, default_url
 from secondary_crimes.queue.export import export_file
@@ -161,20 +161,59 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def serve(db_url: str, host: str = "127.0.0.1", port: int = 8000, *, secure_cookies: bool | None = None) -> None:
-    """Serve the review queue with uvicorn. Cookies are Secure-only unless on a loopback host."""
+def serve(
+    db_url: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    secure_cookies: bool | None = None,
+    hsts: bool | None = None,
+    trusted_proxies: str | None = None,
+) -> None:
+    """Serve the review queue with uvicorn.
+
+    Unset options come from the settings ``queue_secure_cookies`` (default: on unless ``host`` is
+    a loopback address), ``queue_hsts`` (default: as secure cookies) and ``queue_trusted_proxies``
+    (comma-separated addresses whose X-Forwarded-For/-Proto are believed; default: none).
+    """
     import uvicorn
 
     from secondary_crimes.queue.app import create_app
 
-    secure = (not _loopback(host)) if secure_cookies is None else secure_cookies
+    secure = config.flag("queue_secure_cookies", not _loopback(host)) if secure_cookies is None else secure_cookies
+    hsts = config.flag("queue_hsts", secure) if hsts is None else hsts
+    trusted = config.setting("queue_trusted_proxies") if trusted_proxies is None else trusted_proxies
     uvicorn.run(
-        create_app(db_url, secure_cookies=secure),
+        create_app(db_url, secure_cookies=secure, hsts=hsts),
         host=host,
         port=port,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
+
+
+@queue_app.command("serve")
+def serve_command(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookies/--no-secure-cookies",
+            help="Session cookie over HTTPS only (default: on unless HOST is loopback; behind a TLS proxy: on).",
+        ),
+    ] = None,
+    hsts: Annotated[
+        bool | None, typer.Option("--hsts/--no-hsts", help="Send Strict-Transport-Security (default: as cookies).")
+    ] = None,
+    trusted_proxies: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated proxy addresses whose X-Forwarded-For/-Proto are trusted (default: none)."),
+    ] = None,
+) -> None:
+    """Serve the review queue (web app); behind a TLS proxy: --secure-cookies --trusted-proxies ADDR."""
+    serve(db or default_url(), host, port, secure_cookies=secure_cookies, hsts=hsts, trusted_proxies=trusted_proxies)
 
 
 def run_demo_queue(scored_path: Path | str, db_url: str, host: str = "127.0.0.1", port: int = 8000) -> None:

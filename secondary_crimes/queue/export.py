@@ -9,6 +9,7 @@ confirmed offences not among the recorded crimes.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,12 +100,14 @@ def decided_records(session: Session) -> Iterator[dict[str, Any]]:
 
 
 def export_file(session: Session, out: Path, *, user: User | None = None) -> int:
-    """Write the decided incidents to ``out`` (JSON Lines); returns how many."""
+    """Write the decided incidents to ``out`` (JSON Lines, mode 0600, atomically); returns how many."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # also when an old .tmp was left behind with a wider mode
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         for record in decided_records(session):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import re
 import stat
 import threading
@@ -17,8 +18,9 @@ from typer.testing import CliRunner
 
 from secondary_crimes.queue import auth, decisions, lockout
 from secondary_crimes.queue.app import create_app
-from secondary_crimes.queue.cli import queue_app
+from secondary_crimes.queue.cli import queue_app, serve
 from secondary_crimes.queue.db import Database, migrate
+from secondary_crimes.queue.export import export_file
 from secondary_crimes.queue.load import load_file
 from secondary_crimes.queue.models import AuditEvent, Decision, Flag, Review, User
 
@@ -383,3 +385,68 @@ def test_a_generated_secret_key_is_kept_so_a_restart_keeps_sessions_and_forms(
         second.state.db.dispose()
     key_file = Path(sqlite_url.removeprefix("sqlite:///")).parent / "queue_secret_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+# --- 8. serving behind a TLS proxy; private files -------------------------------------------------
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """What ``serve`` hands to uvicorn.run (which is not started)."""
+    import uvicorn
+
+    calls: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.update(app=app, **options))
+    for name in ("SECURE_COOKIES", "HSTS", "TRUSTED_PROXIES", "SECRET_KEY"):
+        monkeypatch.delenv(f"SECONDARY_CRIMES_QUEUE_{name}", raising=False)
+    yield calls
+    calls["app"].state.db.dispose()
+
+
+def test_serve_trusts_forwarded_headers_only_when_configured(served: dict, sqlite_url: str) -> None:
+    serve(sqlite_url, "127.0.0.1", 8000)
+    assert served["proxy_headers"] is False
+    with TestClient(served["app"], base_url="https://testserver") as client:
+        response = client.get("/login")
+        assert "secure" not in response.headers["set-cookie"].lower()
+        assert "strict-transport-security" not in response.headers
+
+
+def test_serve_behind_a_tls_proxy(served: dict, sqlite_url: str) -> None:
+    args = ["serve", "--db", sqlite_url, "--secure-cookies", "--hsts", "--trusted-proxies", "127.0.0.1"]
+    result = runner.invoke(queue_app, args)
+    assert result.exit_code == 0, result.output
+    assert served["host"] == "127.0.0.1" and served["proxy_headers"] is True
+    assert served["forwarded_allow_ips"] == "127.0.0.1"
+    with TestClient(served["app"], base_url="https://testserver") as client:
+        response = client.get("/login")
+        assert "; secure" in response.headers["set-cookie"].lower()
+        assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_serve_reads_the_proxy_settings_from_the_environment(
+    served: dict, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SECONDARY_CRIMES_QUEUE_SECURE_COOKIES", "true")
+    monkeypatch.setenv("SECONDARY_CRIMES_QUEUE_TRUSTED_PROXIES", "10.0.0.5")
+    serve(sqlite_url, "127.0.0.1", 8000)
+    assert served["proxy_headers"] is True and served["forwarded_allow_ips"] == "10.0.0.5"
+    with TestClient(served["app"], base_url="https://testserver") as client:
+        assert "strict-transport-security" in client.get("/login").headers
+
+
+def test_the_sqlite_file_and_exported_labels_are_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        database = Database(f"sqlite:///{tmp_path / 'queue.db'}")
+        try:
+            with database.session() as session:
+                load_file(session, SCORED_V1)
+                export_file(session, tmp_path / "labels.jsonl")
+        finally:
+            database.dispose()
+    finally:
+        os.umask(old)
+    files = sorted(path.name for path in tmp_path.iterdir())
+    assert "queue.db" in files and "labels.jsonl" in files
+    assert {name: stat.S_IMODE((tmp_path / name).stat().st_mode) for name in files} == dict.fromkeys(files, 0o600)
