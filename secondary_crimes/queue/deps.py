@@ -21,6 +21,14 @@ from secondary_crimes.queue.models import NO_CRIME_REASONS, ROLES, User
 from secondary_crimes.taxonomy import load_taxonomy
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def incident_url(incident_id: str) -> str:
+    """The incident page's path, the id percent-encoded whatever characters it holds."""
+    return "/incidents/" + quote(incident_id, safe="")
+
+
+templates.env.filters["incident_url"] = incident_url
 templates.env.globals.update(
     taxonomy=load_taxonomy(),
     no_crime_reasons=NO_CRIME_REASONS,
@@ -84,8 +92,10 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
 def here(request: Request) -> str:
-    """The request's path and query string."""
-    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    """The request's path as sent (percent-encoding kept) and query string."""
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else quote(request.url.path)
+    return path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def record_view(request: Request, db: Session, user: User) -> None:

@@ -12,9 +12,9 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -26,6 +26,10 @@ from secondary_crimes.records import Incident as InputIncident
 from secondary_crimes.taxonomy import load_taxonomy
 
 CHUNK = 500
+MAX_ID = 64  # incidents.incident_id
+MAX_CODE = 128  # incidents.opening_code / closing_code
+MAX_PROBLEMS = 20  # bad lines reported by one load
+MAX_FIELD_PROBLEMS = 3  # problems reported per bad line
 
 
 class LoadError(ValueError):
@@ -48,21 +52,57 @@ class Span(BaseModel):
         return value
 
 
+def _known_offence(value: str) -> str:
+    if value not in load_taxonomy().offences:
+        raise ValueError(f"unknown offence label {value!r}")
+    return value
+
+
+KnownOffence = Annotated[str, AfterValidator(_known_offence)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Word = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]  # e.g. a role: victim, ex_partner
+
+
 class ScoredOffence(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    offence: str
-    probability: float = Field(ge=0.0, le=1.0)
-    threshold: float | None = None
+    offence: KnownOffence
+    probability: Probability
+    threshold: Probability | None = None
     reason: str | None = ""
     evidence: list[Span] = Field(default_factory=list)
 
-    @field_validator("offence")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in load_taxonomy().offences:
-            raise ValueError(f"unknown offence label {value!r}")
-        return value
+
+class Person(BaseModel):
+    """A person the scoring extracted (other keys are kept as they are)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    text: StrictStr = ""
+    role: Word | None = None
+    relationship: Word | None = None
+    described_as: list[StrictStr] = Field(default_factory=list)
+
+
+class RuleSpan(Span):
+    model_config = ConfigDict(extra="allow")
+
+
+class RuleFlag(BaseModel):
+    """A recording-rule check (secondary_crimes/audit/rules.py); other keys are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    rule: Word
+    reason: StrictStr
+    offences: list[KnownOffence] = Field(default_factory=list)
+    evidence: list[RuleSpan] = Field(default_factory=list)
+
+
+def _linkable(value: str) -> str:
+    if value.strip() in (".", ".."):
+        raise ValueError("'.' and '..' cannot be incident ids (they are path steps in a link)")
+    return value
 
 
 class ScoredIncident(BaseModel):
@@ -70,20 +110,24 @@ class ScoredIncident(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    incident_id: str = Field(min_length=1)
-    model_version: str = Field(min_length=1)
+    incident_id: Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID), AfterValidator(_linkable)]
+    model_version: StrictStr = Field(min_length=1, max_length=128)
     offences: list[ScoredOffence] = Field(default_factory=list)
     missed: list[ScoredOffence] = Field(default_factory=list)
-    review_priority: float = 0.0
+    review_priority: Probability = 0.0
     domestic: bool | None = None
-    relationship: str | None = None
-    reporter: str | None = None
-    people: list[dict[str, Any]] | None = None
-    rule_flags: list[dict[str, Any]] = Field(default_factory=list)
+    relationship: Word | None = None
+    reporter: Word | None = None
+    people: list[Person] | None = None
+    rule_flags: list[RuleFlag] = Field(default_factory=list)
     incident: dict[str, Any]
 
     def input_incident(self) -> InputIncident:
-        return InputIncident.model_validate({**self.incident, "incident_id": self.incident_id})
+        incident = InputIncident.model_validate({**self.incident, "incident_id": self.incident_id})
+        for name in ("opening_code", "closing_code"):
+            if len(getattr(incident, name)) > MAX_CODE:
+                raise LoadError(f"incident.{name}: at most {MAX_CODE} characters")
+        return incident
 
 
 @dataclass
@@ -111,24 +155,62 @@ class LoadReport:
         )
 
 
+def _parse(line: bytes, number: int) -> tuple[ScoredIncident, InputIncident] | None:
+    """One line checked (None if blank); a problem raises :class:`LoadError` saying what and where."""
+    try:
+        text = line.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as error:
+        raise LoadError(f"not UTF-8: byte 0x{line[error.start]:02x} at column {error.start + 1}") from None
+    if not text.strip():
+        return None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LoadError(f"not JSON: {error.msg} (column {error.colno})") from None
+    incident_id = raw.get("incident_id") if isinstance(raw, dict) else None
+    try:
+        scored = ScoredIncident.model_validate(raw)
+        return scored, scored.input_incident()
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(part) for part in problem['loc']) or '(record)'}: {problem['msg']}"
+            for problem in error.errors()[:MAX_FIELD_PROBLEMS]
+        ]
+        raise LoadError(f"incident {incident_id}: {'; '.join(problems)}") from None
+    except LoadError as error:
+        raise LoadError(f"incident {incident_id}: {error}") from None
+
+
 def read_scored(path: Path) -> Iterator[tuple[ScoredIncident, InputIncident]]:
-    """Parse and check every line; a bad line raises :class:`LoadError` naming it."""
-    with Path(path).open(encoding="utf-8") as handle:
+    """Parse and check every line; bad lines raise one :class:`LoadError` naming each of them.
+
+    Records stop being yielded at the first bad line, but checking goes on (up to MAX_PROBLEMS
+    bad lines) so that one load reports every problem; the caller's transaction is rolled back.
+    """
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    with Path(path).open("rb") as handle:
         for number, line in enumerate(handle, 1):
-            if not line.strip():
+            try:
+                record = _parse(line, number)
+                if record is not None:
+                    incident_id = record[0].incident_id
+                    if incident_id in first_line:
+                        raise LoadError(
+                            f"incident {incident_id}: also on line {first_line[incident_id]} "
+                            "(one record per incident in a file)"
+                        )
+                    first_line[incident_id] = number
+            except LoadError as error:
+                problems.append(f"{path}, line {number}: {error}")
+                if len(problems) >= MAX_PROBLEMS:
+                    problems.append(f"(stopped after {MAX_PROBLEMS} bad lines)")
+                    break
                 continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise LoadError(f"{path}, line {number}: not JSON: {error.msg}") from None
-            incident_id = raw.get("incident_id") if isinstance(raw, dict) else None
-            try:
-                scored = ScoredIncident.model_validate(raw)
-                yield scored, scored.input_incident()
-            except ValidationError as error:
-                problem = error.errors()[0]
-                where = ".".join(str(part) for part in problem["loc"]) or "(record)"
-                raise LoadError(f"{path}, line {number}: incident {incident_id}: {where}: {problem['msg']}") from None
+            if record is not None and not problems:
+                yield record
+    if problems:
+        raise LoadError("\n".join(problems))
 
 
 def _set(obj: Any, values: dict[str, Any]) -> bool:
@@ -164,9 +246,9 @@ def _incident_values(scored: ScoredIncident, incident: InputIncident) -> dict[st
         "domestic": scored.domestic,
         "relationship": scored.relationship,
         "reporter": scored.reporter,
-        "people": list(scored.people or []),
+        "people": [person.model_dump(exclude_unset=True) for person in scored.people or []],
         "scored_offences": [entry.model_dump() for entry in scored.offences],
-        "rule_flags": list(scored.rule_flags),
+        "rule_flags": [flag.model_dump(exclude_unset=True) for flag in scored.rule_flags],
     }
 
 

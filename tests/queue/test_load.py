@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from secondary_crimes.queue import auth, decisions
+from secondary_crimes.queue import auth, decisions, load
 from secondary_crimes.queue.db import Database
 from secondary_crimes.queue.load import LoadError, load_file
-from secondary_crimes.queue.models import Decision, Flag, Incident
+from secondary_crimes.queue.models import AuditEvent, Decision, Flag, Incident
 
 DATA = Path(__file__).parent / "data"
 SCORED_V1 = DATA / "scored_v1.jsonl"
@@ -103,3 +103,51 @@ def test_bad_records_are_named_and_nothing_is_loaded(database: Database, tmp_pat
     with pytest.raises(LoadError, match=expected), database.session() as session:
         load_file(session, bad)
     assert _counts(database) == (0, 0, 0)
+
+
+def _write(tmp_path: Path, lines: list[str | bytes]) -> Path:
+    path = tmp_path / "scored.jsonl"
+    path.write_bytes(b"".join((line if isinstance(line, bytes) else line.encode()) + b"\n" for line in lines))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda r: r.update(rule_flags=["late_recording"]), r"rule_flags\.0: Input should be a valid dictionary"),
+        (lambda r: r.update(rule_flags=[{"rule": "late_recording", "reason": 3}]), r"rule_flags\.0\.reason"),
+        (lambda r: r.update(rule_flags=[{"rule": "x", "reason": "r", "offences": ["nope"]}]), r"offences\.0"),
+        (lambda r: r.update(people=[{"text": "Anita SHAH", "role": ["victim"]}]), r"people\.0\.role"),
+        (lambda r: r.update(people=[{"text": "Anita SHAH", "described_as": "IP"}]), r"people\.0\.described_as"),
+        (lambda r: r.update(review_priority=float("nan")), r"review_priority: Input should be a finite number"),
+        (lambda r: r.update(review_priority=1.5), r"review_priority: Input should be less than or equal to 1"),
+        (lambda r: r.update(incident_id="X" * 65), r"incident_id: String should have at most 64 characters"),
+        (lambda r: r.update(incident_id=".."), r"incident_id: Value error, '\.' and '\.\.' cannot be"),
+        (lambda r: r["incident"].update(opening_code="C" * 129), r"incident\.opening_code: at most 128"),
+    ],
+)
+def test_bad_scored_fields_are_refused_at_load(database: Database, tmp_path: Path, mutate, expected) -> None:
+    lines = SCORED_V1.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[1])
+    mutate(record)
+    lines[1] = json.dumps(record)
+    with pytest.raises(LoadError, match=rf"line 2: incident .*{expected}"), database.session() as session:
+        load_file(session, _write(tmp_path, lines))
+    assert _counts(database) == (0, 0, 0)
+
+
+def test_every_bad_line_is_named_and_nothing_is_half_loaded(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(load, "CHUNK", 1)  # the good records before the bad ones are flushed
+    lines: list[str | bytes] = list(SCORED_V1.read_text(encoding="utf-8").splitlines())
+    lines.insert(2, b'{"incident_id": "SC24\xff"}')
+    lines.append(lines[0])
+    with pytest.raises(LoadError) as raised, database.session() as session:
+        load_file(session, _write(tmp_path, lines))
+    message = str(raised.value)
+    assert "line 3: not UTF-8: byte 0xff at column 22" in message
+    assert "line 6: incident SC2400263: also on line 1" in message
+    assert _counts(database) == (0, 0, 0)
+    with database.session() as session:
+        assert session.scalar(select(func.count(AuditEvent.id))) == 0

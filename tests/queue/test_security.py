@@ -450,3 +450,23 @@ def test_the_sqlite_file_and_exported_labels_are_private(tmp_path: Path) -> None
     files = sorted(path.name for path in tmp_path.iterdir())
     assert "queue.db" in files and "labels.jsonl" in files
     assert {name: stat.S_IMODE((tmp_path / name).stat().st_mode) for name in files} == dict.fromkeys(files, 0o600)
+
+
+# --- 5. scored records checked at load: ids in links ----------------------------------------------
+
+
+def test_incident_ids_are_percent_encoded_in_links(app, alice, tmp_path: Path) -> None:
+    import json
+
+    record = json.loads(SCORED_V1.read_text(encoding="utf-8").splitlines()[0])
+    record["incident_id"] = "SC/24 #7?x=1&y"
+    path = tmp_path / "odd_id.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with app.state.db.session() as session:
+        load_file(session, path)
+    page = alice.get("/queue").text
+    link = "/incidents/SC%2F24%20%237%3Fx%3D1%26y?flag="
+    assert f'href="{link}' in page
+    href = re.search(rf'href="({re.escape(link)}[^"]*)"', page).group(1).replace("&amp;", "&")
+    incident = alice.get(href)
+    assert incident.status_code == 200 and "<h1>SC/24 #7?x=1&amp;y</h1>" in incident.text

@@ -99,7 +99,7 @@ def _incident_page(
     )
 
 
-@router.get("/incidents/{incident_id}")
+@router.get("/incidents/{incident_id:path}")  # an id may hold a "/" (sent as %2F)
 def incident_page(
     request: Request, db: DbSession, user: Viewer, incident_id: str, flag: int | None = None, back: str = "/queue"
 ) -> Response:
