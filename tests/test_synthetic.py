@@ -190,8 +190,10 @@ def test_cli_writes_file(tmp_path):
     assert rows == generate_incidents(25, seed=7, recording_rate=0.7)
 
 
-def test_incidents_name_the_parties_in_different_forces_words():
-    texts = [r["call_log"] + "\n" + r["officer_narrative"] for r in generate_incidents(400, seed=11)]
+def test_incidents_name_the_parties_in_different_forces_words(rows):
+    # "offender" only shows where a non-terse log line says "susp": 400 incidents missed it for about a
+    # third of seeds (any change to the phrase banks reshuffles which), 2000 hold each term several times
+    texts = [r["call_log"] + "\n" + r["officer_narrative"] for r in rows]
     for words in (["complainant", "aggrieved", "injured party"], ["informant", "reporting person"],
                   ["offender", "nominal", "POI"]):
         assert all(any(word in text for text in texts) for word in words), words
@@ -282,3 +284,72 @@ def test_one_line_reports_cover_every_offence():
     assert {label for row in lines for label in row["offences"]} == set(LABELS)
     assert any(row["offences"] and not SENTENCE_BREAK.search(row["call_log"].rstrip(".")) for row in lines)
     assert any(not row["offences"] for row in lines)
+
+
+# --- categories of description the bank must cover ------------------------------------------
+
+CATEGORY_CUES = {
+    "threats_to_kill": [r"six feet under", r"do \{Vo\} in|do me in", r"body bag", r"bullet", r"torch|burn the house",
+                        r"strangle", r"in the ground|bury", r"wake up", r"slit", r"children|baby|new partner",
+                        r"\{V2\}|told by a friend|my sister", r"knife|baseball bat"],
+    "theft": [r"snatched|grabbed my phone", r"till", r"pension", r"bank card", r"unlocked (?:car|vehicle)", r"bike",
+              r"parcel|packages", r"conceal", r"without paying", r"without permission", r"went missing after"],
+    "criminal_damage": [r"tyres|tires", r"key(?:ed)? |a key along", r"window through", r"kicked in", r"paint|graffiti",
+                        r"river|canal", r"cut up|shredded", r"set fire", r"plants|flower beds|greenhouse"],
+    "assault_with_injury": [r"fractur|broken|broke", r"cracked ribs", r"stitches|sutures", r"black eye", r"bit |bite",
+                            r"burn", r"concussion", r"x-ray|A&E|treated today"],
+    "burglary": [r"no longer lives|moved out|evicted", r"unlocked|insecure", r"shed", r"garage", r"outbuilding",
+                 r"someone has been in", r"burglarized", r"forced entry|pried|prying"],
+    "harassment": [r"fence", r"adjoining wall", r"every time", r"on \w+ occasions", r"hung up|hanging up", r"diary"],
+    "public_order": [r"school gates", r"threats", r"obscenities", r"racist", r"alarmed|fear for"],
+}
+
+
+def _templates(label: str) -> list[tuple[str, str]]:
+    return [phrasing(entry) for entry in load_bank().offences[label]["acts"]]
+
+
+@pytest.mark.parametrize("label", sorted(CATEGORY_CUES))
+def test_acts_cover_the_ways_offences_are_described(label):
+    templates = _templates(label)
+    texts = [text for _, text in templates]
+    for cue in CATEGORY_CUES[label]:
+        assert any(re.search(cue, text) for text in texts), (label, cue)
+    voices = {voice for voice, _ in templates}
+    assert {"any", "said", "log"} <= voices and voices & {"first", "first_known", "first_stranger"}, label
+    # a control-room line in capitals ("TTK - SUSP TOLD IP ...") with no slots to fill
+    assert any(voice == "log" and text == text.upper() and "{" not in text for voice, text in templates), label
+    # US wording sits alongside the UK ("victim stated", "burglarized", "tires", "parking lot")
+    us = r"victim stated|burglarized|tires|parking lot|porch|removed|pried|advised"
+    assert label in {"harassment", "assault_with_injury"} or any(re.search(us, text) for text in texts), label
+
+
+def test_threats_to_kill_do_not_need_the_word_kill():
+    templates = _templates("threats_to_kill")
+    without = [(v, t) for v, t in templates if "kill" not in t.lower() and "{kill_" not in t]
+    assert len(without) >= 20
+    assert {"any", "said", "log", "pro"} <= {voice for voice, _ in without}
+    quotes = load_bank().lexicon["kill_quote"] + load_bank().lexicon["kill_report"]
+    assert sum("kill" not in quote for quote in quotes) >= 20
+
+
+def test_dead_quote_fits_the_victims_sex():
+    bank = load_bank()
+    for seed in range(12):
+        builder = _builder(seed, "intimate_partner")
+        text = builder.r.fill("{dead_quote}")
+        assert ("woman" in text) == (builder.ctx["Vsex"] == "f"), text
+        assert text in bank.lexicon[f"dead_quote_{builder.ctx['Vsex']}"]
+
+
+def test_hard_negatives_for_the_same_categories(rows):
+    bank = load_bank()
+    wanted = {"joke_or_game_threat", "family_permission_theft", "property_turned_up", "damage_explained",
+              "fall_witnessed"}
+    by_rationale = {scenario["rationale"]: scenario["name"] for scenario in bank.negatives}
+    assert wanted <= set(by_rationale.values())
+    seen = {by_rationale.get(row["rationale"]) for row in rows if not row["offences"]}
+    assert wanted <= seen
+    for row in rows:
+        if by_rationale.get(row["rationale"]) in wanted:
+            assert not row["offences"] and not row["evidence"] and not row["recorded_crimes"]
