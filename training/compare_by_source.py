@@ -85,7 +85,19 @@ def figures(gold: dict[str, list[GoldIncident]], records: dict[str, list[dict]])
     return rows
 
 
-def combine(gold, members: dict[str, dict[str, FoldOutput]], method: str, C: float = 1.0):  # noqa: N803
+def stack_extra(gold: dict[str, list[GoldIncident]], names: list[str]) -> dict[str, np.ndarray] | None:
+    """Each file's incident-level stack features (extraction attributes, as ``stack_features``)."""
+    if not names:
+        return None
+    from secondary_crimes.extract.extractor import extract
+
+    return {s: np.array([[float(bool(e.attributes.get(n))) for n in names] for e in extract(incidents)],
+                        dtype=float).reshape(len(incidents), len(names))
+            for s, incidents in gold.items()}
+
+
+def combine(gold, members: dict[str, dict[str, FoldOutput]], method: str, C: float = 1.0,  # noqa: N803
+            extra: dict[str, np.ndarray] | None = None):
     """Cross-fitted combination: each file combined with weights and a threshold from the others."""
     sources = list(gold)
     names = list(members)
@@ -99,8 +111,10 @@ def combine(gold, members: dict[str, dict[str, FoldOutput]], method: str, C: flo
         if method == "average":
             fitted, applied = np.mean(train_p, axis=0), np.mean(test_p, axis=0)
         else:
-            stack = LogitStack(C=C).fit(train_p, train_y)
-            fitted, applied = stack.predict_proba(train_p), stack.predict_proba(test_p)
+            train_x = None if extra is None else np.vstack([extra[s] for s in others])
+            test_x = None if extra is None else extra[held]
+            stack = LogitStack(C=C).fit(train_p, train_y, extra=train_x)
+            fitted, applied = stack.predict_proba(train_p, train_x), stack.predict_proba(test_p, test_x)
         threshold = best_threshold(train_y.reshape(-1), fitted.reshape(-1), default=0.5)
         records[held] = scored(gold[held], applied, np.full(len(LABELS), threshold))
     return records
@@ -122,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tag", default="", help="names the code version in the cache key: change it when the "
                                                   "code that trains the members changes")
     parser.add_argument("--stack-C", type=float, default=1.0)
+    parser.add_argument("--stack-feature", action="append", default=[],
+                        help="an incident-level stack feature (as stack_features in a config; repeat)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
@@ -135,6 +151,10 @@ def main(argv: list[str] | None = None) -> None:
     if len(members) > 1:
         results["average"] = figures(gold, combine(gold, members, "average"))
         results["stack"] = figures(gold, combine(gold, members, "stack", args.stack_C))
+        if args.stack_feature:
+            extra = stack_extra(gold, args.stack_feature)
+            results["stack+" + "+".join(args.stack_feature)] = figures(
+                gold, combine(gold, members, "stack", args.stack_C, extra))
     if args.json:
         print(json.dumps(results, indent=2))
         return
