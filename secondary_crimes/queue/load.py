@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -61,6 +70,7 @@ def _known_offence(value: str) -> str:
 KnownOffence = Annotated[str, AfterValidator(_known_offence)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Word = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]  # e.g. a role: victim, ex_partner
+NoneIsEmpty = BeforeValidator(lambda value: [] if value is None else value)  # a null list (Spark) is an empty one
 
 
 class ScoredOffence(BaseModel):
@@ -78,10 +88,10 @@ class Person(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    text: StrictStr = ""
+    text: StrictStr | None = ""
     role: Word | None = None
     relationship: Word | None = None
-    described_as: list[StrictStr] = Field(default_factory=list)
+    described_as: Annotated[list[StrictStr], NoneIsEmpty] = Field(default_factory=list)
 
 
 class RuleSpan(Span):
@@ -95,8 +105,8 @@ class RuleFlag(BaseModel):
 
     rule: Word
     reason: StrictStr
-    offences: list[KnownOffence] = Field(default_factory=list)
-    evidence: list[RuleSpan] = Field(default_factory=list)
+    offences: Annotated[list[KnownOffence], NoneIsEmpty] = Field(default_factory=list)
+    evidence: Annotated[list[RuleSpan], NoneIsEmpty] = Field(default_factory=list)
 
 
 def _linkable(value: str) -> str:

@@ -151,3 +151,15 @@ def test_every_bad_line_is_named_and_nothing_is_half_loaded(
     assert _counts(database) == (0, 0, 0)
     with database.session() as session:
         assert session.scalar(select(func.count(AuditEvent.id))) == 0
+
+
+def test_null_lists_from_spark_load_as_empty(database: Database, tmp_path: Path) -> None:
+    record = json.loads(SCORED_V1.read_text(encoding="utf-8").splitlines()[0])
+    record["people"] = [{"text": None, "role": "victim", "relationship": None, "described_as": None}]
+    record["rule_flags"] = [{"rule": "late_recording", "reason": "late", "offences": None, "evidence": None}]
+    with database.session() as session:
+        load_file(session, _write(tmp_path, [json.dumps(record)]))
+    with database.session() as session:
+        incident = session.scalar(select(Incident))
+        assert incident.people == [{"text": None, "role": "victim", "relationship": None, "described_as": []}]
+        assert incident.rule_flags == [{"rule": "late_recording", "reason": "late", "offences": [], "evidence": []}]
