@@ -33,7 +33,7 @@ from secondary_crimes.classify.stack import LogitStack
 from secondary_crimes.classify.thresholds import best_threshold
 from secondary_crimes.crossval import SERIES_PREFIX, FoldOutput, cross_validate_by_source, read_by_source
 from secondary_crimes.decide import decide
-from secondary_crimes.evaluate import evaluate
+from secondary_crimes.evaluate import evaluate, format_report
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.taxonomy import LABELS
 from secondary_crimes.train import TrainConfig
@@ -67,6 +67,12 @@ def out_of_source(name: str, config_path: Path, patterns: list[str], cache: Path
 def scored(gold: list[GoldIncident], proba: np.ndarray, thresholds: np.ndarray) -> list[dict]:
     return [decide(g, Analysis(probabilities=row), thresholds, model_version="compare")
             for g, row in zip(gold, proba, strict=True)]
+
+
+def pooled_report(gold: dict[str, list[GoldIncident]], records: dict[str, list[dict]]) -> str:
+    """The full ``evaluate`` report (per offence, attributes) pooled over the single-incident files."""
+    single = [s for s in gold if not s.startswith(SERIES_PREFIX)]
+    return format_report(evaluate([x for s in single for x in gold[s]], [x for s in single for x in records[s]]))
 
 
 def figures(gold: dict[str, list[GoldIncident]], records: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
@@ -138,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stack-C", type=float, default=1.0)
     parser.add_argument("--stack-feature", action="append", default=[],
                         help="an incident-level stack feature (as stack_features in a config; repeat)")
+    parser.add_argument("--report", action="store_true",
+                        help="also print the full pooled report (per offence) of the last combination")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
@@ -145,21 +153,25 @@ def main(argv: list[str] | None = None) -> None:
     patterns = args.corpus or TrainConfig.from_file(next(iter(specs.values()))).data.corpus
     gold = read_by_source(patterns)
     members = {name: out_of_source(name, Path(path), patterns, args.cache, args.tag) for name, path in specs.items()}
-    results = {}
+    results, last = {}, {}
     for name, outputs in members.items():
-        results[name] = figures(gold, {s: scored(gold[s], o.probabilities, o.thresholds) for s, o in outputs.items()})
+        last = {s: scored(gold[s], o.probabilities, o.thresholds) for s, o in outputs.items()}
+        results[name] = figures(gold, last)
     if len(members) > 1:
         results["average"] = figures(gold, combine(gold, members, "average"))
-        results["stack"] = figures(gold, combine(gold, members, "stack", args.stack_C))
+        last = combine(gold, members, "stack", args.stack_C)
+        results["stack"] = figures(gold, last)
         if args.stack_feature:
             extra = stack_extra(gold, args.stack_feature)
-            results["stack+" + "+".join(args.stack_feature)] = figures(
-                gold, combine(gold, members, "stack", args.stack_C, extra))
+            last = combine(gold, members, "stack", args.stack_C, extra)
+            results["stack+" + "+".join(args.stack_feature)] = figures(gold, last)
     if args.json:
         print(json.dumps(results, indent=2))
         return
     for name, rows in results.items():
         print_table(name, rows)
+    if args.report:
+        print(f"\n{list(results)[-1]}, pooled over the single-incident files\n{pooled_report(gold, last)}")
 
 
 if __name__ == "__main__":
