@@ -14,6 +14,8 @@ from typing import Annotated
 import click
 import typer
 
+from secondary_crimes.link.cli import link_evaluate
+
 app = typer.Typer(help="Find crimes that were reported to the police but never recorded.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -91,10 +93,20 @@ def train(
         from secondary_crimes.tracking import tracked_train
 
         bundle, path, run_id = tracked_train(config, output=output)
+        _echo_data_summary(bundle.metadata.get("data", {}))
         typer.echo(f"trained {bundle.version} -> {path} (MLflow run {run_id})")
         return
     bundle, path = run_training(TrainConfig.from_file(config), output)
+    _echo_data_summary(bundle.metadata.get("data", {}))
     typer.echo(f"trained {bundle.version} on {bundle.metadata['data']['incidents']} incidents -> {path}")
+
+
+def _echo_data_summary(data: dict) -> None:
+    """Which source labelled each incident seen in two sources, and what was left out."""
+    from secondary_crimes.training_data import summary_lines
+
+    for line in summary_lines(data.get("resolved", {}), data.get("left_out", {})):
+        typer.echo(f"data: {line}")
 
 
 @app.command()
@@ -158,7 +170,11 @@ def evaluate(
     incidents, rejects = load_gold(gold)
     for reject in rejects:
         typer.echo(f"{reject.source}:{reject.line}: {reject.field}: {reject.reason} (skipped)", err=True)
-    labelled = [incident for incident in incidents if incident.has_gold]
+    labelled = [incident for incident in incidents if incident.complete]
+    partial = sum(incident.has_gold and not incident.complete for incident in incidents)
+    if partial:
+        typer.echo(f"{gold}: {partial} incident(s) decide only some offences (known_offences, as the auditors' "
+                   "export does): not evaluated", err=True)
     if not labelled:
         raise _fail(f"{gold}: no labelled incidents")
     bundle = _load_model(model, trust_model)
@@ -336,6 +352,7 @@ def _mount_optional(module: str, attribute: str, name: str, extra: str) -> None:
     app.add_typer(sub_app, name=name)
 
 
+app.command("link-evaluate")(_one_line_errors(link_evaluate))
 _mount_optional("secondary_crimes.queue.cli", "queue_app", "queue", "web")
 _mount_optional("secondary_crimes.audit.cli", "audit_app", "audit", "audit")
 

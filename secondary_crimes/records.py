@@ -18,6 +18,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from secondary_crimes.settings import get_settings
@@ -172,11 +173,24 @@ class GoldIncident(Incident):
     reporter: StrictStr | None = None
     evidence: dict[str, StrictStr] | None = None
     rationale: StrictStr | None = None
+    # The offences ``offences`` and ``missed`` decide (each listed one is present or absent);
+    # None, as in the corpus: every offence. The auditors' export decides only the offences they
+    # were asked about; the others are unknown, not absent.
+    known_offences: LabelList | None = None
 
-    @field_validator("offences", "missed")
+    @field_validator("offences", "missed", "known_offences")
     @classmethod
     def _known_gold(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else _check_labels(value)
+
+    @model_validator(mode="after")
+    def _labels_within_known(self) -> GoldIncident:
+        if self.known_offences is not None:
+            outside = set(self.offences or []) | set(self.missed or [])
+            outside -= set(self.known_offences)
+            if outside:
+                raise ValueError(f"offences {sorted(outside)} are not among known_offences")
+        return self
 
     @field_validator("relationship")
     @classmethod
@@ -195,6 +209,11 @@ class GoldIncident(Incident):
     @property
     def has_gold(self) -> bool:
         return self.offences is not None
+
+    @property
+    def complete(self) -> bool:
+        """Gold that decides every offence (``known_offences`` absent), as training needs."""
+        return self.has_gold and self.known_offences is None
 
 
 class Reject(BaseModel):

@@ -90,6 +90,8 @@ def fit_bundle(config: TrainConfig, dataset: Dataset) -> ModelBundle:
     """Choose thresholds on held-out probabilities (``threshold_strategy``), then the final fit."""
     X, Y, weights, groups = dataset.incidents, dataset.Y, dataset.weights, dataset.groups  # noqa: N806
     log.info("training %s on %d incidents from %s", config.kind, len(X), dataset.sources)
+    for line in dataset.summary():
+        log.info("training data: %s", line)
     if config.threshold_scope not in ("per_offence", "shared"):
         raise ValueError(f"threshold_scope must be 'per_offence' or 'shared', not {config.threshold_scope!r}")
     choose = {"min_positives": config.min_positives, "shared": config.threshold_scope == "shared"}
@@ -120,6 +122,7 @@ def fit_bundle(config: TrainConfig, dataset: Dataset) -> ModelBundle:
         "threshold_strategy": strategy,
         "threshold_scope": config.threshold_scope,
         "data": {"sources": dataset.sources, "incidents": len(X), "sha256": dataset.content_hash(),
+                 "resolved": dict(dataset.resolved), "left_out": dict(dataset.left_out),
                  "weights": dict(config.data.weights),
                  "positives": dict(zip(model.labels, map(int, Y.sum(axis=0)), strict=True))},
     }

@@ -56,6 +56,10 @@ class Dataset:
     # One per incident: where it came from ("corpus:<file stem>", "sample", "extra", "synthetic");
     # a corpus file is one force's writing, the unit that out-of-source predictions hold out.
     groups: list[str] | None = None
+    # How each duplicate incident id was settled ("<source that trains> over <source dropped>": count),
+    # and partial records (auditors' decisions on some offences) left out for want of a complete one.
+    resolved: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.weights is None:
@@ -72,7 +76,7 @@ class Dataset:
         """The rows at ``index`` (sources kept as they are)."""
         index = [int(i) for i in index]
         return Dataset([self.incidents[i] for i in index], dict(self.sources), self.weights[index],
-                       [self.groups[i] for i in index])
+                       [self.groups[i] for i in index], dict(self.resolved), dict(self.left_out))
 
     @property
     def corpus_groups(self) -> list[str]:
@@ -86,8 +90,30 @@ class Dataset:
     def content_hash(self) -> str:
         digest = hashlib.sha256()
         for incident in sorted(self.incidents, key=lambda i: i.incident_id):
-            digest.update(incident.model_dump_json().encode("utf-8"))
+            digest.update(_record_json(incident).encode("utf-8"))
         return digest.hexdigest()
+
+    def summary(self) -> list[str]:
+        """Lines saying which source won each duplicate incident id, and what was left out."""
+        return summary_lines(self.resolved, self.left_out)
+
+
+def summary_lines(resolved: dict[str, int], left_out: dict[str, int]) -> list[str]:
+    """``Dataset.summary`` from its two counts (as a bundle's ``metadata["data"]`` keeps them)."""
+    lines = [f"{count} incident(s) labelled by {rule}" for rule, count in resolved.items()]
+    lines += [f"{count} incident(s) of {source} left out: auditors decided only some of their offences "
+              "and no other source labels them all" for source, count in left_out.items()]
+    return lines
+
+
+def _record_json(incident: GoldIncident) -> str:
+    """The record as hashed: ``known_offences`` only when set, so complete data hashes as before it existed."""
+    return incident.model_dump_json(exclude={"known_offences"} if incident.known_offences is None else None)
+
+
+def content_hash(incidents: Sequence[GoldIncident]) -> str:
+    """The SHA-256 of these incidents (order-free), as ``Dataset.content_hash``."""
+    return Dataset(list(incidents), {}).content_hash()
 
 
 def label_matrix(incidents: list[GoldIncident], attribute: str = "offences") -> np.ndarray:
@@ -127,35 +153,91 @@ def synthetic(n: int, seed: int) -> list[GoldIncident]:
     return [GoldIncident.model_validate(row) for row in generate_incidents(n, seed=seed)]
 
 
+@dataclass
+class _Row:
+    incident: GoldIncident
+    weight: float
+    group: str
+    source: str  # the file, or synthetic(...)
+    kind: str  # corpus, sample, extra or synthetic
+
+
+def _in_order(labels: set[str]) -> list[str]:
+    return [label for label in LABELS if label in labels]
+
+
+def overlay(base: GoldIncident, decided: GoldIncident) -> GoldIncident:
+    """``decided``'s labels over ``base``'s: the offences it decides and the attributes it gives;
+    the rest from ``base``. A complete ``decided`` replaces ``base``; its input fields always do."""
+    if decided.known_offences is None:
+        return decided
+    known = set(decided.known_offences)
+    present = (set(base.offences or []) - known) | set(decided.offences or [])
+    offences = _in_order(present)
+    evidence = {k: v for k, v in (base.evidence or {}).items() if k in present and k not in known}
+    evidence |= decided.evidence or {}
+    row = decided.model_dump()
+    row.update(
+        offences=offences,
+        missed=[label for label in offences if label not in decided.recorded_crimes],
+        known_offences=None if base.known_offences is None else _in_order(known | set(base.known_offences)),
+        evidence=evidence,
+        rationale=decided.rationale or base.rationale,
+        **{k: getattr(base, k) for k in ("domestic", "relationship", "reporter") if getattr(decided, k) is None},
+    )
+    return GoldIncident.model_validate(row)
+
+
+def _settle(earlier: _Row, later: _Row) -> tuple[_Row, str]:
+    """Which of two rows with one incident id trains, and the rule that chose it: the auditors'
+    decisions (``extra``) over any other source (a later extra file over an earlier one), else the first."""
+    if later.kind == "extra" or earlier.kind == "extra":
+        decided, base = (later, earlier) if later.kind == "extra" else (earlier, later)
+        group = base.group if base.group.startswith(CORPUS_GROUP) else decided.group  # whose writing it is
+        row = _Row(overlay(base.incident, decided.incident), decided.weight, group, decided.source, "extra")
+        return row, f"{decided.source} over {base.source}"
+    return earlier, f"{earlier.source} over {later.source}"
+
+
 def assemble(config: DataConfig, *, include_corpus: bool = True) -> Dataset:
     """The training set: corpus (when present), sample, extra labels and synthetic incidents.
 
-    Each incident carries its source's weight (``config.weights``); an id seen twice keeps its
-    first source.
+    Each incident carries its source's weight (``config.weights``). An id seen twice trains once:
+    the auditors' decisions (``extra``) override every other source on the offences they decided
+    (``overlay``), otherwise the first source is kept; ``Dataset.resolved`` counts each outcome.
+    An extra record that decides only some offences and has no complete record under it is left
+    out (``Dataset.left_out``): the models cannot yet learn from partly known labels.
     """
-    incidents: list[GoldIncident] = []
-    weights: list[float] = []
-    groups: list[str] = []
+    rows: dict[str, _Row] = {}
+    resolved: dict[str, int] = {}
     sources: dict[str, int] = {}
+
+    def add(incidents: list[GoldIncident], kind: str, source: str, group: str) -> None:
+        for incident in incidents:
+            row = _Row(incident, config.weight(kind), group, source, kind)
+            earlier = rows.get(incident.incident_id)
+            if earlier is not None:
+                row, rule = _settle(earlier, row)
+                resolved[rule] = resolved.get(rule, 0) + 1
+            rows[incident.incident_id] = row  # an override keeps the first one's place
+
     kinds = (["corpus"] if include_corpus else []) + ["sample", "extra"]
     for kind in kinds:
         for path in expand_patterns(getattr(config, kind)):
-            rows, found = read_labelled([str(path)])
-            incidents.extend(rows)
-            weights.extend([config.weight(kind)] * len(rows))
-            groups.extend([f"{CORPUS_GROUP}{path.stem}" if kind == "corpus" else kind] * len(rows))
-            sources.update(found)
+            found, counts = read_labelled([str(path)])
+            sources.update(counts)
+            add(found, kind, str(path), f"{CORPUS_GROUP}{path.stem}" if kind == "corpus" else kind)
     if config.synthetic_n:
-        rows = synthetic(config.synthetic_n, config.synthetic_seed)
-        incidents.extend(rows)
-        weights.extend([config.weight("synthetic")] * len(rows))
-        groups.extend(["synthetic"] * len(rows))
-        sources[f"synthetic(n={config.synthetic_n}, seed={config.synthetic_seed})"] = len(rows)
-    seen: set[str] = set()
-    keep = []
-    for i, incident in enumerate(incidents):
-        if incident.incident_id not in seen:
-            seen.add(incident.incident_id)
-            keep.append(i)
-    return Dataset([incidents[i] for i in keep], sources, np.array([weights[i] for i in keep], dtype=float),
-                   [groups[i] for i in keep])
+        source = f"synthetic(n={config.synthetic_n}, seed={config.synthetic_seed})"
+        found = synthetic(config.synthetic_n, config.synthetic_seed)
+        sources[source] = len(found)
+        add(found, "synthetic", source, "synthetic")
+    left_out: dict[str, int] = {}
+    kept = []
+    for row in rows.values():
+        if row.incident.complete:
+            kept.append(row)
+        else:
+            left_out[row.source] = left_out.get(row.source, 0) + 1
+    return Dataset([r.incident for r in kept], sources, np.array([r.weight for r in kept], dtype=float),
+                   [r.group for r in kept], resolved, left_out)

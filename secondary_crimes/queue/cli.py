@@ -53,14 +53,17 @@ def load_command(
 def export_command(
     out: Annotated[Path, typer.Option("--out", help="Where to write labels (JSON Lines).")], db: DbOption = None
 ) -> None:
-    """Write the decided incidents in the corpus format, for `train` as extra data."""
+    """Write the auditors' decisions in the corpus format, for `train` as extra data.
+
+    Only the offences they decided are labelled (``known_offences``); the rest stay unknown.
+    """
     database = Database(db or default_url())
     try:
         with database.session() as session:
-            count = export_file(session, out)
+            summary = export_file(session, out)
     finally:
         database.dispose()
-    typer.echo(f"wrote {count} decided incident(s) to {out}")
+    typer.echo(f"wrote {summary} to {out}")
 
 
 @queue_app.command("create-user")

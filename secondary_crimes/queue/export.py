@@ -1,9 +1,21 @@
-"""Export decided incidents in the corpus format (FORMAT.md), as extra training data.
+"""Export what the auditors decided, in the corpus format (FORMAT.md), as extra training data.
 
-An incident is exported once every flag on it that the current scoring raises has a final
-decision (recorded or no crime); flags the scoring dropped count if someone decided them.
-``offences`` is the recorded crimes plus the offences the auditors confirmed, ``missed`` the
-confirmed offences not among the recorded crimes.
+Only decisions become labels, never the model's guesses. For each incident with a final
+decision (the latest on a flag is "record" or "no crime", and no supervisor disagreed with it):
+
+- ``offences``: the offences the auditors recorded: a flag confirmed, or recorded as another
+  offence (added);
+- ``known_offences``: those plus the flagged offences they rejected. Every other offence is
+  unknown: nobody was asked about it. A rejection whose reason says the offence belongs
+  elsewhere (``already_recorded_elsewhere``, ``transferred``), a flag recorded as another
+  offence, contradictory decisions on one offence and a disputed decision leave it unknown too;
+- ``missed``: the recorded offences not among ``recorded_crimes``;
+- ``evidence``: for a confirmed flag, the verbatim text of the evidence span the auditor saw
+  (the model's); none for an added offence (the queue records no span for it);
+- no ``domestic``/``relationship``/``reporter``: those are the model's, and the queue keeps no
+  auditor's correction of them. Recorded crimes stay input (``recorded_crimes``), not labels.
+
+Incidents nobody flagged are never exported: they hold no decision.
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,53 +31,85 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.queue import audit_log
-from secondary_crimes.queue.models import DECIDED, NO_CRIME_REASONS, Flag, Incident, User
+from secondary_crimes.queue.models import DECIDED, NO_CRIME_REASONS, Decision, Flag, Incident, User
 from secondary_crimes.records import GoldIncident
-from secondary_crimes.taxonomy import load_taxonomy
+from secondary_crimes.taxonomy import LABELS
 
-FALLBACK_QUOTE_CHARS = 80
-
-
-def _quote(incident: Incident, offence: str) -> str:
-    """A verbatim quote supporting ``offence``: an evidence span, else the call log's start."""
-    sources = [flag.evidence for flag in incident.flags if flag.offence == offence]
-    sources += [entry.get("evidence", []) for entry in incident.scored_offences if entry.get("offence") == offence]
-    for spans in sources:
-        for span in spans:
-            text = incident.call_log if span.get("field") == "call_log" else incident.officer_narrative
-            quote = (text or "")[span.get("start", 0) : span.get("end", 0)].strip()
-            if quote:
-                return quote
-    return incident.call_log[:FALLBACK_QUOTE_CHARS].strip() or incident.call_log[:FALLBACK_QUOTE_CHARS]
+# "No crime" because the offence is recorded or to be recorded somewhere else: it happened, so
+# it is not absent from this incident; only "not missed here".
+ELSEWHERE_REASONS = frozenset({"already_recorded_elsewhere", "transferred"})
 
 
-def is_decided(incident: Incident) -> bool:
-    decided = [flag for flag in incident.flags if flag.status in DECIDED]
-    pending = [flag for flag in incident.flags if flag.active and flag.status not in DECIDED]
-    return bool(decided) and not pending
+@dataclass
+class ExportSummary:
+    """What an export wrote: incidents, offences decided present / absent, decisions left out."""
+
+    incidents: int = 0
+    present: int = 0
+    absent: int = 0
+    disputed: int = 0  # final decisions a supervisor disagreed with: not exported
+
+    def __str__(self) -> str:
+        return (f"{self.incidents} incident(s) with decided offences ({self.present} present, "
+                f"{self.absent} absent; {self.disputed} disputed decision(s) left out)")
 
 
-def gold_record(incident: Incident) -> dict[str, Any]:
-    """The corpus-format record for a decided incident."""
-    taxonomy = load_taxonomy()
-    recorded = list(incident.recorded_crimes)
-    confirmed: list[str] = []
+def _quote(incident: Incident, spans: list[dict[str, Any]]) -> str | None:
+    """The verbatim text of the first evidence span that still lies in the incident's text."""
+    for span in spans:
+        text = (incident.call_log if span.get("field") == "call_log" else incident.officer_narrative) or ""
+        quoted = (span.get("text") or "").strip()
+        sliced = text[int(span.get("start", 0)) : int(span.get("end", 0))].strip()
+        if quoted and quoted in text:
+            return quoted
+        if sliced and (not quoted or sliced == quoted):
+            return sliced
+    return None
+
+
+def _final(flag: Flag) -> Decision | None:
+    """The flag's latest decision when it is final and undisputed."""
+    decision = flag.latest_decision
+    if flag.status not in DECIDED or decision is None or decision.action not in ("record", "no_crime"):
+        return None
+    return decision
+
+
+def _disputed(decision: Decision) -> bool:
+    return any(not review.agree for review in decision.reviews)
+
+
+def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dict[str, Any] | None:
+    """The corpus-format record of what the auditors decided on ``incident`` (None: nothing)."""
+    summary = summary if summary is not None else ExportSummary()
+    present: dict[str, str | None] = {}  # offence -> evidence quote
+    absent: set[str] = set()
     rationale: list[str] = []
     for flag in incident.flags:
-        decision = flag.latest_decision
-        if flag.status not in DECIDED or decision is None:
+        decision = _final(flag)
+        if decision is None:
             continue
+        if _disputed(decision):
+            summary.disputed += 1
+            continue
+        note = f": {decision.note}" if decision.note else "."
         if decision.action == "record":
             offence = decision.offence or flag.offence
-            confirmed.append(offence)
-            rationale.append(f"{offence} should have been recorded" + (f": {decision.note}" if decision.note else "."))
+            quote = _quote(incident, flag.evidence) if offence == flag.offence else None
+            present[offence] = present.get(offence) or quote
+            rationale.append(f"{offence} should have been recorded{note}")
         else:
             reason = NO_CRIME_REASONS.get(decision.reason_code or "", decision.reason_code or "no reason given")
-            rationale.append(
-                f"{flag.offence} not a crime to record ({reason})" + (f": {decision.note}" if decision.note else ".")
-            )
-    offences = list(dict.fromkeys(recorded + confirmed))
-    missed = [label for label in dict.fromkeys(confirmed) if label not in recorded]
+            if decision.reason_code not in ELSEWHERE_REASONS:
+                absent.add(flag.offence)
+            rationale.append(f"{flag.offence} not a crime to record here ({reason}){note}")
+    contradicted = absent & set(present)  # decided both ways on different flags: unknown
+    absent -= contradicted
+    present = {k: v for k, v in present.items() if k not in contradicted}
+    if not present and not absent:
+        return None
+    offences = [label for label in LABELS if label in present]
+    recorded = list(incident.recorded_crimes)
     record: dict[str, Any] = {
         "incident_id": incident.incident_id,
         "reported_at": incident.reported_at.isoformat() if incident.reported_at else None,
@@ -75,45 +120,48 @@ def gold_record(incident: Incident) -> dict[str, Any]:
         "officer_narrative": incident.officer_narrative,
         "recorded_crimes": recorded,
         "offences": offences,
-        "missed": missed,
-        "domestic": incident.domestic,
-        "relationship": incident.relationship if incident.relationship in taxonomy.relationships else None,
-        "reporter": incident.reporter if incident.reporter in taxonomy.reporters else None,
-        "evidence": {label: _quote(incident, label) for label in offences},
+        "missed": [label for label in offences if label not in recorded],
+        "known_offences": [label for label in LABELS if label in present or label in absent],
+        "evidence": {label: present[label] for label in offences if present[label]},
         "rationale": " ".join(rationale),
     }
     GoldIncident.model_validate(record)  # raises, naming the field, if we would write a bad record
+    summary.incidents += 1
+    summary.present += len(offences)
+    summary.absent += len(absent)
     return record
 
 
-def decided_records(session: Session) -> Iterator[dict[str, Any]]:
+def decided_records(session: Session, summary: ExportSummary | None = None) -> Iterator[dict[str, Any]]:
     query = (
         select(Incident)
         .where(Incident.id.in_(select(Flag.incident_pk).where(Flag.status.in_(DECIDED))))
-        .options(selectinload(Incident.flags).selectinload(Flag.decisions))
+        .options(selectinload(Incident.flags).selectinload(Flag.decisions).selectinload(Decision.reviews))
         .order_by(Incident.incident_id)
         .execution_options(yield_per=500)
     )
     for incident in session.scalars(query):
-        if is_decided(incident):
-            yield gold_record(incident)
+        record = gold_record(incident, summary)
+        if record is not None:
+            yield record
 
 
-def export_file(session: Session, out: Path, *, user: User | None = None) -> int:
-    """Write the decided incidents to ``out`` (JSON Lines, mode 0600, atomically); returns how many."""
+def export_file(session: Session, out: Path, *, user: User | None = None) -> ExportSummary:
+    """Write the auditors' decisions to ``out`` (JSON Lines, mode 0600, atomically)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    count = 0
+    summary = ExportSummary()
     tmp = out.with_name(out.name + ".tmp")
     descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(descriptor, 0o600)  # also when an old .tmp was left behind with a wider mode
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        for record in decided_records(session):
+        for record in decided_records(session, summary):
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
     tmp.replace(out)
+    detail = {"incidents": summary.incidents, "present": summary.present, "absent": summary.absent,
+              "disputed": summary.disputed}
     if user is None:
-        audit_log.record_cli(session, "export", str(out.resolve()), incidents=count)
+        audit_log.record_cli(session, "export", str(out.resolve()), **detail)
     else:
-        audit_log.record(session, user, "export", str(out.resolve()), incidents=count)
-    return count
+        audit_log.record(session, user, "export", str(out.resolve()), **detail)
+    return summary

@@ -51,7 +51,7 @@ def test_load_create_user_export(db_url: str, tmp_path: Path) -> None:
     finally:
         database.dispose()
     result = runner.invoke(queue_app, ["export", "--out", str(tmp_path / "labels.jsonl"), "--db", db_url])
-    assert result.exit_code == 0 and "wrote 0 decided" in result.output
+    assert result.exit_code == 0 and "wrote 0 incident(s) with decided offences" in result.output
 
 
 def test_load_reports_bad_files(sqlite_url: str, tmp_path: Path) -> None:

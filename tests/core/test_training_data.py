@@ -1,0 +1,139 @@
+"""Assembling training data: the auditors' decisions (extra) override every other source for an incident."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from secondary_crimes.records import GoldIncident
+from secondary_crimes.training_data import DataConfig, assemble
+
+from .conftest import SAMPLE
+
+FIRST = "SMP-24-0001"
+
+
+def _write(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return str(path)
+
+
+def _sample(incident_id: str = FIRST) -> dict:
+    rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return next(row for row in rows if row["incident_id"] == incident_id)
+
+
+def _decided(base: dict, offences: list[str], known: list[str] | None, **fields) -> dict:
+    """An auditors' export record for ``base``'s incident (input fields only, then the decisions)."""
+    row = {k: base[k] for k in ("incident_id", "reported_at", "closed_at", "opening_code", "closing_code",
+                                "call_log", "officer_narrative", "recorded_crimes")}
+    return row | {"offences": offences, "missed": [o for o in offences if o not in base["recorded_crimes"]],
+                  "known_offences": known, "evidence": {}, "rationale": "auditor"} | fields
+
+
+def _by_id(dataset) -> dict[str, GoldIncident]:
+    return {incident.incident_id: incident for incident in dataset.incidents}
+
+
+def test_an_auditors_rejection_overrides_the_corpus_label_and_the_summary_says_so(tmp_path):
+    base = _sample()
+    assert base["offences"], "the sample's first incident has offences"
+    rejected, kept = base["offences"][0], base["offences"][1:]
+    corpus = _write(tmp_path / "force_a.jsonl", [base])
+    extra = _write(tmp_path / "labels.jsonl", [_decided(base, [], [rejected])])
+    dataset = assemble(DataConfig(corpus=[corpus], sample=[], extra=[extra], synthetic_n=0))
+    merged = _by_id(dataset)[FIRST]
+    assert rejected not in merged.offences and merged.offences == kept  # unknown offences keep the corpus label
+    assert merged.complete and merged.known_offences is None
+    # attributes the auditors did not give come from the corpus, never a guess
+    assert (merged.domestic, merged.relationship, merged.reporter) == (
+        base["domestic"], base["relationship"], base["reporter"])
+    assert dataset.resolved == {f"{extra} over {corpus}": 1}
+    assert dataset.groups == ["corpus:force_a"]  # still that force's writing, for by-source folds
+    assert dataset.weights.tolist() == [1.0]
+    assert dataset.summary() == [f"1 incident(s) labelled by {extra} over {corpus}"]
+
+
+def test_extra_wins_whatever_the_order_and_an_added_offence_is_kept(tmp_path):
+    base = _sample()
+    added = next(o for o in ("theft", "burglary", "modern_slavery") if o not in base["offences"])
+    extra = _write(tmp_path / "labels.jsonl", [_decided(base, [added], [added],
+                                                         evidence={added: base["call_log"][:20]})])
+    sample = _write(tmp_path / "sample.jsonl", [base])
+    # the sample comes before extra, a corpus copy before both: extra still decides
+    dataset = assemble(DataConfig(corpus=[sample], sample=[str(SAMPLE)], extra=[extra], synthetic_n=0,
+                                  weights={"extra": 2.0}))
+    merged = _by_id(dataset)[FIRST]
+    assert set(merged.offences) == set(base["offences"]) | {added}
+    assert merged.evidence[added] == base["call_log"][:20]
+    assert dataset.resolved == {f"{sample} over {SAMPLE}": 1, f"{extra} over {sample}": 1}
+    assert dataset.weights[[i.incident_id for i in dataset.incidents].index(FIRST)] == 2.0
+    assert len(dataset.incidents) == 30
+
+
+def test_a_complete_extra_record_replaces_the_other_source(tmp_path):
+    base = _sample()
+    truth = _decided(base, ["common_assault"], None, domestic=True, relationship="intimate_partner",
+                     reporter="third_party_public")
+    extra = _write(tmp_path / "labels.jsonl", [truth])
+    dataset = assemble(DataConfig(corpus=[], sample=[str(SAMPLE)], extra=[extra], synthetic_n=0))
+    merged = _by_id(dataset)[FIRST]
+    assert merged.offences == ["common_assault"]
+    assert (merged.domestic, merged.relationship, merged.reporter) == (True, "intimate_partner", "third_party_public")
+    assert dataset.resolved == {f"{extra} over {SAMPLE}": 1}
+
+
+def test_partial_decisions_with_no_complete_record_are_left_out_and_counted(tmp_path):
+    base = _sample() | {"incident_id": "NEW-1"}
+    extra = _write(tmp_path / "labels.jsonl", [_decided(base, ["theft"], ["theft", "common_assault"])])
+    dataset = assemble(DataConfig(corpus=[], sample=[str(SAMPLE)], extra=[extra], synthetic_n=0))
+    assert "NEW-1" not in _by_id(dataset) and len(dataset.incidents) == 30
+    assert dataset.left_out == {extra: 1} and dataset.resolved == {}
+    assert "1 incident(s) of" in dataset.summary()[0] and "left out" in dataset.summary()[0]
+
+
+def test_other_duplicates_keep_the_first_source_and_are_counted(tmp_path):
+    copy = _write(tmp_path / "copy.jsonl", [_sample() | {"offences": [], "missed": []}])
+    dataset = assemble(DataConfig(corpus=[], sample=[str(SAMPLE), copy], extra=[], synthetic_n=0))
+    assert _by_id(dataset)[FIRST].offences == _sample()["offences"]
+    assert dataset.resolved == {f"{SAMPLE} over {copy}": 1}
+
+
+def test_labels_outside_known_offences_are_refused():
+    with pytest.raises(ValueError, match="not among known_offences"):
+        GoldIncident.model_validate(_decided(_sample(), ["theft"], ["burglary"]))
+
+
+
+def test_train_prints_which_source_won(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from secondary_crimes.cli import app
+
+    base = _sample()
+    extra = _write(tmp_path / "labels.jsonl", [_decided(base, [], [base["offences"][0]])])
+    config = {"kind": "baseline", "data": {"corpus": [], "sample": [str(SAMPLE)], "extra": [extra],
+                                           "synthetic_n": 60, "synthetic_seed": 3},
+              "threshold_folds": 3, "seed": 1, "output": str(tmp_path / "model")}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "--config", str(path), "--no-track"])
+    assert result.exit_code == 0, result.output
+    assert f"data: 1 incident(s) labelled by {extra} over {SAMPLE}" in result.output
+    meta = json.loads((tmp_path / "model" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["data"]["resolved"] == {f"{extra} over {SAMPLE}": 1}
+
+
+def test_evaluate_skips_partly_labelled_incidents(tmp_path, tiny_model_dir):
+    from typer.testing import CliRunner
+
+    from secondary_crimes.cli import app
+
+    base = _sample()
+    gold = _write(tmp_path / "gold.jsonl", [base, _decided(_sample("SMP-24-0002"), [], ["theft"])])
+    result = CliRunner().invoke(app, ["evaluate", gold, "--model", str(tiny_model_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "1 incident(s) decide only some offences" in result.stderr
