@@ -1,0 +1,58 @@
+"""Link a batch of incidents: identify -> resolve -> series -> course-of-conduct flags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from secondary_crimes.extract.types import Extraction
+from secondary_crimes.link.conduct import ConductFlag, score_series
+from secondary_crimes.link.config import LinkConfig
+from secondary_crimes.link.identifiers import Parties, identify_all
+from secondary_crimes.link.resolve import Resolution, resolve
+from secondary_crimes.link.series import Series, link_series, linked_ids
+from secondary_crimes.records import Incident
+
+
+@dataclass
+class LinkResult:
+    """A batch's series, each incident's ``linked`` ids and its course-of-conduct flags."""
+
+    series: list[Series]
+    linked: dict[str, list[str]]
+    flags: dict[str, list[ConductFlag]]
+    parties: list[Parties] = field(default_factory=list)
+    resolution: Resolution = field(default_factory=Resolution)
+
+    def record(self, incident_id: str) -> dict[str, Any]:
+        """What a scored record gains: ``linked`` and ``course_of_conduct`` (its flags)."""
+        return {"linked": list(self.linked.get(incident_id, [])),
+                "course_of_conduct": [flag.to_dict() for flag in self.flags.get(incident_id, [])]}
+
+
+def model_offences(scored: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """The offences a model found in each scored record (the `score` command's output)."""
+    return {record["incident_id"]: [entry["offence"] for entry in record.get("offences") or []] for record in scored}
+
+
+def link_batch(incidents: Sequence[Incident], extractions: Sequence[Extraction] | None = None, *,
+               scored: Iterable[Mapping[str, Any]] = (), config: LinkConfig | None = None,
+               max_evidence: int = 3) -> LinkResult:
+    """Series, ``linked`` and course-of-conduct flags for a batch (extracted here unless given)."""
+    config = config or LinkConfig.from_settings()
+    if extractions is None:
+        from secondary_crimes.extract.extractor import extract
+
+        extractions = extract(incidents)
+    parties = identify_all(incidents, extractions)
+    resolution = resolve(parties, config)
+    series = link_series(parties, resolution, config)
+    flags = score_series(series, {i.incident_id: i for i in incidents},
+                         {e.incident_id: e for e in extractions}, model_offences(scored), max_evidence=max_evidence)
+    return LinkResult(series, linked_ids(series), flags, parties, resolution)
+
+
+def annotate(records: Iterable[dict[str, Any]], result: LinkResult) -> list[dict[str, Any]]:
+    """Scored records with ``linked`` and ``course_of_conduct`` added (new dicts)."""
+    return [{**record, **result.record(record["incident_id"])} for record in records]
