@@ -16,6 +16,8 @@ import typer
 
 from secondary_crimes.link.cli import link_evaluate
 
+from secondary_crimes.link.cli import link_evaluate
+
 app = typer.Typer(help="Find crimes that were reported to the police but never recorded.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -352,6 +354,7 @@ def _mount_optional(module: str, attribute: str, name: str, extra: str) -> None:
     app.add_typer(sub_app, name=name)
 
 
+app.command("link-evaluate")(_one_line_errors(link_evaluate))
 app.command("link-evaluate")(_one_line_errors(link_evaluate))
 _mount_optional("secondary_crimes.queue.cli", "queue_app", "queue", "web")
 _mount_optional("secondary_crimes.audit.cli", "audit_app", "audit", "audit")
