@@ -53,6 +53,9 @@ NOT_NAMES = {
     "ring", "nissan", "ford", "vauxhall", "astra", "fiat", "skoda", "kia", "toyota", "citroen", "honda",
     "da", "dv", "ds", "dc", "pc", "sgt", "insp", "gp", "dsl", "csi", "ppu", "cfw", "mr", "mrs", "ms", "miss", "mx",
     "dr", "cllr", "play", "out", "go", "went", "come", "came", "get", "got", "said", "tell", "told",
+    # form fields ("Vulnerability: Y. Hate: N.") and services ("Harbour SARC", "Amb requested")
+    "hate", "risk", "vulnerability", "present", "amb", "ambulance", "sarc", "custody", "hospital", "unit", "team",
+    "service", "services", "centre", "center", "surgery", "practice", "school", "council", "station", "hub",
 }
 STREET_SUFFIXES = {
     "street": "street", "st": "street", "road": "road", "rd": "road", "lane": "lane", "ln": "lane", "way": "way",
@@ -265,6 +268,8 @@ def _split(text: str) -> tuple[str, str] | None:
         return None
     words = [w.strip(".,()") for w in words if w.lower().strip(".") not in TITLES]
     if not words or len(words) > 3 or not all(_name_word(w) or (len(w) == 1 and w.isalpha()) for w in words):
+        return None
+    if len(words[0]) == 1 and not titled:  # "Y. Hate": an initial needs a title ("Mrs F LATHBURY")
         return None
     if len(words) == 1:
         word = words[0].lower()

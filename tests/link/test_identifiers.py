@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secondary_crimes.extract.types import Extraction
+from secondary_crimes.extract.types import Extraction, Person, Span
 from secondary_crimes.link.identifiers import accounts, addresses, dobs, identify, phones, vehicle_prefixes, vehicles
 from secondary_crimes.records import Incident
 
@@ -56,3 +56,11 @@ def test_two_people_with_one_surname_stay_two() -> None:
     parties = _identify("Neighbour reports raised voices from no.17 (FENWICK).",
                         "Spoke to Carl FENWICK (52) and Tina FENWICK (50) separately.")
     assert sorted(p.forename for p in parties.people) == ["carl", "tina"]
+
+
+def test_form_fields_and_services_are_not_people() -> None:
+    text = "23:44 Risk: HIGH. Vulnerability: Y. Hate: N. Child present: Y. Referred to Harbour SARC."
+    incident = Incident(incident_id="I-1", call_log=text)
+    people = [Person(name, "other", Span("call_log", text.index(name), text.index(name) + len(name), name))
+              for name in ("Y. Hate", "Harbour SARC")]
+    assert identify(incident, Extraction(incident_id="I-1", people=people)).people == []
