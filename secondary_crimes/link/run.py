@@ -41,6 +41,9 @@ def link_batch(incidents: Sequence[Incident], extractions: Sequence[Extraction] 
                max_evidence: int = 3) -> LinkResult:
     """Series, ``linked`` and course-of-conduct flags for a batch (extracted here unless given)."""
     config = config or LinkConfig.from_settings()
+    ids = [incident.incident_id for incident in incidents]
+    if len(set(ids)) != len(ids):
+        raise ValueError("link_batch: incident ids must be unique in a batch")
     if extractions is None:
         from secondary_crimes.extract.extractor import extract
 

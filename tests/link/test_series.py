@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from secondary_crimes.link.conduct import score_series
 from secondary_crimes.link.config import LinkConfig
-from secondary_crimes.link.run import annotate, link_batch
+from secondary_crimes.link.run import annotate, link_batch, model_offences
 
 
 def test_a_person_named_three_ways_is_one_series(linked) -> None:
@@ -69,3 +71,18 @@ def test_only_pairs_sharing_a_blocking_key_are_compared(linked) -> None:
         shared = ({x.forename, x.surname} & {y.forename, y.surname}) - {""} or set(x.phones) & set(y.phones) or \
             set(x.addresses) & set(y.addresses)
         assert shared, (x, y)
+
+
+def test_small_and_bad_batches(batch, extractions) -> None:
+    assert link_batch([], []).series == []
+    one = link_batch(batch[:1], [extractions[batch[0].incident_id]])
+    assert one.series == [] and one.linked == {} and one.flags == {}
+    with pytest.raises(ValueError, match="unique"):
+        link_batch([batch[0], batch[0]], [extractions[batch[0].incident_id]] * 2)
+
+
+def test_offences_in_scored_records_are_read(batch, extractions) -> None:
+    scored = [{"incident_id": "T-101", "offences": [{"offence": "malicious_communications"}]}, {"incident_id": "T-102"}]
+    assert model_offences(scored) == {"T-101": ["malicious_communications"], "T-102": []}
+    result = link_batch(batch, [extractions[i.incident_id] for i in batch], scored=scored)
+    assert result.linked["T-103"] == ["T-101", "T-102"]
