@@ -1,0 +1,68 @@
+"""Relationship, reporter and domestic on writing the model never saw: leave one corpus file out.
+
+For each corpus file, the extraction's rules and an ``AttributeModel`` fitted on everything else
+(the other files, the samples, the synthetic incidents of the config) call each incident's
+relationship, reporter and domestic; the script prints accuracy per file and pooled, and the
+pooled confusion of the learned calls (rows gold, columns predicted).
+
+    python training/attributes_by_source.py [--config training/default.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from secondary_crimes.classify.attributes import AttributeModel
+from secondary_crimes.crossval import SERIES_PREFIX, _background, read_by_source, without_source
+from secondary_crimes.extract.extractor import extract
+from secondary_crimes.train import TrainConfig
+
+ATTRIBUTES = ("relationship", "reporter", "domestic")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="training/default.yaml")
+    args = parser.parse_args(argv)
+    config = TrainConfig.from_file(args.config)
+    by_source = read_by_source(config.data.corpus)
+    corpus = [row for rows in by_source.values() for row in rows]
+    background = _background(config.data, corpus)
+    rows: dict[str, dict[str, tuple[int, int, int]]] = {}
+    confusion = {name: Counter() for name in ATTRIBUTES}
+    for held, gold in by_source.items():
+        train = without_source(background, by_source, held)
+        model = AttributeModel().fit(train.incidents, extract(train.incidents), train.weights)
+        extractions = extract(gold)
+        learned = model.predict(gold, extractions)
+        rows[held] = {}
+        for k, name in enumerate(ATTRIBUTES):
+            pairs = [(getattr(g, name), getattr(e, name), call[k]) for g, e, call in zip(gold, extractions, learned,
+                                                                                         strict=True)
+                     if getattr(g, name) is not None]
+            rows[held][name] = (len(pairs), sum(t == r for t, r, _ in pairs), sum(t == c for t, _, c in pairs))
+            if not held.startswith(SERIES_PREFIX):
+                confusion[name].update((str(t), str(c)) for t, _, c in pairs)
+    print(f"{'held-out file':<22}" + "".join(f"{n + ' rules':>20}{n + ' learned':>20}" for n in ATTRIBUTES))
+    pooled = {name: [0, 0, 0] for name in ATTRIBUTES}
+    for held, figures in rows.items():
+        cells = []
+        for name in ATTRIBUTES:
+            n, rules, learned = figures[name]
+            cells.append(f"{rules / max(n, 1):>20.3f}{learned / max(n, 1):>20.3f}")
+            if not held.startswith(SERIES_PREFIX):
+                pooled[name] = [a + b for a, b in zip(pooled[name], figures[name], strict=True)]
+        print(f"{held:<22}" + "".join(cells))
+    print(f"{'pooled (single files)':<22}" + "".join(
+        f"{p[1] / max(p[0], 1):>20.3f}{p[2] / max(p[0], 1):>20.3f}" for p in pooled.values()))
+    for name, counts in confusion.items():
+        classes = sorted({t for t, _ in counts} | {c for _, c in counts})
+        print(f"\n{name}: learned, pooled (rows gold, columns predicted)")
+        print(f"{'':<26}" + "".join(f"{c[:8]:>9}" for c in classes))
+        for t in classes:
+            print(f"{t:<26}" + "".join(f"{counts[(t, c)]:>9}" for c in classes))
+
+
+if __name__ == "__main__":
+    main()
