@@ -1,7 +1,12 @@
 """Scoring throughput and memory: the local streaming engine vs Spark local, and the cost of each stage.
 
     python benchmarks/scoring.py [--n 100000] [--model models/default] [--engines local spark]
-                                 [--master local[2]] [--batch-size 64] [--stage-n 2000] [--data FILE]
+                                 [--master local[2]] [--batch-size 64] [--stage-n 2000]
+                                 [--data FILE | --corpus '../shared/corpus/*.jsonl']
+
+``--corpus`` repeats the labelled files' inputs to ``--n`` incidents: texts of the length forces
+write (synthetic incidents are shorter). The bare packaged spaCy pipeline (tokenizer + NER) is
+timed on the same texts first, and each engine's rate is printed beside it as a ratio.
 
 Synthetic incidents come from ``secondary_crimes.synthetic.generator`` (written once to a JSON
 Lines file under ``--workdir``, reused when it exists). Each engine runs the whole file in a
@@ -44,6 +49,42 @@ def make_data(path: Path, n: int, seed: int) -> Path:
     seconds = time.perf_counter() - started
     print(f"generated {n:,} synthetic incidents in {seconds:.1f} s ({n / seconds:,.0f}/s)")
     return path
+
+
+def corpus_data(path: Path, n: int, pattern: str) -> Path:
+    """Incidents of the length forces write: the corpus files' inputs repeated (ids made unique) to ``n``."""
+    from glob import glob
+
+    from secondary_crimes.records import INPUT_FIELDS
+
+    rows = [json.loads(line) for name in sorted(glob(pattern))
+            for line in Path(name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows:
+        raise SystemExit(f"no incidents in {pattern}")
+    with path.open("w", encoding="utf-8") as handle:
+        for k in range(n):
+            row = {f: rows[k % len(rows)][f] for f in INPUT_FIELDS if f in rows[k % len(rows)]}
+            handle.write(json.dumps({**row, "incident_id": f"{row['incident_id']}-r{k // len(rows)}"}) + "\n")
+    return path
+
+
+def bare_spacy_rate(data: Path, n: int, batch_size: int) -> tuple[float, float]:
+    """Incidents/s of the bare packaged spaCy pipeline (tokenizer + NER, ``nlp.pipe``) on the same
+    texts the models read, and mean words per incident: the yardstick for scoring speed."""
+    from itertools import islice
+
+    from secondary_crimes.extract.pipeline import build_nlp
+    from secondary_crimes.reader import read_incidents
+    from secondary_crimes.records import Incident
+    from secondary_crimes.text import model_text
+
+    texts = [model_text(i) for i in islice(read_incidents(data), n) if isinstance(i, Incident)]
+    nlp = build_nlp(bare=True)
+    start = time.perf_counter()
+    for _ in nlp.pipe(texts, batch_size=batch_size):
+        pass
+    seconds = time.perf_counter() - start
+    return len(texts) / max(seconds, 1e-9), sum(len(t.split()) for t in texts) / max(len(texts), 1)
 
 
 def ensure_model(model: str | None, workdir: Path) -> tuple[str, str]:
@@ -246,6 +287,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--stage-n", type=int, default=2000)
     parser.add_argument("--data", default=None, help="an input file to use instead of synthetic data")
+    parser.add_argument("--corpus", default=None, metavar="GLOB",
+                        help="real-length texts: these labelled files' inputs repeated to --n incidents")
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "secondary-crimes-bench"))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
@@ -256,11 +299,12 @@ def main() -> None:
 
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    data = (
-        Path(args.data)
-        if args.data
-        else make_data(workdir / f"synthetic-{args.n}-{args.seed}.jsonl", args.n, args.seed)
-    )
+    if args.data:
+        data = Path(args.data)
+    elif args.corpus:
+        data = corpus_data(workdir / f"corpus-{args.n}.jsonl", args.n, args.corpus)
+    else:
+        data = make_data(workdir / f"synthetic-{args.n}-{args.seed}.jsonl", args.n, args.seed)
     model, note = ensure_model(args.model, workdir)
     print(
         f"input {data} ({data.stat().st_size / 1e6:.1f} MB); {note}; batch size {args.batch_size}; "
@@ -268,14 +312,19 @@ def main() -> None:
         flush=True,
     )
 
-    print("\n| engine | incidents | engine s | incidents/s | wall s (with start-up) | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|")
+    bare, words = bare_spacy_rate(data, args.stage_n, args.batch_size)
+    print(f"\nbare spaCy tokenizer + NER on the first {args.stage_n} texts ({words:.0f} words each on average): "
+          f"{bare:.1f} incidents/s")
+    print("\n| engine | incidents | engine s | incidents/s | ratio to bare spaCy | wall s (with start-up) "
+          "| peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for engine in args.engines:
         result = run_engine(engine, data, model, args, workdir)
         label = engine if engine == "local" else f"spark {args.master}"
         print(
             f"| {label} | {result['scored']} | {result['seconds']:.1f} | "
-            f"{result['scored'] / result['seconds']:.1f} | {result['wall']:.1f} | {result['peak_mb']:.0f} |",
+            f"{result['scored'] / result['seconds']:.1f} | {result['scored'] / result['seconds'] / bare:.2f} | "
+            f"{result['wall']:.1f} | {result['peak_mb']:.0f} |",
             flush=True,
         )
 
