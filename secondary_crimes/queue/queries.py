@@ -1,4 +1,4 @@
-"""The queue: open flags in review-priority order, filtered, counted and paged."""
+"""The queue: incidents with open flags in review-priority order, filtered, counted and paged."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, distinct, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.queue.models import DECIDED, STATUSES, Flag, Incident
@@ -57,43 +57,48 @@ class QueueFilters(BaseModel):
         )
 
 
-def _needs_incident(filters: QueueFilters) -> bool:
-    return filters.domestic is not None or bool(filters.reporter or filters.date_from or filters.date_to)
-
-
-def _filtered(query: Select, filters: QueueFilters, *, with_status: bool = True) -> Select:
-    """``query`` over flags with the filters applied (joining incidents only when a filter needs them)."""
-    if _needs_incident(filters):
-        query = query.join(Flag.incident)
+def _flag_conditions(filters: QueueFilters, *, with_status: bool = True) -> list[Any]:
+    """Conditions on one of the incident's flags (all met by the same flag)."""
+    conditions: list[Any] = [Flag.incident_pk == Incident.id]
     if filters.offence:
-        query = query.where(Flag.offence == filters.offence)
-    if filters.domestic is not None:
-        query = query.where(Incident.domestic == filters.domestic)
-    if filters.reporter:
-        query = query.where(Incident.reporter == filters.reporter)
-    if filters.date_from:
-        query = query.where(Incident.reported_at >= datetime.combine(filters.date_from, time.min))
-    if filters.date_to:
-        query = query.where(Incident.reported_at < datetime.combine(filters.date_to + timedelta(days=1), time.min))
+        conditions.append(Flag.offence == filters.offence)
     if filters.model_version:
-        query = query.where(Flag.model_version == filters.model_version)
+        conditions.append(Flag.model_version == filters.model_version)
     if with_status:
         status = filters.status
         if status == "open":
-            query = query.where(Flag.status == "open", Flag.active.is_(True))
+            conditions += [Flag.status == "open", Flag.active.is_(True)]
         elif status == "decided":
-            query = query.where(Flag.status.in_(DECIDED))
+            conditions.append(Flag.status.in_(DECIDED))
         elif status in STATUSES:
-            query = query.where(Flag.status == status)
-    return query
+            conditions.append(Flag.status == status)
+    return conditions
 
 
-QUEUE_ORDER = (Flag.review_priority.desc(), Flag.probability.desc(), Flag.id)
+def _incident_conditions(filters: QueueFilters) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.domestic is not None:
+        conditions.append(Incident.domestic == filters.domestic)
+    if filters.reporter:
+        conditions.append(Incident.reporter == filters.reporter)
+    if filters.date_from:
+        conditions.append(Incident.reported_at >= datetime.combine(filters.date_from, time.min))
+    if filters.date_to:
+        conditions.append(Incident.reported_at < datetime.combine(filters.date_to + timedelta(days=1), time.min))
+    return conditions
+
+
+def _filtered(query: Select, filters: QueueFilters) -> Select:
+    """``query`` over incidents: those matching the filters with a flag that matches them too."""
+    return query.where(*_incident_conditions(filters), exists().where(*_flag_conditions(filters)))
+
+
+QUEUE_ORDER = (Incident.review_priority.desc(), Incident.id)
 
 
 @dataclass
 class QueuePage:
-    flags: list[Flag]
+    incidents: list[Incident]
     total: int
     counts: dict[str, int]
     page: int
@@ -101,25 +106,36 @@ class QueuePage:
     model_versions: list[str]
 
 
+def status_counts(session: Session, filters: QueueFilters) -> dict[str, int]:
+    """Per flag status, how many incidents (matching the filters) have a flag in it."""
+    counts = dict.fromkeys(STATUSES, 0)
+    query = (
+        select(Flag.status, func.count(distinct(Flag.incident_pk)))
+        .join(Flag.incident)
+        .where(
+            Flag.active.is_(True) | (Flag.status != "open"),
+            *_incident_conditions(filters),
+            *_flag_conditions(filters, with_status=False)[1:],
+        )
+        .group_by(Flag.status)
+    )
+    for status, count in session.execute(query):
+        counts[status] = count
+    return counts
+
+
 def queue_page(session: Session, filters: QueueFilters, page_size: int | None = None) -> QueuePage:
+    """One page of incidents in review-priority order, each with all its flags."""
     page_size = page_size or PAGE_SIZE
-    total = session.scalar(_filtered(select(func.count(Flag.id)), filters)) or 0
+    total = session.scalar(_filtered(select(func.count(Incident.id)), filters)) or 0
     pages = max(1, -(-total // page_size))
     page = min(filters.page, pages)
     rows = session.scalars(
-        _filtered(select(Flag), filters)
-        .options(selectinload(Flag.incident))
+        _filtered(select(Incident), filters)
+        .options(selectinload(Incident.flags))
         .order_by(*QUEUE_ORDER)
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
-    counts = dict.fromkeys(STATUSES, 0)
-    count_query = _filtered(
-        select(Flag.status, func.count(Flag.id)).where(Flag.active.is_(True) | (Flag.status != "open")),
-        filters,
-        with_status=False,
-    ).group_by(Flag.status)
-    for status, count in session.execute(count_query):
-        counts[status] = count
     versions = list(session.scalars(select(Flag.model_version).distinct().order_by(Flag.model_version)))
-    return QueuePage(list(rows), total, counts, page, pages, versions)
+    return QueuePage(list(rows), total, status_counts(session, filters), page, pages, versions)

@@ -16,11 +16,16 @@ from secondary_crimes.queue.app import create_app
 from secondary_crimes.queue.load import load_file
 from secondary_crimes.queue.models import AuditEvent, Decision, Flag, Incident
 
-ROW = re.compile(r'<tr data-href="[^"]*" data-incident="([^"]+)" data-flag="(\d+)">')
+ROW = re.compile(r'<tr data-href="[^"]*" data-incident="([^"]+)" data-flags="([\d ]*)">')
 
 
-def rows(html: str) -> list[tuple[str, int]]:
-    return [(incident, int(flag)) for incident, flag in ROW.findall(html)]
+def rows(html: str) -> list[tuple[str, list[int]]]:
+    """The queue's rows: (incident id, its flag ids), one per incident."""
+    return [(incident, [int(f) for f in flags.split()]) for incident, flags in ROW.findall(html)]
+
+
+def incidents(html: str) -> list[str]:
+    return [incident for incident, _ in rows(html)]
 
 
 def total(html: str) -> int:
@@ -126,10 +131,32 @@ def test_roles(alice, sue, ada) -> None:
 
 def test_queue_orders_by_review_priority_and_counts(alice) -> None:
     page = alice.get("/queue").text
-    assert total(page) == 6
-    incidents = [incident for incident, _ in rows(page)]
-    assert incidents == ["SC2400263", "SC2400263", "SC2400311", "SC2400311", "SC2400402", "SC2400517"]
-    assert re.search(r"<b>6</b> open", page)
+    assert total(page) == 4
+    assert incidents(page) == ["SC2400263", "SC2400311", "SC2400402", "SC2400517"]
+    assert re.search(r"<b>4</b> open", page)
+
+
+def test_one_row_per_incident_with_all_its_flags(app, alice) -> None:
+    page = alice.get("/queue").text
+    strangulation = flag_id(app, "SC2400263", "non_fatal_strangulation")
+    assault = flag_id(app, "SC2400263", "common_assault")
+    assert dict(rows(page))["SC2400263"] == sorted([strangulation, assault])
+    row = re.search(r'<tr [^>]*data-incident="SC2400263".*?</tr>', page, re.S)[0]
+    assert "Non-fatal strangulation or suffocation" in row and "Common assault (battery)" in row and ">0.91<" in row
+    assert "non_fatal_strangulation</span>" not in row  # names, not labels
+    href = re.search(r'data-href="([^"]+)"', row)[1].replace("&amp;", "&")
+    assert href.startswith("/incidents/SC2400263?back=") and "flag=" not in href
+    incident = alice.get(href).text
+    assert incident.count('class="decide"') == 2  # both flags decided on one page
+    # Deciding one flag keeps the auditor on the incident; the incident stays in the queue until both are.
+    first = alice.post(f"/flags/{strangulation}/decision", {"version": 0, "action": "record", "back": "/queue"})
+    assert first.url.path == "/incidents/SC2400263" and "Saved: SC2400263 Non-fatal strangulation" in first.text
+    assert "SC2400263" in incidents(alice.get("/queue").text)
+    second = alice.post(
+        f"/flags/{assault}/decision",
+        {"version": 0, "action": "no_crime", "reason_code": "covered_by_recorded_crime", "back": "/queue"},
+    )
+    assert second.url.path == "/queue" and "SC2400263" not in incidents(second.text) and total(second.text) == 3
 
 
 FILTER_CASES = [
@@ -153,7 +180,7 @@ def test_queue_filters(alice) -> None:
     for query, expected in FILTER_CASES:
         response = alice.get(f"/queue?{query}")
         assert response.status_code == 200, query
-        assert {incident for incident, _ in rows(response.text)} == expected, query
+        assert set(incidents(response.text)) == expected, query
 
 
 def test_bad_filters_get_a_page_not_a_crash(alice) -> None:
@@ -162,10 +189,10 @@ def test_bad_filters_get_a_page_not_a_crash(alice) -> None:
 
 
 def test_queue_pages(alice, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(queries, "PAGE_SIZE", 4)
+    monkeypatch.setattr(queries, "PAGE_SIZE", 3)
     first, second = alice.get("/queue").text, alice.get("/queue?page=2").text
-    assert len(rows(first)) == 4 and len(rows(second)) == 2
-    assert not set(rows(first)) & set(rows(second))
+    assert len(rows(first)) == 3 and len(rows(second)) == 1
+    assert not set(incidents(first)) & set(incidents(second))
     assert 'rel="next" href="/queue?page=2"' in first and "page 2 of 2" in second
     assert rows(alice.get("/queue?page=99").text) == rows(second)  # clamped to the last page
 
@@ -201,10 +228,10 @@ def test_record_leaves_the_queue_and_is_audited(app, alice) -> None:
         {"version": 0, "action": "record", "note": "ABH: nose", "back": "/queue?domestic=false"},
     )
     assert response.url.path == "/queue" and response.url.query == b"domestic=false"
-    assert "Saved: SC2400402 assault_with_injury" in response.text
+    assert "Saved: SC2400402 Assault with injury (ABH or worse) — record." in response.text
     queue = alice.get("/queue").text
-    assert target not in [flag for _, flag in rows(queue)] and total(queue) == 5
-    assert target in [flag for _, flag in rows(alice.get("/queue?status=recorded").text)]
+    assert "SC2400402" not in incidents(queue) and total(queue) == 3
+    assert incidents(alice.get("/queue?status=recorded").text) == ["SC2400402"]
     decided = audit(app, "decide")
     assert [(e.username, e.target, e.detail["decision"]) for e in decided] == [("alice", f"flag:{target}", "record")]
     views = [e.target for e in audit(app, "view")]
@@ -223,14 +250,14 @@ def test_no_crime_needs_a_reason_from_the_list(app, alice) -> None:
     response = alice.post(
         f"/flags/{target}/decision", {"version": 0, "action": "no_crime", "reason_code": "evidence_to_contrary"}
     )
-    assert response.status_code == 200 and response.url.path == "/queue"
+    assert response.status_code == 200 and response.url.path == "/incidents/SC2400311"  # its other flag is open
 
 
 def test_more_info_leaves_the_open_queue(app, alice) -> None:
     target = flag_id(app, "SC2400517", "criminal_damage")
     alice.post(f"/flags/{target}/decision", {"version": 0, "action": "more_info", "note": "ask the DSL"})
-    assert target not in [f for _, f in rows(alice.get("/queue").text)]
-    assert [f for _, f in rows(alice.get("/queue?status=more_info").text)] == [target]
+    assert "SC2400517" not in incidents(alice.get("/queue").text)
+    assert rows(alice.get("/queue?status=more_info").text) == [("SC2400517", [target])]
 
 
 def test_second_decision_on_a_stale_form_is_a_conflict(app, alice, bob) -> None:

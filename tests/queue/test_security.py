@@ -338,7 +338,8 @@ def test_a_failed_csrf_check_keeps_the_typed_decision(app, alice) -> None:
     assert "Texts over 3 weeks &lt;b&gt;daily&lt;/b&gt;: a course of conduct</textarea>" in kept
     assert 'value="no_crime" checked' in kept and 'value="evidence_to_contrary" selected' in kept
     token = CSRF.search(kept).group(1)  # the re-rendered form carries a fresh token: saving it again works
-    assert alice.client.post(f"/flags/{target}/decision", data={**form, "csrf_token": token}).url.path == "/queue"
+    saved = alice.client.post(f"/flags/{target}/decision", data={**form, "csrf_token": token})
+    assert saved.url.path == "/incidents/SC2400311"  # saved; its other flag is still open
     with app.state.db.session() as session:
         assert session.scalars(select(Decision.note)).all() == [note]
     assert [e.target for e in audit(app, "refused")] == [f"/flags/{target}/decision"]
@@ -380,7 +381,7 @@ def test_a_generated_secret_key_is_kept_so_a_restart_keeps_sessions_and_forms(
         with TestClient(second, base_url="http://testserver") as client:
             client.cookies.set("sc_session", cookie)
             data = {"csrf_token": token, "version": 0, "action": "more_info", "note": "typed before the restart"}
-            assert client.post("/flags/1/decision", data=data).url.path == "/queue"
+            assert client.post("/flags/1/decision", data=data).url.path.startswith("/incidents/")  # saved
     finally:
         second.state.db.dispose()
     key_file = Path(sqlite_url.removeprefix("sqlite:///")).parent / "queue_secret_key"
@@ -465,7 +466,7 @@ def test_incident_ids_are_percent_encoded_in_links(app, alice, tmp_path: Path) -
     with app.state.db.session() as session:
         load_file(session, path)
     page = alice.get("/queue").text
-    link = "/incidents/SC%2F24%20%237%3Fx%3D1%26y?flag="
+    link = "/incidents/SC%2F24%20%237%3Fx%3D1%26y?back="
     assert f'href="{link}' in page
     href = re.search(rf'href="({re.escape(link)}[^"]*)"', page).group(1).replace("&amp;", "&")
     incident = alice.get(href)

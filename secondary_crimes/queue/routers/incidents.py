@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from sqlalchemy import select
@@ -18,9 +19,11 @@ from secondary_crimes.queue.deps import (
     OptionalUser,
     Viewer,
     flash,
+    incident_url,
     render,
     safe_next,
 )
+from secondary_crimes.queue.display import describe
 from secondary_crimes.queue.highlight import highlight, locate
 from secondary_crimes.queue.models import Decision, Flag, Incident, User
 from secondary_crimes.records import TEXT_FIELDS
@@ -210,7 +213,8 @@ def decide(
         return _incident_page(
             request, db, user, incident, selected=flag_id, back=back, status_code=400, error=str(error), draft=draft
         )
-    flag = decision.flag
-    words = {"record": f"record {decision.offence}", "no_crime": "no crime", "more_info": "needs more information"}
-    flash(request, f"Saved: {flag.incident.incident_id} {flag.offence} — {words[decision.action]}.", "ok")
+    incident = decision.flag.incident
+    flash(request, f"Saved: {incident.incident_id} {describe(decision)}.", "ok")
+    if any(f.status == "open" and f.active for f in incident.flags):  # decide its other flags next
+        return RedirectResponse(f"{incident_url(incident.incident_id)}?back={quote(back, safe='')}", status_code=303)
     return RedirectResponse(back, status_code=303)
