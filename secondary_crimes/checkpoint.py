@@ -51,6 +51,7 @@ class Checkpoint:
     done: bool = False
     format_version: int = FORMAT_VERSION
     model_sha256: str | None = None  # ModelBundle.sha256 (None: an unsaved bundle, or an older run)
+    link: dict[str, int] | None = None  # the linking pass's counts once it has rewritten the output (score_link)
 
     def save(self, path: str | Path, *, fsync: bool = False) -> None:
         atomic_write_text(path, json.dumps(asdict(self), sort_keys=True), fsync=fsync)

@@ -121,6 +121,10 @@ def score(
     resume: Annotated[bool, typer.Option(help="Carry on from a killed run's checkpoint (local engine); "
                                          "--no-resume starts over")] = True,
     trust_model: TrustOption = False,
+    link: Annotated[bool | None, typer.Option(
+        "--link/--no-link", help="Link the whole output into courses of conduct after scoring (`linked`, "
+                                 "`course_of_conduct` in each record; local engine). Default: only outputs of up "
+                                 "to score_link_max_incidents (settings, 50,000) incidents")] = None,
 ) -> None:
     """Score incidents: offences supported, missed (unrecorded) crimes, evidence and priority."""
     from secondary_crimes.checkpoint import ModelMismatchError
@@ -133,6 +137,8 @@ def score(
     if engine == "spark":
         from secondary_crimes.engines.spark import score_spark
 
+        if link:
+            raise _fail("--link: the spark engine does not link its output yet; score with --engine local")
         try:
             summary = score_spark(input, out, model, batch_size=batch_size, progress=False if quiet else None,
                                   trust_unhashed=trust_model or None)
@@ -142,7 +148,7 @@ def score(
         bundle = _load_model(model, trust_model)
         try:
             summary = score_file(input, out, bundle, batch_size=batch_size, progress=False if quiet else None,
-                                 resume=resume)
+                                 resume=resume, link=link)
         except ModelMismatchError as error:
             raise _fail(str(error)) from None
     else:

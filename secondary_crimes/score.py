@@ -9,8 +9,12 @@ A run killed at any point and started again with the same input and model carrie
 its last checkpoint (a model is its version and the SHA-256 of its files, ``ModelBundle.sha256``:
 another model refuses to resume; ``resume=False``, ``--no-resume``, starts over). The finished
 output holds every accepted incident exactly once, in input order, byte for byte what an
-uninterrupted run writes. Files are renamed into place only when complete, then
-``<output>.manifest.json`` records the input hash, model and counts.
+uninterrupted run writes. After the last batch, a linking pass (``score_link``: on by default
+for files of up to ``score_link_max_incidents`` incidents) links the whole output into courses of
+conduct and rewrites it atomically with ``linked`` and ``course_of_conduct``; the checkpoint
+records that it ran, so a run killed while linking links again on resume. Files are renamed into
+place only when complete, then ``<output>.manifest.json`` records the input hash, model, counts
+and linking.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from secondary_crimes.manifest import (
 )
 from secondary_crimes.reader import ReadStats, check_input, detect_format, read_numbered
 from secondary_crimes.records import Incident, Reject
+from secondary_crimes.score_link import link_scored, should_link
 from secondary_crimes.settings import get_settings
 
 # How many rejects a summary keeps in memory to show; all of them are in the rejects file.
@@ -69,6 +74,7 @@ class ScoreSummary:
     resumed: bool = False  # this run carried on from a checkpoint
     already_done: bool = False  # a manifest showed the same input and model already scored
     seconds: float = 0.0
+    link: dict[str, int] | None = None  # the linking pass's counts; None when the output was not linked
 
     def line(self) -> str:
         text = (
@@ -80,6 +86,10 @@ class ScoreSummary:
             text += (f"; {self.input_records} input records = {self.scored} scored + {self.rejected_records} rejected"
                      f" + {self.blank_lines} blank" if added == self.input_records else
                      f"; {self.input_records} input records but {added} scored, rejected or blank: counts differ")
+        if self.link is not None:
+            link = self.link
+            text += (f"; linked {link['linked_incidents']} incidents into {link['series']} series, "
+                     f"{link['conduct_flags']} course-of-conduct flags ({link['missed_conduct_flags']} missed)")
         if self.already_done:
             text += " (already complete: nothing to do)"
         elif self.resumed:
@@ -230,7 +240,8 @@ class _Run:
         for path in (self.output_partial, self.rejects_partial, self.checkpoint_path):
             path.unlink(missing_ok=True)
 
-    def already_done(self) -> bool:
+    def already_done(self, link: bool | None) -> bool:
+        """A manifest shows this input scored by this model (and linked or not as ``link`` asks, when it asks)."""
         manifest = read_manifest(self.output)
         return bool(
             manifest
@@ -240,6 +251,7 @@ class _Run:
             and manifest["model"].get("sha256") == self.bundle.sha256
             and self.output.exists()
             and self.rejects.exists()
+            and (link is None or (manifest.get("link") is not None) == link)
         )
 
     def restore(self) -> bool:
@@ -285,6 +297,7 @@ class _Run:
                 raise RuntimeError(f"{final}: finished run lost its output; re-run with resume=False")
         for key in COUNT_KEYS:
             setattr(self.summary, key, self.state.counts.get(key, 0))
+        self.summary.link = self.state.link
         manifest = build_manifest(
             engine="local",
             input_path=self.input_path,
@@ -299,6 +312,7 @@ class _Run:
             started_at=self.state.started_at,
             batch_size=self.batch_size,
             resumes=self.state.resumes,
+            link=self.state.link,
         )
         self.summary.manifest_path = write_manifest(self.output, manifest)
         self.checkpoint_path.unlink(missing_ok=True)
@@ -318,6 +332,7 @@ def score_file(
     batch_size: int = 64,
     progress: bool | None = None,
     resume: bool = True,
+    link: bool | None = None,
 ) -> ScoreSummary:
     """Score every valid incident of ``input_path`` into ``output_path`` (JSON Lines).
 
@@ -328,7 +343,9 @@ def score_file(
     run left, and a run whose manifest shows the same input and model already scored does
     nothing; ``resume=False`` starts again from the first record. A checkpoint of this input
     left by another model (version or file hash) raises ``ModelMismatchError`` rather than
-    mixing two models' records. ``progress`` shows a bar of incidents/s and ETA on stderr
+    mixing two models' records. ``link`` adds ``linked`` and ``course_of_conduct`` to every record
+    (``score_link``): True always, False never, None (the default) when at most
+    ``score_link_max_incidents`` incidents were scored. ``progress`` shows a bar of incidents/s and ETA on stderr
     (None: only when stderr is a terminal).
     """
     if batch_size < 1:
@@ -340,7 +357,7 @@ def score_file(
     check_input(input_path)
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return _score_locked(input_path, output, bundle, batch_size, progress, resume)
+        return _score_locked(input_path, output, bundle, batch_size, progress, resume, link)
     except OSError as error:
         if error.filename is None:  # a write with no file named (disk full): name the output
             raise OSError(error.errno, error.strerror or brief(error), str(output)) from error
@@ -348,16 +365,17 @@ def score_file(
 
 
 def _score_locked(input_path: Path, output: Path, bundle: ModelBundle, batch_size: int, progress: bool | None,
-                  resume: bool) -> ScoreSummary:
+                  resume: bool, link: bool | None) -> ScoreSummary:
     started = time.perf_counter()
     with _OutputLock(output):
         run = _Run(input_path, output, bundle, batch_size)
-        if resume and run.already_done():
+        if resume and run.already_done(link):
             manifest = read_manifest(output) or {}
             summary = run.summary
             for key in COUNT_KEYS:
                 setattr(summary, key, manifest.get("counts", {}).get(key, 0))
             summary.already_done, summary.manifest_path = True, manifest_path_for(output)
+            summary.link = manifest.get("link")
             summary.rejects = read_reject_sample(run.rejects)
             return summary
         if not resume:
@@ -365,9 +383,21 @@ def _score_locked(input_path: Path, output: Path, bundle: ModelBundle, batch_siz
         run.summary.resumed = run.restore() if resume else False
         if not run.state.done:
             _score_stream(run, show_progress(progress))
+        if run.state.link is None and should_link(link, run.state.counts.get("scored", 0)):
+            _link_pass(run, show_progress(progress))
         summary = run.finish()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _link_pass(run: _Run, progress: bool) -> None:
+    """Link the whole scored output and rewrite it in place (atomically), then checkpoint that it ran."""
+    source = run.output_partial if run.output_partial.exists() else run.output  # killed between renames
+    if progress:
+        print(f"linking {run.state.counts.get('scored', 0)} scored incidents into courses of conduct",
+              file=sys.stderr)
+    run.state.link = link_scored(source, source)
+    run.state.save(run.checkpoint_path, fsync=True)
 
 
 def _score_stream(run: _Run, progress: bool) -> None:

@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--trust-model", action="store_true", help="load a model folder saved with no file hashes (older versions)"
     )
+    parser.add_argument("--link", action=argparse.BooleanOptionalAction, default=None,
+                        help="link the output into courses of conduct (default: outputs of up to "
+                             "score_link_max_incidents incidents; local engine)")
     parser.add_argument("--master", default="local[2]", help="Spark master (with --engine spark)")
     args = parser.parse_args(argv)
     from secondary_crimes.checkpoint import ModelMismatchError
@@ -72,6 +75,7 @@ def _score(args: argparse.Namespace) -> ScoreSummary:
             batch_size=args.batch_size,
             progress=False if args.quiet else None,
             resume=not args.no_resume,
+            link=args.link,
         )
     return summary
 

@@ -51,7 +51,8 @@ def test_jsonl_equals_local_engine(tmp_path, spark, model_dir, rows):
     from secondary_crimes.engines.spark import score_spark
 
     source = write_input(rows, tmp_path / "in.jsonl")
-    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False)
+    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False,
+                       link=False)
     remote = score_spark(source, tmp_path / "spark.jsonl", model_dir, spark=spark, batch_size=16)
 
     assert (tmp_path / "spark.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
@@ -73,7 +74,8 @@ def test_parquet_in_and_out_equals_local_engine(tmp_path, spark, model_dir, rows
     from secondary_crimes.engines.spark import score_spark
 
     source = write_input(rows, tmp_path / "in.parquet")
-    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False)
+    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False,
+                       link=False)
     remote = score_spark(source, tmp_path / "spark.parquet", model_dir, spark=spark)
 
     expected = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
@@ -102,7 +104,8 @@ def test_malformed_jsonl_is_judged_as_the_local_engine_judges_it(tmp_path, spark
     ]
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"\n".join(lines) + b"\n")
-    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False)
+    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False,
+                       link=False)
     remote = score_spark(source, tmp_path / "spark.jsonl", model_dir, spark=spark)
 
     assert (tmp_path / "spark.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()

@@ -1,0 +1,111 @@
+"""`score` links its whole output after the last batch: `linked` and flags per record, resumable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from secondary_crimes import score as score_module
+from secondary_crimes.classify.bundle import ModelBundle
+from secondary_crimes.link import run as link_run
+from secondary_crimes.score import score_file
+from secondary_crimes.score_link import should_link
+
+try:  # the small real baseline the scoring tests use
+    from tests.test_score_streaming import model_folder
+except ImportError:  # `pytest` puts tests/ itself on sys.path
+    from test_score_streaming import model_folder
+
+
+@pytest.fixture(scope="module")
+def bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ModelBundle:
+    return ModelBundle.load(model_folder(request, tmp_path_factory))
+
+
+@pytest.fixture()
+def source(tmp_path: Path, batch) -> Path:
+    """The handwritten batch (a three-incident series among distractors) and one bad record."""
+    rows = [incident.model_dump(mode="json") for incident in batch]
+    rows.insert(2, {**rows[0], "incident_id": "BAD-1", "reported_at": "last Tuesday"})
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _records(path: Path) -> dict[str, dict]:
+    return {r["incident_id"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+
+
+def test_scored_records_gain_linked_and_flags(tmp_path, bundle, source) -> None:
+    summary = score_file(source, tmp_path / "out.jsonl", bundle, batch_size=2, progress=False)
+    records = _records(tmp_path / "out.jsonl")
+    assert summary.scored == 7 and summary.rejected_records == 1  # counting unchanged
+    assert records["T-103"]["linked"] == ["T-101", "T-102"]  # across batches of two
+    (flag,) = records["T-103"]["course_of_conduct"]
+    assert flag["offence"] == "stalking" and [e["incident_id"] for e in flag["evidence"]] == ["T-101", "T-102",
+                                                                                              "T-103"]
+    assert records["T-201"]["linked"] == [] and records["T-201"]["course_of_conduct"] == []
+    assert summary.link == {"series": 1, "linked_incidents": 2, "conduct_flags": 2, "missed_conduct_flags": 2}
+    assert "linked 2 incidents into 1 series" in summary.line()
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    assert manifest["link"] == summary.link and manifest["counts"]["scored"] == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl", "out.jsonl.manifest.json",
+                                                          "out.jsonl.rejects.jsonl"]
+
+
+def test_no_link_then_link(tmp_path, bundle, source) -> None:
+    output = tmp_path / "out.jsonl"
+    assert score_file(source, output, bundle, progress=False, link=False).link is None
+    assert all("linked" not in r for r in _records(output).values())
+    assert score_file(source, output, bundle, progress=False, link=False).already_done
+    again = score_file(source, output, bundle, progress=False, link=True)  # not done as asked: scored again
+    assert not again.already_done and again.link["series"] == 1
+    assert _records(output)["T-102"]["linked"] == ["T-101"]
+    assert score_file(source, output, bundle, progress=False).already_done  # default: either is fine
+
+
+def test_the_default_links_only_up_to_the_size_setting(monkeypatch) -> None:
+    monkeypatch.setenv("SECONDARY_CRIMES_SCORE_LINK_MAX_INCIDENTS", "10")
+    from secondary_crimes.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        assert should_link(None, 10) and not should_link(None, 11)
+        assert should_link(True, 10**6) and not should_link(False, 1)
+    finally:
+        monkeypatch.delenv("SECONDARY_CRIMES_SCORE_LINK_MAX_INCIDENTS")
+        get_settings.cache_clear()
+
+
+def test_resume_mid_scoring_and_mid_linking(tmp_path, bundle, source, monkeypatch) -> None:
+    score_file(source, tmp_path / "ref.jsonl", bundle, batch_size=2, progress=False)
+    expected = (tmp_path / "ref.jsonl").read_bytes()
+    output = tmp_path / "out.jsonl"
+    real_score, calls = score_module.score_incidents, 0
+
+    def failing_score(batch, model_bundle):
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        return real_score(batch, model_bundle)
+
+    monkeypatch.setattr(score_module, "score_incidents", failing_score)
+    with pytest.raises(KeyboardInterrupt):  # killed while scoring
+        score_file(source, output, bundle, batch_size=2, progress=False)
+    monkeypatch.setattr(score_module, "score_incidents", real_score)
+
+    def failing_link(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(link_run, "link_batch", failing_link)
+    with pytest.raises(KeyboardInterrupt):  # resumed, scored the rest, killed while linking
+        score_file(source, output, bundle, batch_size=2, progress=False)
+    monkeypatch.undo()
+    assert not output.exists() and (tmp_path / "out.jsonl.checkpoint.json").exists()
+    assert not list(tmp_path.glob(".*linking"))
+    summary = score_file(source, output, bundle, batch_size=2, progress=False)
+    assert summary.resumed and summary.scored == 7 and summary.link["series"] == 1
+    assert output.read_bytes() == expected
