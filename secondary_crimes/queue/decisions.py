@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.queue import audit_log
-from secondary_crimes.queue.models import ACTIONS, NO_CRIME_REASONS, Decision, Flag, Review, User, utcnow
+from secondary_crimes.queue.display import describe, london
+from secondary_crimes.queue.models import ACTIONS, NO_CRIME_REASONS, Decision, Flag, Incident, Review, User, utcnow
 from secondary_crimes.taxonomy import load_taxonomy
 
 MAX_NOTE = 4000
@@ -30,7 +31,7 @@ class AlreadyReviewed(Exception):
         self.review = review
         super().__init__(
             f"decision {review.decision_id} was already second-checked by {review.reviewer.username} at "
-            f"{review.created_at:%d %b %H:%M} ({'agree' if review.agree else 'disagree'}); "
+            f"{london(review.created_at)} ({'agree' if review.agree else 'disagree'}); "
             "each decision is checked once. Your check was not saved."
         )
 
@@ -43,8 +44,8 @@ class Conflict(Exception):
         latest = flag.latest_decision
         if latest is not None:
             message = (
-                f"{latest.user.username} decided this flag ({latest.action.replace('_', ' ')}) at "
-                f"{latest.created_at:%H:%M:%S} while you had it open. Your decision was NOT saved; "
+                f"{latest.user.username} decided this flag ({describe(latest)}) at "
+                f"{london(latest.created_at, seconds=True)} while you had it open. Your decision was NOT saved; "
                 "theirs is shown below. Decide again to supersede it."
             )
         else:
@@ -127,6 +128,34 @@ def decide(
         version=flag.version,
     )
     return decision
+
+
+MAX_BULK = 200
+
+
+def bulk_duplicates(session: Session, user: User, incident_ids: list[str], note: str = "") -> tuple[int, list[str]]:
+    """'No crime: duplicate' on every open flag of these incidents, each a decision of its own.
+
+    Returns (flags decided, incidents with no open flag left to decide); the caller commits.
+    """
+    incident_ids = list(dict.fromkeys(incident_ids))
+    if not incident_ids or len(incident_ids) > MAX_BULK:
+        raise DecisionError(f"select between 1 and {MAX_BULK} incidents")
+    flags = session.scalars(
+        select(Flag)
+        .join(Flag.incident)
+        .where(Incident.incident_id.in_(incident_ids), Flag.status == "open", Flag.active.is_(True))
+        .order_by(Flag.id)
+    ).all()
+    for flag in flags:
+        decide(session, user, flag.id, version=flag.version, action="no_crime", reason_code="duplicate", note=note)
+    touched = {flag.incident.incident_id for flag in flags}
+    skipped = [incident for incident in incident_ids if incident not in touched]
+    audit_log.record(
+        session, user, "bulk_no_crime", "incidents", reason_code="duplicate", incidents=incident_ids,
+        flags=[flag.id for flag in flags], skipped=skipped,
+    )
+    return len(flags), skipped
 
 
 def review(session: Session, supervisor: User, decision_id: int, *, agree: bool, note: str = "") -> Review:

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 
 from secondary_crimes.queue import audit_log, auth
 from secondary_crimes.queue.db import Database
-from secondary_crimes.queue.display import offence_name
+from secondary_crimes.queue.display import incident_time, london, offence_name
 from secondary_crimes.queue.highlight import colour
 from secondary_crimes.queue.lockout import SlidingWindow
 from secondary_crimes.queue.models import NO_CRIME_REASONS, ROLES, User
@@ -30,7 +30,7 @@ def incident_url(incident_id: str) -> str:
 
 
 templates.env.filters["incident_url"] = incident_url
-templates.env.filters["offence_name"] = offence_name
+templates.env.filters.update(offence_name=offence_name, london=london, incident_time=incident_time)
 templates.env.globals.update(
     taxonomy=load_taxonomy(),
     no_crime_reasons=NO_CRIME_REASONS,

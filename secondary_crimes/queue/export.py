@@ -35,9 +35,10 @@ from secondary_crimes.queue.models import DECIDED, NO_CRIME_REASONS, Decision, F
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.taxonomy import LABELS
 
-# "No crime" because the offence is recorded or to be recorded somewhere else: it happened, so
+# "No crime" because the offence is recorded or to be recorded somewhere else (a duplicate
+# incident's offence belongs to the incident it repeats): it happened, so
 # it is not absent from this incident; only "not missed here".
-ELSEWHERE_REASONS = frozenset({"already_recorded_elsewhere", "transferred"})
+ELSEWHERE_REASONS = frozenset({"already_recorded_elsewhere", "transferred", "duplicate"})
 
 
 @dataclass

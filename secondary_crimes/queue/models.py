@@ -52,6 +52,7 @@ NO_CRIME_REASONS = {
     "covered_by_recorded_crime": "Covered by a crime recorded at this incident",
     "not_a_crime_in_law": "The conduct is not a notifiable offence",
     "transferred": "Transferred to another force or agency to record",
+    "duplicate": "Duplicate: the same report as another incident",
 }
 
 

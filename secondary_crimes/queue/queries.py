@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from sqlalchemy import Select, distinct, exists, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, Text, cast, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.queue.models import DECIDED, STATUSES, Flag, Incident
 
 PAGE_SIZE = 50
 STATUS_FILTERS = ("open", "more_info", "recorded", "no_crime", "decided", "all")
+SORTS = ("priority", "incident", "flags", "reported", "opening_code", "domestic", "reporter", "model")
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -38,6 +39,9 @@ class QueueFilters(BaseModel):
     date_to: Annotated[ReportedDate | None, Optional] = None
     status: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "open")] = "open"
     model_version: Annotated[str | None, Optional] = None
+    q: Annotated[str | None, Optional, Field(max_length=200)] = None
+    sort: Annotated[Literal[*SORTS], BeforeValidator(lambda v: _blank_to_none(v) or "priority")] = "priority"
+    dir: Annotated[Literal["asc", "desc"] | None, Optional] = None
     page: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
@@ -52,7 +56,7 @@ class QueueFilters(BaseModel):
             {
                 k: ("true" if v is True else "false" if v is False else v)
                 for k, v in values.items()
-                if v not in (None, "") and (k, v) not in (("page", 1), ("status", "open"))
+                if v not in (None, "") and (k, v) not in (("page", 1), ("status", "open"), ("sort", "priority"))
             }
         )
 
@@ -85,15 +89,47 @@ def _incident_conditions(filters: QueueFilters) -> list[Any]:
         conditions.append(Incident.reported_at >= datetime.combine(filters.date_from, time.min))
     if filters.date_to:
         conditions.append(Incident.reported_at < datetime.combine(filters.date_to + timedelta(days=1), time.min))
+    if filters.q and filters.q.strip():
+        conditions.append(search_condition(filters.q))
     return conditions
+
+
+def search_condition(text: str) -> ColumnElement[bool]:
+    """Incidents whose id, people's names or texts hold ``text`` (case-insensitive, a bound parameter)."""
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    columns = (Incident.incident_id, cast(Incident.people, Text), Incident.call_log, Incident.officer_narrative)
+    return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+
+
+def flag_count() -> ScalarSelect[int]:
+    return select(func.count(Flag.id)).where(Flag.incident_pk == Incident.id).scalar_subquery()
+
+
+# The columns the queue sorts by (a whitelist: the query string names one of these keys).
+SORT_COLUMNS: dict[str, Any] = {
+    "priority": Incident.review_priority,
+    "incident": Incident.incident_id,
+    "flags": flag_count,
+    "reported": Incident.reported_at,
+    "opening_code": Incident.opening_code,
+    "domestic": Incident.domestic,
+    "reporter": Incident.reporter,
+    "model": Incident.model_version,
+}
+
+
+def queue_order(filters: QueueFilters) -> tuple[Any, ...]:
+    """ORDER BY for the chosen column and direction (priority high-first by default), ties by id."""
+    column = SORT_COLUMNS[filters.sort]
+    column = column() if callable(column) else column
+    descending = (filters.dir or ("desc" if filters.sort == "priority" else "asc")) == "desc"
+    return ((column.desc() if descending else column.asc()).nulls_last(), Incident.id)
 
 
 def _filtered(query: Select, filters: QueueFilters) -> Select:
     """``query`` over incidents: those matching the filters with a flag that matches them too."""
     return query.where(*_incident_conditions(filters), exists().where(*_flag_conditions(filters)))
-
-
-QUEUE_ORDER = (Incident.review_priority.desc(), Incident.id)
 
 
 @dataclass
@@ -133,7 +169,7 @@ def queue_page(session: Session, filters: QueueFilters, page_size: int | None = 
     rows = session.scalars(
         _filtered(select(Incident), filters)
         .options(selectinload(Incident.flags))
-        .order_by(*QUEUE_ORDER)
+        .order_by(*queue_order(filters))
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()

@@ -39,7 +39,7 @@
   });
   document.addEventListener("click", function (event) {
     const row = event.target.closest("tr[data-href]");
-    if (row && !event.target.closest("a")) window.location = row.dataset.href;
+    if (row && !event.target.closest("a, input, label")) window.location = row.dataset.href;
     const card = event.target.closest(".flag-card");
     if (card) { cards().forEach((c) => c.classList.remove("selected")); card.classList.add("selected"); }
   });
