@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from secondary_crimes.queue import audit_log, config, lockout
 from secondary_crimes.queue.db import Database
 from secondary_crimes.queue.deps import LoginRequired, here, login_url, open_session, optional_user, render
-from secondary_crimes.queue.routers import accounts, admin, incidents, queue, review
+from secondary_crimes.queue.routers import accounts, admin, incidents, progress, queue, review
 
 SESSION_MAX_AGE = 8 * 3600  # one working day
 SECURITY_HEADERS = {
@@ -90,7 +90,7 @@ def create_app(
             return render(request, "error.html", user, status_code=422, status=422, detail=f"Bad request: {problems}")
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for router in (accounts.router, queue.router, incidents.router, review.router, admin.router):
+    for router in (accounts.router, queue.router, incidents.router, review.router, progress.router, admin.router):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -60,6 +60,7 @@ def server(sqlite_url: str) -> Iterator[str]:
     with app.state.db.session() as session:
         load_file(session, SCORED_V1)
         auth.create_user(session, "alice", "auditor", PASSWORD)
+        auth.create_user(session, "sue", "supervisor", PASSWORD)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -74,12 +75,27 @@ def server(sqlite_url: str) -> Iterator[str]:
     app.state.db.dispose()
 
 
+def log_in(page, server: str, username: str) -> None:
+    page.goto(f"{server}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/queue")
+
+
 def test_review_in_chromium(server: str, sqlite_url: str, chromium_path: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         try:
+            # A supervisor watches the progress dashboard in a browser of her own.
+            supervisor = browser.new_context().new_page()
+            log_in(supervisor, server, "sue")
+            supervisor.goto(f"{server}/dashboard")
+            alice_decided = supervisor.locator('#by-auditor tr[data-auditor="alice"] td.decided')
+            expect(alice_decided).to_have_text("0")
+
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             errors: list[str] = []
             page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -144,6 +160,13 @@ def test_review_in_chromium(server: str, sqlite_url: str, chromium_path: str, tm
             expect(page).to_have_url(f"{server}/queue")
             expect(page.locator("#total")).to_have_text("3")
             expect(page.locator('tr[data-incident="SC2400263"]')).to_have_count(0)
+
+            # The dashboard moved: two flags decided by alice, strangulation confirmed.
+            supervisor.reload()
+            expect(alice_decided).to_have_text("2")
+            strangulation = supervisor.locator('#by-offence tr[data-offence="non_fatal_strangulation"]')
+            expect(strangulation.locator("td.rate")).to_have_text("100%")
+            supervisor.screenshot(path=str(OUTPUT / "dashboard_page.png"), full_page=True)
             assert not errors, errors
         finally:
             browser.close()

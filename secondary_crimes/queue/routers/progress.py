@@ -1,0 +1,30 @@
+"""The progress dashboard (supervisors)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from secondary_crimes.queue import progress
+from secondary_crimes.queue.deps import DbSession, record_view, render, require
+from secondary_crimes.queue.models import User
+
+router = APIRouter()
+Supervisor = Annotated[User, Depends(require("supervisor"))]
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, db: DbSession, user: Supervisor) -> Response:
+    record_view(request, db, user)
+    agreement, overall = progress.agreement(db)
+    return render(
+        request,
+        "dashboard.html",
+        user,
+        auditors=progress.by_auditor(db),
+        offences=progress.by_offence(db),
+        agreement=agreement,
+        overall=overall,
+    )
