@@ -12,9 +12,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
 
 from secondary_crimes.queue import audit_log, config, lockout
+from secondary_crimes.queue.claims import DEFAULT_MINUTES as DEFAULT_CLAIM_MINUTES
 from secondary_crimes.queue.db import Database
 from secondary_crimes.queue.deps import LoginRequired, here, login_url, open_session, optional_user, render
-from secondary_crimes.queue.routers import accounts, admin, incidents, progress, queue, review
+from secondary_crimes.queue.routers import accounts, admin, claims, incidents, progress, queue, review
 
 SESSION_MAX_AGE = 8 * 3600  # one working day
 SECURITY_HEADERS = {
@@ -33,18 +34,25 @@ def _secret_key(explicit: str | None, database_url: str) -> str:
 
 
 def create_app(
-    database_url: str, *, secret_key: str | None = None, secure_cookies: bool = True, hsts: bool | None = None
+    database_url: str,
+    *,
+    secret_key: str | None = None,
+    secure_cookies: bool = True,
+    hsts: bool | None = None,
+    claim_minutes: int | None = None,
 ) -> FastAPI:
     """The app over the database at ``database_url`` (migrated to the latest schema on start).
 
     ``secure_cookies`` sends the session cookie only over HTTPS; turn it off only for plain
     HTTP on a loopback address (the demo, tests). ``hsts`` (default: as ``secure_cookies``)
-    sends Strict-Transport-Security.
+    sends Strict-Transport-Security. ``claim_minutes`` (default: setting ``queue_claim_minutes``,
+    else 120) is how long a claimed incident stays held.
     """
     hsts = secure_cookies if hsts is None else hsts
     app = FastAPI(title="Secondary crimes review queue", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.db = Database(database_url)
     app.state.login_limiter = lockout.address_limiter()
+    app.state.claim_minutes = int(claim_minutes or config.setting("queue_claim_minutes", DEFAULT_CLAIM_MINUTES))
     app.add_middleware(
         SessionMiddleware,
         secret_key=_secret_key(secret_key, database_url),
@@ -90,7 +98,8 @@ def create_app(
             return render(request, "error.html", user, status_code=422, status=422, detail=f"Bad request: {problems}")
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for router in (accounts.router, queue.router, incidents.router, review.router, progress.router, admin.router):
+    routers = (accounts, queue, claims, incidents, review, progress, admin)
+    for router in (module.router for module in routers):
         app.include_router(router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -191,6 +191,29 @@ class Review(Base):
     reviewer: Mapped[User] = related()
 
 
+class Claim(Base):
+    """An auditor's hold on an incident until ``expires_at``: others' open queue leaves it out.
+
+    One row per incident (a unique index), so two auditors cannot hold it at once; an expired
+    claim is replaced by the next one. Who claimed, assigned and released what is in the audit log.
+    """
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        Index("uq_claims_incident_pk", "incident_pk", unique=True),
+        Index("ix_claims_user_expires", "user_id", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+    user: Mapped[User] = related(foreign_keys=[user_id])
+
+
 class AuditEvent(Base):
     """Append-only: who did what, when. The database refuses updates and deletes."""
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Subquery, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from secondary_crimes.queue import claims
 from secondary_crimes.queue.models import DECIDED, Decision, Flag, Review, User
 
 
@@ -76,8 +77,9 @@ def by_auditor(session: Session) -> list[AuditorRow]:
         ).all()
     )
     users = session.scalars(select(User.username).where(User.active.is_(True)).order_by(User.username)).all()
+    held = claims.open_claimed(session)
     names = sorted(set(users) | set(made))
-    return [AuditorRow(name, *current.get(name, (0, 0)), made.get(name, 0)) for name in names]
+    return [AuditorRow(name, *current.get(name, (0, 0)), made.get(name, 0), held.get(name, 0)) for name in names]
 
 
 def by_offence(session: Session) -> list[OffenceRow]:

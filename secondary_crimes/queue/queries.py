@@ -11,10 +11,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from sqlalchemy import ColumnElement, ScalarSelect, Select, Text, cast, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from secondary_crimes.queue import claims
 from secondary_crimes.queue.models import DECIDED, STATUSES, Flag, Incident
 
 PAGE_SIZE = 50
 STATUS_FILTERS = ("open", "more_info", "recorded", "no_crime", "decided", "all")
+DEFAULTS = (("page", 1), ("status", "open"), ("sort", "priority"), ("mine", False))
+"""Query-string values left out of links (they are what an absent parameter means)."""
 SORTS = ("priority", "incident", "flags", "reported", "opening_code", "domestic", "reporter", "model")
 
 
@@ -42,6 +45,7 @@ class QueueFilters(BaseModel):
     q: Annotated[str | None, Optional, Field(max_length=200)] = None
     sort: Annotated[Literal[*SORTS], BeforeValidator(lambda v: _blank_to_none(v) or "priority")] = "priority"
     dir: Annotated[Literal["asc", "desc"] | None, Optional] = None
+    mine: Annotated[bool, BeforeValidator(lambda v: _blank_to_none(v) or False)] = False
     page: int = Field(default=1, ge=1)
 
     @model_validator(mode="after")
@@ -56,7 +60,7 @@ class QueueFilters(BaseModel):
             {
                 k: ("true" if v is True else "false" if v is False else v)
                 for k, v in values.items()
-                if v not in (None, "") and (k, v) not in (("page", 1), ("status", "open"), ("sort", "priority"))
+                if v not in (None, "") and (k, v) not in DEFAULTS
             }
         )
 
@@ -127,14 +131,24 @@ def queue_order(filters: QueueFilters) -> tuple[Any, ...]:
     return ((column.desc() if descending else column.asc()).nulls_last(), Incident.id)
 
 
-def _filtered(query: Select, filters: QueueFilters) -> Select:
-    """``query`` over incidents: those matching the filters with a flag that matches them too."""
-    return query.where(*_incident_conditions(filters), exists().where(*_flag_conditions(filters)))
+def _filtered(query: Select, filters: QueueFilters, viewer: int | None = None) -> Select:
+    """``query`` over incidents: those matching the filters with a flag that matches them too.
+
+    For a ``viewer`` (a user id), ``mine`` keeps the incidents they hold a claim on; otherwise the
+    open queue leaves out those someone else holds.
+    """
+    query = query.where(*_incident_conditions(filters), exists().where(*_flag_conditions(filters)))
+    if viewer is not None and filters.mine:
+        query = query.where(claims.held_by(viewer))
+    elif viewer is not None and filters.status == "open":
+        query = query.where(~claims.held_by_others(viewer))
+    return query
 
 
 @dataclass
 class QueuePage:
     incidents: list[Incident]
+    holds: dict[int, claims.Hold]
     total: int
     counts: dict[str, int]
     page: int
@@ -160,18 +174,21 @@ def status_counts(session: Session, filters: QueueFilters) -> dict[str, int]:
     return counts
 
 
-def queue_page(session: Session, filters: QueueFilters, page_size: int | None = None) -> QueuePage:
-    """One page of incidents in review-priority order, each with all its flags."""
+def queue_page(
+    session: Session, filters: QueueFilters, page_size: int | None = None, viewer: int | None = None
+) -> QueuePage:
+    """One page of incidents in the chosen order, each with all its flags and its live claim."""
     page_size = page_size or PAGE_SIZE
-    total = session.scalar(_filtered(select(func.count(Incident.id)), filters)) or 0
+    total = session.scalar(_filtered(select(func.count(Incident.id)), filters, viewer)) or 0
     pages = max(1, -(-total // page_size))
     page = min(filters.page, pages)
     rows = session.scalars(
-        _filtered(select(Incident), filters)
+        _filtered(select(Incident), filters, viewer)
         .options(selectinload(Incident.flags))
         .order_by(*queue_order(filters))
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
     versions = list(session.scalars(select(Flag.model_version).distinct().order_by(Flag.model_version)))
-    return QueuePage(list(rows), total, status_counts(session, filters), page, pages, versions)
+    holds = claims.holds(session, [incident.id for incident in rows])
+    return QueuePage(list(rows), holds, total, status_counts(session, filters), page, pages, versions)

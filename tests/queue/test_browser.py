@@ -1,4 +1,4 @@
-"""End to end in real headless Chromium: log in, queue, incident, highlights, keyboard decisions, export."""
+"""End to end in headless Chromium: log in, claim, incident queue, highlights, keyboard decisions, dashboard, export."""
 
 from __future__ import annotations
 
@@ -115,7 +115,17 @@ def test_review_in_chromium(server: str, sqlite_url: str, chromium_path: str, tm
             OUTPUT.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(OUTPUT / "queue_page.png"), full_page=True)
 
-            # Move with j/k, open with Enter: the top flag of the top incident.
+            # Claim a batch of two: the queue shows the claimed incidents, the dashboard counts them.
+            page.fill("input[name=count]", "2")
+            page.click("#claim")
+            expect(page).to_have_url(f"{server}/queue?mine=true")
+            expect(page.locator(".flash.ok")).to_contain_text("You hold 2 incident(s)")
+            expect(rows).to_have_count(2)
+            expect(page.locator("small.claim.mine")).to_have_count(2)
+            supervisor.reload()
+            expect(supervisor.locator('#by-auditor tr[data-auditor="alice"] td.open')).to_have_text("2")
+
+            # Move with j/k, open with Enter: the top incident, with both its flags.
             expect(rows.nth(0)).to_have_class(re.compile("selected"))
             page.keyboard.press("j")
             expect(rows.nth(1)).to_have_class(re.compile("selected"))
@@ -157,13 +167,14 @@ def test_review_in_chromium(server: str, sqlite_url: str, chromium_path: str, tm
             expect(reason).to_be_focused()
             reason.select_option("covered_by_recorded_crime")
             page.keyboard.press("Control+Enter")
-            expect(page).to_have_url(f"{server}/queue")
-            expect(page.locator("#total")).to_have_text("3")
+            expect(page).to_have_url(f"{server}/queue?mine=true")
+            expect(page.locator("#total")).to_have_text("1")
             expect(page.locator('tr[data-incident="SC2400263"]')).to_have_count(0)
 
             # The dashboard moved: two flags decided by alice, strangulation confirmed.
             supervisor.reload()
             expect(alice_decided).to_have_text("2")
+            expect(supervisor.locator('#by-auditor tr[data-auditor="alice"] td.open')).to_have_text("1")
             strangulation = supervisor.locator('#by-offence tr[data-offence="non_fatal_strangulation"]')
             expect(strangulation.locator("td.rate")).to_have_text("100%")
             supervisor.screenshot(path=str(OUTPUT / "dashboard_page.png"), full_page=True)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from starlette.responses import RedirectResponse, Response
 
-from secondary_crimes.queue import audit_log, decisions
+from secondary_crimes.queue import audit_log, claims, decisions
 from secondary_crimes.queue.deps import (
     CSRF_FAILED,
     CsrfPassed,
@@ -99,6 +99,7 @@ def _incident_page(
         draft=draft,
         evidence_offences=evidence_offences,
         labels=load_taxonomy().labels,
+        hold=claims.holds(db, [incident.id]).get(incident.id),
     )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
+from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from secondary_crimes.queue import decisions
 from secondary_crimes.queue.deps import CsrfChecked, CurrentUser, DbSession, Viewer, flash, render, safe_next
+from secondary_crimes.queue.models import User
 from secondary_crimes.queue.queries import STATUS_FILTERS, QueueFilters, queue_page
 
 router = APIRouter()
@@ -16,9 +18,19 @@ router = APIRouter()
 
 @router.get("/queue")
 def queue(request: Request, db: DbSession, user: Viewer, filters: Annotated[QueueFilters, Query()]) -> Response:
-    page = queue_page(db, filters)
+    page = queue_page(db, filters, viewer=user.id)
     here = "/queue" + (f"?{filters.query_string(page=page.page)}" if filters.query_string(page=page.page) else "")
-    return render(request, "queue.html", user, page=page, filters=filters, status_filters=STATUS_FILTERS, here=here)
+    auditors = list(db.scalars(select(User.username).where(User.active.is_(True)).order_by(User.username)))
+    return render(
+        request,
+        "queue.html",
+        user,
+        page=page,
+        filters=filters,
+        status_filters=STATUS_FILTERS,
+        here=here,
+        auditors=auditors if user.can("supervisor") else [],
+    )
 
 
 @router.post("/queue/duplicates", dependencies=[CsrfChecked])
