@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import random
-import re
 import subprocess
 import tempfile
 import time
@@ -44,6 +43,7 @@ from secondary_crimes.classify.bundle import META_FILE, ModelBundle
 from secondary_crimes.decide import decide
 from secondary_crimes.model_cache import cache_root
 from secondary_crimes.model_requirements import pinned_requirements
+from secondary_crimes.privacy import NOT_NAMES, pseudonymise, pseudonymise_incident  # noqa: F401 (re-exported)
 from secondary_crimes.promotion import KEY_METRICS, TEST_SPLIT_TAG
 from secondary_crimes.records import GoldIncident, Incident
 from secondary_crimes.taxonomy import LABELS, load_taxonomy
@@ -85,81 +85,8 @@ def ensure_experiment(name: str, uri: str) -> str:
 
 
 # --------------------------------------------------------------------------- pseudonymisation
-# Upper-case words that are control-room shorthand, codes or units, not surnames.
-_SHORTHAND = """
-A&E ABH AKA ASB ATM BTP CAD CAID CCTV CID CPS CSC CSE CSP DA DASH DC DCI DI DOB DS DVPN DVPO EDT ETA
-FLO GBH GP HMP IDVA IOPC IP ISVA MARAC MASH NFA NHS OCG OIC OP PC PCSO PNC PND PPN RP RTC SARC SC SGT
-SOCO SMS TV UK USA VAT VRN WPC ICU AM PM GMT BST ID OK NO SOS IC IC1 IC2 IC3 W/M W/F B/M B/F FB ICO
-CRIME RECORDED DOMESTIC INCIDENT NO CONCERN FOR WELFARE CHILD SUSPICIOUS CIRCUMSTANCES THEFT ASSAULT
-HARASSMENT ADVICE GIVEN RESOLVED BY PHONE CIVIL DISPUTE REFERRED TO PARTNER AGENCY SEXUAL OFFENCE
-"""
-_NOT_NAMES = frozenset(_SHORTHAND.split())
-_FULL_NAME = re.compile(r"\b([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\s+((?:Mc|Mac|O')?[A-Z]{2,}(?:-[A-Z]{2,})?)\b")
-_TITLE_NAME = re.compile(r"\b(Mr|Mrs|Ms|Miss|Dr|PC|DC|DS|PS|Sgt|Insp)\.?\s+([A-Z][a-z]+|[A-Z]{2,})\b")
-_CAPS_WORD = re.compile(r"\b[A-Z][A-Z'\-]{1,}[A-Z]\b")
-# A capitalised word right after a role or reporting cue ("RP states Platt", "her ex Dean").
-_CUED_NAME = re.compile(
-    r"\b(?:IP|RP|OP|[Ss]usp(?:ect)?|[Vv]ictim|[Cc]aller|[Pp]artner|ex|[Hh]usband|[Ww]ife|[Bb]oyfriend|"
-    r"[Gg]irlfriend|son|daughter|[Mm]other|[Ff]ather|brother|sister|friend|neighbour|named|called|"
-    r"states|stated|says|said|reports|informant|[Ww]itness|[Mm]um|[Dd]ad)\s+([A-Z][a-z]{2,}(?:-[A-Z][a-z]+)?)\b"
-)
-_NOT_CUED_WORDS = (
-    "The This That She He His Her They Their There Then Police Officers Officer Units Unit Male Female "
-    "Caller Victim Suspect Ambulance Crime Advice Words Nothing None Not No Yes All Both One Two Three "
-    "Statement Attended When While After Before Was Has Had Will Would"
-)
-_NOT_CUED = frozenset(_NOT_CUED_WORDS.split())
-
-
-def pseudonymise(text: str, mapping: dict[str, str] | None = None) -> str:
-    """Replace personal names with stable tokens (``[NAME_1]``, ``[SURNAME_1]``).
-
-    Catches ``Forename SURNAME`` (the police convention), titles (``Mr Smith``, ``PC Jones``),
-    any upper-case word that is not known shorthand (a lone ``SURNAME``), a capitalised word
-    after a role or reporting cue (``RP states Platt``, ``her ex Dean``), and every later
-    mention of a name found in those patterns. Pass ``mapping`` to keep tokens consistent
-    across the fields of one incident. It over-redacts rather than under-redacts; names
-    with no such cue (``a man she knew, Ben,``) or in lower case are not caught, which is why
-    only a handful of examples are logged.
-    """
-    mapping = {} if mapping is None else mapping
-
-    def token(name: str, kind: str) -> str:
-        if name not in mapping:
-            count = sum(1 for v in mapping.values() if v.startswith(f"[{kind}_")) + 1
-            mapping[name] = f"[{kind}_{count}]"
-        return mapping[name]
-
-    for forename, surname in _FULL_NAME.findall(text):
-        if surname not in _NOT_NAMES:
-            token(forename, "NAME")
-            token(surname, "SURNAME")
-    for _, name in _TITLE_NAME.findall(text):
-        if name not in _NOT_NAMES:
-            token(name, "SURNAME" if name.isupper() else "NAME")
-    for word in _CAPS_WORD.findall(text):
-        if word not in _NOT_NAMES and len(word) >= 3:
-            token(word, "SURNAME")
-    for name in _CUED_NAME.findall(text):
-        if name not in _NOT_CUED:
-            token(name, "NAME")
-    for name in sorted(mapping, key=len, reverse=True):
-        text = re.sub(rf"(?<![\w\[]){re.escape(name)}(?![\w\]])", mapping[name], text)
-    return text
-
-
-def pseudonymise_incident(incident: Incident) -> dict[str, Any]:
-    """An incident's input fields with names in its free text replaced (one mapping per incident)."""
-    mapping: dict[str, str] = {}
-    row = incident.model_dump(mode="json")
-    for field in ("call_log", "officer_narrative"):
-        row[field] = pseudonymise(row.get(field) or "", mapping)
-    for field in ("evidence",):
-        if isinstance(row.get(field), dict):
-            row[field] = {k: pseudonymise(v, mapping) for k, v in row[field].items()}
-    if row.get("rationale"):
-        row["rationale"] = pseudonymise(row["rationale"], mapping)
-    return row
+# Every text logged to a run goes through ``privacy.pseudonymise_incident`` (names, addresses, phones, ...).
+_NOT_NAMES = NOT_NAMES
 
 
 # --------------------------------------------------------------------------- evaluation
