@@ -316,11 +316,13 @@ def _regex_names(incident: Incident) -> list[tuple[str, str, bool, str, int, int
 
 
 def _merge(names: list[_Name]) -> list[_Name]:
-    """One name per person: "Marcia" and "MARCIA FENWICK", "Mr TOLLEY" and "Kevin TOLLEY", "Nat" and "Natalie"."""
+    """One name per person: "Marcia" and "MARCIA FENWICK", "Mr TOLLEY" and "Kevin TOLLEY", "Nat" and "Natalie",
+    "Mrs F DALDALE" and "Fiona"."""
     order = {"suspect": 0, "victim": 1, "reporter": 2, "witness": 3, "child": 4, "other": 5}
 
     def absorb(into: _Name, other: _Name) -> None:
-        into.forename = into.forename if len(into.forename) > 1 else (other.forename or into.forename)
+        if len(into.forename) <= 1 and other.forename and other.forename != into.surname:  # not "DALDALE" twice
+            into.forename = other.forename
         into.surname = into.surname or other.surname
         into.role = min(into.role, other.role, key=lambda r: order.get(r, 9))
         into.relation = into.relation or other.relation
@@ -345,7 +347,8 @@ def _merge(names: list[_Name]) -> list[_Name]:
         token = name.forename or name.surname
         candidates = [f for f in full if (name.surname and f.surname == name.surname) or (
             name.forename and (f.forename == token or f.surname == token
-                               or (len(token) >= 3 and f.forename.startswith(token))))]
+                               or (len(token) >= 3 and f.forename.startswith(token))
+                               or (len(f.forename) == 1 and token.startswith(f.forename))))]  # "Mrs F X", "Fiona"
         if len(candidates) == 1:
             absorb(candidates[0], name)
             continue
@@ -500,5 +503,6 @@ def identify_all(incidents: Sequence[Incident], extractions: Sequence[Extraction
         places |= _places(incident)
         for name in TEXT_FIELDS:
             known.update(value for value, _, _ in accounts(incident.text(name)))
-    return [identify(incident, extraction, places, sorted(known))
+    known_accounts = sorted(known)
+    return [identify(incident, extraction, places, known_accounts)
             for incident, extraction in zip(incidents, extractions, strict=True)]

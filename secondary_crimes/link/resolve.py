@@ -1,8 +1,12 @@
 """Entity resolution of the parties of a batch of incidents, with splink (Fellegi-Sunter, DuckDB).
 
 Each party (a named person, or a loose phone, vehicle, address, account) is one record. splink
-compares only the pairs that share a blocking key (forename, surname, a phone, a DOB, an address,
-the first four characters of a vehicle registration, an account), never all pairs, and scores
+compares only the pairs that share a blocking key, never all pairs: the full name, a phone, a DOB,
+an address, the first four characters of a vehicle registration, an account; and a forename or a
+surname alone only between incidents that share one of those, or two name words (``keys``:
+"Jason" and "Jason PLATT" when both incidents name Kerry ASHBY or 14 Wren Close; "Daniel" and
+"Leanne" written in both).
+A common forename alone is never a block, which at 100,000 incidents would be quadratic. It scores
 each with fixed m/u probabilities (no training: a batch may be a handful of incidents). The score
 is kept as evidence in bits (log2 Bayes factor, the prior left out) for ``series``; pairs at or
 above ``LinkConfig.person_threshold`` are joined into people (``person_of``).
@@ -84,8 +88,9 @@ def splink_settings():
         probability_two_random_records_match=PRIOR,
         comparisons=[forename, surname, phones, dobs, addresses, vehicles, accounts],
         blocking_rules_to_generate_predictions=[
-            block_on("forename"),
-            block_on("surname"),
+            block_on("forename", "surname"),
+            block_on("forename", "keys", arrays_to_explode=["keys"]),
+            block_on("surname", "keys", arrays_to_explode=["keys"]),
             *(block_on(column, arrays_to_explode=[column])
               for column in ("phones", "dobs", "addresses", "vehicle_prefixes", "accounts")),
         ],
@@ -95,14 +100,27 @@ def splink_settings():
     )
 
 
+def incident_keys(parties: Parties) -> list[str]:
+    """What two incidents must share before a forename or surname alone is compared across them: an
+    identifier (phone, DOB, address, vehicle, account) or two name words (a full name, or the
+    forenames of two people: "Daniel" and "Leanne" in both)."""
+    words = sorted({w for p in parties.people for w in (p.forename, p.surname) if len(w) > 1})
+    keys = {f"names:{a} {b}" for n, a in enumerate(words) for b in words[n + 1:]}
+    for party in parties.parties:
+        for column in ("phones", "dobs", "addresses", "vehicles", "accounts"):
+            keys.update(f"{column}:{value}" for value in getattr(party, column))
+    return sorted(keys)
+
+
 def _records(batch: Sequence[Parties]) -> list[dict]:
     rows = []
     for parties in batch:
+        keys = incident_keys(parties) or None
         for party in parties.parties:
             if not (party.named or any(getattr(party, column) for column in ARRAY_COLUMNS)):
                 continue  # "her ex": nothing to compare without the incident around it (see series)
             row = {"unique_id": party.uid, "incident_id": party.incident_id,
-                   "forename": party.forename or None, "surname": party.surname or None}
+                   "forename": party.forename or None, "surname": party.surname or None, "keys": keys}
             row.update({column: list(getattr(party, column)) or None for column in ARRAY_COLUMNS})
             rows.append(row)
     return rows

@@ -1,0 +1,50 @@
+"""Synthetic incidents with planted series: gold `linked`, varied naming, distractors, and the linker on them."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+from secondary_crimes.link.evaluate import pairwise, read_gold_linked
+from secondary_crimes.link.run import link_batch
+from secondary_crimes.records import GoldIncident
+from secondary_crimes.synthetic.series import iter_planted, write_planted
+
+
+def test_gold_linked_is_the_earlier_incidents_of_each_series() -> None:
+    rows = list(iter_planted(400, seed=5, series_share=0.3))
+    assert rows == list(iter_planted(400, seed=5, series_share=0.3))  # deterministic
+    assert len(rows) == 400 and len({r["incident_id"] for r in rows}) == 400
+    assert [r["reported_at"] for r in rows] == sorted(r["reported_at"] for r in rows)
+    series = defaultdict(list)
+    for row in rows:
+        if row["series"]:
+            assert row["linked"] == series[row["series"]]
+            series[row["series"]].append(row["incident_id"])
+        else:
+            assert row["linked"] == []
+    assert all(2 <= len(ids) <= 5 for ids in series.values())
+    assert sum(map(len, series.values())) >= 0.3 * 400
+    text = " ".join(r["call_log"] for r in rows if r["series"])
+    for form in ("Her ex-partner ", "Her ex, calling from 07", "Her ex, in his ", "Caller Mrs ", "RP "):
+        assert form in text
+    assert any(f"Her ex {r['call_log'].split('Her ex ')[1].split()[0]} " in r["call_log"]
+               for r in rows if "Her ex " in r["call_log"])  # the forename only
+    GoldIncident.model_validate(rows[0])  # FORMAT.md records
+
+
+def test_distractors_share_a_series_surname_at_another_address() -> None:
+    rows = list(iter_planted(300, seed=2, series_share=0.3))
+    series_words = {w for r in rows if r["series"] for w in r["call_log"].split() if w.isupper() and len(w) > 3}
+    one_offs = [r for r in rows if not r["series"]]
+    assert any(set(r["call_log"].split()) & series_words for r in one_offs)
+
+
+def test_the_linker_finds_the_planted_series(tmp_path) -> None:
+    path = write_planted(tmp_path / "planted.jsonl", 150, seed=7, series_share=0.3)
+    gold = read_gold_linked(path)
+    incidents = [GoldIncident.model_validate(json.loads(line)) for line in path.read_text().splitlines()]
+    result = link_batch(incidents)
+    report = pairwise(gold, result.linked)
+    assert report["gold"] >= 40
+    assert report["precision"] >= 0.9 and report["recall"] >= 0.9, report
