@@ -159,16 +159,12 @@ class QueuePage:
 def status_counts(session: Session, filters: QueueFilters) -> dict[str, int]:
     """Per flag status, how many incidents (matching the filters) have a flag in it."""
     counts = dict.fromkeys(STATUSES, 0)
-    query = (
-        select(Flag.status, func.count(distinct(Flag.incident_pk)))
-        .join(Flag.incident)
-        .where(
-            Flag.active.is_(True) | (Flag.status != "open"),
-            *_incident_conditions(filters),
-            *_flag_conditions(filters, with_status=False)[1:],
-        )
-        .group_by(Flag.status)
+    query = select(Flag.status, func.count(distinct(Flag.incident_pk))).where(
+        Flag.active.is_(True) | (Flag.status != "open"), *_flag_conditions(filters, with_status=False)[1:]
     )
+    if incident_conditions := _incident_conditions(filters):  # join only when a filter needs it
+        query = query.join(Flag.incident).where(*incident_conditions)
+    query = query.group_by(Flag.status)
     for status, count in session.execute(query):
         counts[status] = count
     return counts
