@@ -79,7 +79,7 @@ def train(
     config: Annotated[Path, typer.Option(help="Training config (YAML)")] = DEFAULT_CONFIG,
     output: Annotated[Path | None, typer.Option(help="Where to save the model (default: the config's)")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow and register the model "
-                                        "(default: on when mlflow is installed)")] = True,
+                                        "(needs the tracking extra)")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train a model from a config and save it (optionally tracked in MLflow)."""
@@ -89,7 +89,9 @@ def train(
     _logging(verbose)
     if not config.exists():
         raise _fail(f"{config}: no such training config")
-    if track and importlib.util.find_spec("mlflow") is not None:
+    if track:
+        if importlib.util.find_spec("mlflow") is None:
+            raise _fail("--track needs mlflow: pip install -e '.[tracking]'")
         from secondary_crimes.tracking import tracked_train
 
         bundle, path, run_id = tracked_train(config, output=output)

@@ -3,10 +3,11 @@
 - Tracking store: ``sqlite:///mlruns.db`` with artifacts in ``./mlartifacts`` by default;
   ``MLFLOW_TRACKING_URI`` (or ``tracking.uri`` in a training config) points at a team server.
 - ``tracked_train(config_path)`` trains inside one run and logs its config, the dataset's
-  content hash and sizes, per-epoch metrics (the transformer), the held-out evaluation table
-  (per offence, for offences and for missed flags), PNG plots, pseudonymised examples, a
-  model card, and the model as an MLflow pyfunc (pinned ``pip_requirements``) that is
-  registered under the config's ``name``.
+  content hash and sizes, the training and test sets as inputs and the auditors' export
+  pseudonymised (``run_inputs``), per-epoch metrics (the transformer), the held-out evaluation
+  table (per offence, for offences and for missed flags), PNG plots, pseudonymised examples
+  (``privacy``), the model card (an artifact only), and the model as an MLflow pyfunc (pinned
+  ``pip_requirements``) that is registered under the config's ``name``.
 - ``load_bundle_from_uri("models:/secondary-crimes@champion")`` gives back the
   ``ModelBundle`` (``classify.bundle.load_bundle`` calls it for ``models:/``/``runs:/``).
 - ``promote(version)`` prints the comparison with the current champion and moves the alias,
@@ -37,7 +38,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from secondary_crimes import promotion
+from secondary_crimes import promotion, run_inputs
 from secondary_crimes.classify.base import Analysis
 from secondary_crimes.classify.bundle import META_FILE, ModelBundle
 from secondary_crimes.decide import decide
@@ -57,7 +58,6 @@ DEFAULT_ARTIFACTS = "mlartifacts"
 DEFAULT_EXPERIMENT = "secondary-crimes"
 DEFAULT_MODEL_NAME = "secondary-crimes"
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "models" / "cards" / "template.md"
-CARD_DIR = Path("models/cards")
 
 # --------------------------------------------------------------------------- the store
 def tracking_uri(config: TrainConfig | None = None) -> str:
@@ -356,6 +356,8 @@ def tracked_train(
             "test_ids": [i.incident_id for i in test_set],
         }
         mlflow.log_dict(data_summary, "data/summary.json")
+        run_inputs.log_datasets(dataset, train_set, test_set, config.name, config_path)
+        run_inputs.log_extra_files(config.data.extra)
         mlflow.log_metrics(
             {
                 "data_incidents": len(dataset.incidents),
@@ -431,9 +433,7 @@ def tracked_train(
         )
         path = bundle.save(output or config.output)
         version = log_model(bundle, path, config, test_set[:2], register=register)
-        card = write_model_card(run_id, version=version, output_dir=config.tracking.get("card_dir", CARD_DIR))
-        if card is not None:
-            mlflow.log_artifact(str(card), "model_card")
+        log_model_card(run_id, version, config.tracking.get("card_dir"))
     log.info("run %s: model %s saved to %s (registered version %s)", run_id, bundle.version, path, version)
     return bundle, path, run_id
 
@@ -572,10 +572,24 @@ def promote(version: str, name: str = DEFAULT_MODEL_NAME, *, force: bool = False
 
 
 # --------------------------------------------------------------------------- model card
+def log_model_card(run_id: str, version: str | None, copy_to: str | Path | None = None) -> None:
+    """Log the run's model card as the artifact ``model_card/<name>-v<version>.md``.
+
+    The card lives with the run, not in the repository: ``copy_to`` (the config's
+    ``tracking.card_dir``, unset by default) also writes a copy into that folder.
+    """
+    with tempfile.TemporaryDirectory(prefix="card-") as folder:
+        card = write_model_card(run_id, version=version, output_dir=folder)
+        if card is not None:
+            mlflow.log_artifact(str(card), "model_card")
+    if copy_to:
+        write_model_card(run_id, version=version, output_dir=copy_to)
+
+
 def write_model_card(
-    run_id: str, version: str | None = None, output_dir: str | Path = CARD_DIR, template: str | Path = CARD_TEMPLATE
+    run_id: str, version: str | None, output_dir: str | Path, template: str | Path = CARD_TEMPLATE
 ) -> Path | None:
-    """Write ``<output_dir>/<name>-v<version>.md`` (or ``-<run>``) from a run's logged figures."""
+    """Write ``<output_dir>/<name>-v<version>.md`` (or ``-run-<run>``) from a run's logged figures."""
     template = Path(template)
     if not template.exists():
         log.warning("no model card template at %s: card not written", template)

@@ -79,6 +79,16 @@ def test_tracking_uri_default_and_override(monkeypatch):
     assert tracking.tracking_uri() == "http://mlflow.example:5000"
 
 
+def test_track_is_opt_in_as_the_readme_says():
+    import inspect
+
+    from secondary_crimes.cli import train
+
+    assert inspect.signature(train).parameters["track"].default is False
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "[--track]" in readme and "off by default" in readme
+
+
 # ----------------------------------------------------------------------------- a tracked run
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
@@ -95,8 +105,10 @@ def tracked(tmp_path_factory):
     patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns.db'}")
     patch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(root / "mlartifacts"))
     patch.setenv("SECONDARY_CRIMES_MODEL_CACHE", str(root / "model-cache"))
+    committed_cards = sorted((ROOT / "models" / "cards").iterdir())
     bundle, path, run_id = tracking.tracked_train(config_path)
-    yield {"root": root, "bundle": bundle, "path": path, "run_id": run_id, "client": mlflow.MlflowClient()}
+    yield {"root": root, "bundle": bundle, "path": path, "run_id": run_id, "client": mlflow.MlflowClient(),
+           "committed_cards": committed_cards}
     patch.undo()
     mlflow.set_tracking_uri(previous_uri)  # later tests see the store they had before
     shutil.rmtree(root, ignore_errors=True)
@@ -209,6 +221,26 @@ def test_model_card_is_written_from_the_run(tracked):
     text = cards[0].read_text(encoding="utf-8")
     assert "{{" not in text and tracked["run_id"] in text and "Intended use" in text
     assert "| common_assault |" in text
+
+
+def test_the_card_is_a_run_artifact_and_the_repository_gets_none(tracked):
+    client, run_id = tracked["client"], tracked["run_id"]
+    (card,) = [a for a in _artifacts(client, run_id) if a.startswith("model_card/")]
+    assert card == f"model_card/{NAME}-v1.md"
+    text = Path(client.download_artifacts(run_id, card)).read_text(encoding="utf-8")
+    assert run_id in text and "{{" not in text
+    assert sorted((ROOT / "models" / "cards").iterdir()) == tracked["committed_cards"]
+
+
+def test_training_and_test_sets_are_logged_as_inputs(tracked):
+    client, run_id = tracked["client"], tracked["run_id"]
+    run = client.get_run(run_id)
+    contexts = {
+        {t.key: t.value for t in i.tags}["mlflow.data.context"]: i.dataset for i in run.inputs.dataset_inputs
+    }
+    assert set(contexts) == {"training", "testing"}
+    assert contexts["testing"].digest == run.data.tags["test_split_sha256"][:32]
+    assert json.loads(contexts["training"].profile)["num_rows"] == run.data.metrics["data_train"]
 
 
 def test_a_card_from_another_store_is_never_overwritten(tracked):
