@@ -125,7 +125,7 @@ def score(
     trust_model: TrustOption = False,
     link: Annotated[bool | None, typer.Option(
         "--link/--no-link", help="Link the whole output into courses of conduct after scoring (`linked`, "
-                                 "`course_of_conduct` in each record; local engine). Default: only outputs of up "
+                                 "`course_of_conduct` in each record). Default: only outputs of up "
                                  "to score_link_max_incidents (settings, 50,000) incidents")] = None,
 ) -> None:
     """Score incidents: offences supported, missed (unrecorded) crimes, evidence and priority."""
@@ -139,11 +139,9 @@ def score(
     if engine == "spark":
         from secondary_crimes.engines.spark import score_spark
 
-        if link:
-            raise _fail("--link: the spark engine does not link its output yet; score with --engine local")
         try:
             summary = score_spark(input, out, model, batch_size=batch_size, progress=False if quiet else None,
-                                  trust_unhashed=trust_model or None)
+                                  trust_unhashed=trust_model or None, link=link)
         except (FileNotFoundError, ModelIntegrityError, ModelCacheError) as error:
             raise _fail(str(error)) from None
     elif engine == "local":

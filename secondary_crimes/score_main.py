@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--link", action=argparse.BooleanOptionalAction, default=None,
                         help="link the output into courses of conduct (default: outputs of up to "
-                             "score_link_max_incidents incidents; local engine)")
+                             "score_link_max_incidents incidents)")
     parser.add_argument("--master", default="local[2]", help="Spark master (with --engine spark)")
     args = parser.parse_args(argv)
     from secondary_crimes.checkpoint import ModelMismatchError
@@ -62,6 +62,7 @@ def _score(args: argparse.Namespace) -> ScoreSummary:
             batch_size=args.batch_size,
             progress=False if args.quiet else None,
             trust_unhashed=trust,
+            link=args.link,
         )
     else:
         from secondary_crimes.classify.bundle import load_bundle

@@ -51,8 +51,7 @@ def test_jsonl_equals_local_engine(tmp_path, spark, model_dir, rows):
     from secondary_crimes.engines.spark import score_spark
 
     source = write_input(rows, tmp_path / "in.jsonl")
-    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False,
-                       link=False)
+    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False)
     remote = score_spark(source, tmp_path / "spark.jsonl", model_dir, spark=spark, batch_size=16)
 
     assert (tmp_path / "spark.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
@@ -74,8 +73,7 @@ def test_parquet_in_and_out_equals_local_engine(tmp_path, spark, model_dir, rows
     from secondary_crimes.engines.spark import score_spark
 
     source = write_input(rows, tmp_path / "in.parquet")
-    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False,
-                       link=False)
+    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False)
     remote = score_spark(source, tmp_path / "spark.parquet", model_dir, spark=spark)
 
     expected = [json.loads(line) for line in (tmp_path / "local.jsonl").read_text().splitlines()]
@@ -84,6 +82,29 @@ def test_parquet_in_and_out_equals_local_engine(tmp_path, spark, model_dir, rows
     rejects = (tmp_path / "spark.parquet.rejects.jsonl").read_bytes()
     assert rejects == (tmp_path / "local.jsonl.rejects.jsonl").read_bytes()
     assert remote.counts() == local.counts()
+
+
+def test_linked_equals_local_engine(tmp_path, spark, model_dir):
+    """Issue 14.4: the same `linked` and course-of-conduct flags as the local engine, JSON Lines and Parquet."""
+    import pyarrow.parquet as pq
+
+    from secondary_crimes.engines.spark import score_spark
+    from secondary_crimes.synthetic.series import iter_planted
+
+    rows = [{k: v for k, v in row.items() if k not in ("linked", "series")}
+            for row in iter_planted(60, seed=4, series_share=0.4)]
+    source = write_input(rows, tmp_path / "in.jsonl")
+    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False, link=True)
+    remote = score_spark(source, tmp_path / "spark.jsonl", model_dir, spark=spark, batch_size=8, link=True)
+    assert (tmp_path / "spark.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert remote.link == local.link and local.link["linked_incidents"] >= 10
+    assert json.loads((tmp_path / "spark.jsonl.manifest.json").read_text())["link"] == local.link
+
+    score_spark(source, tmp_path / "spark.parquet", model_dir, spark=spark, link=True)
+    expected = {r["incident_id"]: r for r in map(json.loads, (tmp_path / "local.jsonl").read_text().splitlines())}
+    got = {r["incident_id"]: r for r in pq.read_table(tmp_path / "spark.parquet").to_pylist()}
+    for key in ("linked", "course_of_conduct"):
+        assert {i: r[key] for i, r in got.items()} == {i: r[key] for i, r in expected.items()}
 
 
 def test_malformed_jsonl_is_judged_as_the_local_engine_judges_it(tmp_path, spark, model_dir, rows):
@@ -104,8 +125,7 @@ def test_malformed_jsonl_is_judged_as_the_local_engine_judges_it(tmp_path, spark
     ]
     source = tmp_path / "in.jsonl"
     source.write_bytes(b"\n".join(lines) + b"\n")
-    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False,
-                       link=False)
+    local = score_file(source, tmp_path / "local.jsonl", ModelBundle.load(model_dir), progress=False)
     remote = score_spark(source, tmp_path / "spark.jsonl", model_dir, spark=spark)
 
     assert (tmp_path / "spark.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()

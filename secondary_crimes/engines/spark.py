@@ -7,6 +7,9 @@ rejects) -> set aside duplicate ids (the first line keeps it, as the local reade
 broadcast once as bytes and loaded once per Python worker (cached in this module), so a
 cluster never needs the model on its disks. JSON Lines output is one file, records in input
 order, byte for byte what ``score_file`` writes; Parquet output is a folder of nested columns.
+Linking (``link``, as ``score_file``'s) runs on the driver after Spark has scored everything, with
+the local engine's code (``score_link.link_scored``), so ``linked`` and ``course_of_conduct`` are
+the local engine's.
 See docs/spark.md for running it on a cluster.
 """
 
@@ -40,6 +43,7 @@ from secondary_crimes.score import (
     score_lines,
     show_progress,
 )
+from secondary_crimes.score_link import link_scored, should_link
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +60,12 @@ RECORD_SCHEMA = (
     "incident struct<reported_at:string, closed_at:string, opening_code:string, closing_code:string, "
     "call_log:string, officer_narrative:string, recorded_crimes:array<string>, crime_recorded_at:string>, "
     f"rule_flags array<struct<rule:string, reason:string, evidence:array<{SPAN}>, offences:array<string>>>"
+)
+# What the linking pass adds (score_link): earlier incidents of the series and course-of-conduct flags.
+LINK_SCHEMA = (
+    "linked array<string>, course_of_conduct array<struct<offence:string, series_id:string, linked:array<string>, "
+    "missed:boolean, reason:string, "
+    f"evidence:array<struct<incident_id:string, reported_at:string, spans:array<{SPAN}>>>>>"
 )
 
 # Bundles loaded in this Python worker, by content hash: each executor unpacks a model once.
@@ -246,12 +256,13 @@ def _write_parquet(frame: DataFrame, target: Path) -> None:
     from pyspark.sql import functions as F  # noqa: N812
 
     staging = target.with_name(f".{target.name}.spark-{uuid.uuid4().hex}")
-    known = frame.select(F.from_json("value", RECORD_SCHEMA).alias("r")).schema["r"].dataType.names
     first = frame.select("value").first()
+    schema = RECORD_SCHEMA + (f", {LINK_SCHEMA}" if first and '"linked": ' in first.value else "")
+    known = frame.select(F.from_json("value", schema).alias("r")).schema["r"].dataType.names
     # Fields a newer decide stage adds, unknown to RECORD_SCHEMA, are kept as JSON text columns.
     extra = [key for key in (json.loads(first.value) if first else {}) if key not in known]
     parsed = frame.select(
-        F.from_json("value", RECORD_SCHEMA).alias("r"),
+        F.from_json("value", schema).alias("r"),
         *[F.get_json_object("value", f"$.{key}").alias(key) for key in extra],
     ).select("r.*", *extra)
     parsed.write.parquet(str(staging))
@@ -260,6 +271,22 @@ def _write_parquet(frame: DataFrame, target: Path) -> None:
     elif target.exists():
         target.unlink()
     os.replace(staging, target)
+
+
+def _write_linked(session: SparkSession, records: DataFrame, output: Path) -> dict[str, int]:
+    """Write the records in input order to a staging file on the driver, link them there as the local
+    engine does (``score_link.link_scored``), then move it into place (JSON Lines) or write it as Parquet."""
+    staging = output.with_name(f"{output.name}.linking-{uuid.uuid4().hex}.jsonl")  # not hidden: Spark reads it
+    try:
+        _write_single_text(records, ["line"], staging)
+        counts = link_scored(staging, staging)
+        if output.suffix.lower() == ".jsonl":
+            os.replace(staging, output)
+        else:
+            _write_parquet(session.read.text(str(staging)), output)
+    finally:
+        staging.unlink(missing_ok=True)
+    return counts
 
 
 def score_spark(
@@ -272,6 +299,7 @@ def score_spark(
     spark: SparkSession | None = None,
     progress: bool | None = None,
     trust_unhashed: bool | None = None,
+    link: bool | None = None,
 ) -> ScoreSummary:
     """Score ``input_path`` (.jsonl or .parquet) with Spark into ``output_path`` (.jsonl or .parquet).
 
@@ -280,6 +308,7 @@ def score_spark(
     ``progress`` shows Spark's stage progress (None: only when stderr is a terminal).
     ``trust_unhashed`` loads a model folder with no recorded file hashes (``ModelBundle.load``).
     The run is all-or-nothing: outputs are moved into place only when Spark has finished.
+    ``link``: as ``score_file``'s (None: link outputs of up to ``score_link_max_incidents``).
     """
     from pyspark import StorageLevel
     from pyspark.sql import Window
@@ -338,7 +367,10 @@ def score_spark(
             .asDict()
         )
         records = results.filter(F.col("kind") == "record")
-        if out_kind == ".jsonl":
+        linking = should_link(link, int(totals.get("scored") or 0))
+        if linking:
+            link_counts = _write_linked(session, records, output)
+        elif out_kind == ".jsonl":
             _write_single_text(records, ["line"], output)
         else:
             _write_parquet(records, output)
@@ -350,7 +382,8 @@ def score_spark(
         if spark is None:
             session.stop()
 
-    summary = ScoreSummary(output=output, rejects_path=rejects_path, engine="spark")
+    summary = ScoreSummary(output=output, rejects_path=rejects_path, engine="spark",
+                           link=link_counts if linking else None)
     for name in COUNT_KEYS:
         setattr(summary, name, int(totals.get(name) or 0))
     local_input = Path(source)
@@ -369,6 +402,7 @@ def score_spark(
         started_at=started_at,
         batch_size=batch_size,
         master=spark_master,
+        link=summary.link,
     )
     summary.manifest_path = write_manifest(output, manifest)
     summary.rejects = read_reject_sample(rejects_path)
