@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
+from secondary_crimes.queue import auth, claims
+from secondary_crimes.queue.db import Database
+from secondary_crimes.queue.load import load_file
 from secondary_crimes.queue.models import AuditEvent, Claim, Incident, User, utcnow
 
 ROW = re.compile(r'<tr data-href="[^"]*" data-incident="([^"]+)" data-flags="[\d ]*">')
@@ -47,8 +53,8 @@ def test_a_claimed_batch_is_hidden_from_the_others_next_list(app, alice, bob) ->
     taken = bob.post("/claims", {"count": 5})
     assert "You hold 2 incident(s)" in taken.text and incidents(taken.text) == ALL[2:]  # never alice's
     assert incidents(bob.get("/queue").text) == ALL[2:] and incidents(alice.get("/queue").text) == ALL[:2]
-    claims = audit(app, "claim")
-    assert [(e.username, e.detail["incidents"]) for e in claims] == [("alice", ALL[:2]), ("bob", ALL[2:])]
+    events = audit(app, "claim")
+    assert [(e.username, e.detail["incidents"]) for e in events] == [("alice", ALL[:2]), ("bob", ALL[2:])]
 
 
 def test_claims_expire(app, alice, bob) -> None:
@@ -96,3 +102,67 @@ def test_the_dashboard_counts_open_claimed_incidents(app, alice, sue) -> None:
     page = sue.get("/dashboard").text
     row = re.search(r'<tr data-auditor="alice">(.*?)</tr>', page, re.S)[1]
     assert '<td class="num open">3</td>' in row
+
+
+def test_two_auditors_claiming_at_once_get_different_incidents(app, alice, bob) -> None:
+    forms = [(who, {"csrf_token": who.csrf("/queue"), "count": 2}) for who in (alice, bob)]
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def claim(who, data) -> None:
+        barrier.wait()
+        statuses.append(who.client.post("/claims", data=data).status_code)
+
+    threads = [threading.Thread(target=claim, args=form) for form in forms]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200, 200]
+    holders = held(app)
+    assert sorted(holders) == ALL and sorted(holders.values()) == ["alice", "alice", "bob", "bob"]
+
+
+@pytest.mark.postgres
+def test_a_claim_lost_to_a_race_takes_the_next_incident(postgres_url: str) -> None:
+    """The unique index decides a race: the loser skips that incident and takes the next one.
+
+    (PostgreSQL only: SQLite has one writer at a time, so its claims never interleave.)
+    """
+    database = Database(postgres_url)
+    try:
+        _race(database)
+    finally:
+        database.dispose()
+
+
+def _race(database: Database) -> None:
+    with database.session() as session:
+        load_file(session, Path(__file__).parent / "data" / "scored_v1.jsonl")
+        auth.create_user(session, "alice", "auditor", "long-enough-password")
+        auth.create_user(session, "bob", "auditor", "long-enough-password")
+    with database.session() as first, database.session() as second:
+        alice = first.scalar(select(User).where(User.username == "alice"))
+        bob = second.scalar(select(User).where(User.username == "bob"))
+        real_add = second.add
+
+        def racing_add(instance) -> None:  # alice's claim on the same incident commits first
+            if isinstance(instance, Claim) and not first.info.get("raced"):
+                first.info["raced"] = True
+                claims.claim(first, alice, 1, 60)
+                first.commit()
+            real_add(instance)
+
+        second.add = racing_add
+        assert claims.claim(second, bob, 1, 60) == ["SC2400311"]
+    assert held_in(database) == {"SC2400263": "alice", "SC2400311": "bob"}
+
+
+def held_in(database) -> dict[str, str]:
+    with database.session() as session:
+        rows = session.execute(
+            select(Incident.incident_id, User.username)
+            .join(Claim, Claim.incident_pk == Incident.id)
+            .join(User, User.id == Claim.user_id)
+        )
+        return dict(rows.all())
