@@ -53,9 +53,9 @@ COMMON = frozenset(STOP_WORDS) | LINK_NOT_NAMES | ROLE_WORDS | {w.lower() for w 
 _FULL_NAME = re.compile(r"\b([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\s+((?:Mc|Mac|O')?[A-Z]{2,}(?:-[A-Z]{2,})?)\b")
 _TITLE_NAME = re.compile(r"\b(Mr|Mrs|Ms|Miss|Dr|PC|DC|DS|PS|Sgt|Insp)\.?\s+([A-Z][a-z]+|[A-Z]{2,})\b")
 # Any case, with an optional initial: "mr p raman", "Mrs F LATHBURY", "MS J. Holt".
-_TITLE_INITIAL = re.compile(r"(?i)\b(?:mr|mrs|ms|miss|mx|dr)\.?\s+(?:([a-z])\.?\s+)?([a-z][a-z'-]+)\b")
+_TITLE_INITIAL = re.compile(r"(?i)\b(mr|mrs|ms|miss|mx|dr)\.?\s+(?:([a-z])\.?\s+)?([a-z][a-z'-]+)\b")
 # An initial and a surname: "j. smith", "J SMITH", "P Raman" (no dot needs a capital initial other than A or I).
-_INITIAL_NAME = re.compile(r"(?<![\w.])(?:([A-Za-z])\.\s*|([B-HJ-Z])\s+)([A-Za-z][A-Za-z'-]{2,})\b")
+_INITIAL_NAME = re.compile(r"(?<![\w.'\u2019])(?:([A-Za-z])\.\s*|([B-HJ-Z])\s+)([A-Za-z][A-Za-z'-]{2,})\b")
 _CAPS_WORD = re.compile(r"\b[A-Z][A-Z'\-]{1,}[A-Z]\b")
 _CUED_NAME = re.compile(
     r"\b(?:IP|RP|OP|[Ss]usp(?:ect)?|[Vv]ictim|[Cc]aller|[Pp]artner|ex|[Hh]usband|[Ww]ife|[Bb]oyfriend|"
@@ -100,8 +100,8 @@ def rule_names(text: str) -> list[Name]:
     for _, name in _TITLE_NAME.findall(text):
         if name not in SHORTHAND:
             out.append(Name(name, "SURNAME" if name.isupper() else "NAME", usable(name)))
-    for initial, name in _TITLE_INITIAL.findall(text):
-        if usable(name):
+    for title, initial, name in _TITLE_INITIAL.findall(text):
+        if usable(name) and not (title[0].isupper() and name[0].islower()):  # not "Dr asked him"
             out.append(Name(name, "SURNAME" if initial or name.isupper() else "NAME"))
     for m in _INITIAL_NAME.finditer(text):
         if usable(m.group(3)):
@@ -127,7 +127,25 @@ def tagger() -> Language:
 
 def cued_names(text: str) -> list[Name]:
     """Up to two noun or proper-noun words after a role or kinship cue, in any case."""
-    return list(_cued_names(text)) if text.strip() else []
+    if not text.strip() or _mostly_upper(text):  # upper-case logs: the tagger guesses, _CAPS_WORD covers them
+        return []
+    return list(_cued_names(text))
+
+
+def _mostly_upper(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) > 0.6 * len(letters)
+
+
+def _name_token(token, first: bool) -> bool:
+    """A tagged word that can be a name after a cue: a proper noun, or (first only) a noun that is not
+    a lower-case plural or -ing form ("caller accepts", "RP answering")."""
+    if not usable(token.text):
+        return False
+    if token.pos_ == "PROPN":
+        return True
+    lower = token.text.islower()
+    return first and token.pos_ == "NOUN" and not (lower and (token.tag_ == "NNS" or token.text.endswith("ing")))
 
 
 @lru_cache(maxsize=4096)
@@ -141,7 +159,7 @@ def _cued_names(text: str) -> tuple[Name, ...]:
         while j < len(doc) and doc[j].lower_ in CUES:  # "ex partner", "mr and mrs"
             j += 1
         words = []
-        while j < len(doc) and len(words) < 2 and doc[j].pos_ in ("PROPN", "NOUN") and usable(doc[j].text):
+        while j < len(doc) and len(words) < 2 and _name_token(doc[j], not words):
             words.append(doc[j].text)
             j += 1
         out += [Name(w, "NAME" if n == 0 else "SURNAME") for n, w in enumerate(words)]

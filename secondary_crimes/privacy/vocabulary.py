@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from secondary_crimes.privacy.names import incident_names
+from secondary_crimes.privacy.names import incident_names, usable
 from secondary_crimes.records import Incident
 
 _MAX_DEPTH = 12
@@ -58,7 +58,10 @@ def name_like_terms(
     are the training texts; ``extraction`` adds the extraction's people (slower).
     """
     model = getattr(model, "model", model)
-    words = {n.word.lower() for incident in incidents for n in incident_names(incident, extraction=extraction)}
+    words = {  # a lone upper-case word ("SHOUTING" in an upper-case log) is not evidence of a name
+        n.word.lower() for incident in incidents for n in incident_names(incident, extraction=extraction)
+        if n.any_case and usable(n.word)
+    }
     words |= {w.lower() for w in names}
     out: dict[str, list[str]] = {}
     for path, vocabulary in vocabularies(model).items():
