@@ -2,11 +2,13 @@
 
 Each party (a named person, or a loose phone, vehicle, address, account) is one record. splink
 compares only the pairs that share a blocking key, never all pairs: the full name, a phone, a DOB,
-an address, the first four characters of a vehicle registration, an account; and a forename or a
+an address, the first four characters of a vehicle registration, an account (``own``); and a forename or a
 surname alone only between incidents that share one of those, or two name words (``keys``:
 "Jason" and "Jason PLATT" when both incidents name Kerry ASHBY or 14 Wren Close; "Daniel" and
 "Leanne" written in both).
-A common forename alone is never a block, which at 100,000 incidents would be quadratic. It scores
+A common forename alone is never a block, which at 100,000 incidents would be quadratic, and a key
+in more than ``LinkConfig.max_block_size`` records or incidents is not used, so no block grows with
+the batch: the pairs compared grow linearly. It scores
 each with fixed m/u probabilities (no training: a batch may be a handful of incidents). The score
 is kept as evidence in bits (log2 Bayes factor, the prior left out) for ``series``; pairs at or
 above ``LinkConfig.person_threshold`` are joined into people (``person_of``).
@@ -16,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from secondary_crimes.link.config import LinkConfig
@@ -88,11 +91,9 @@ def splink_settings():
         probability_two_random_records_match=PRIOR,
         comparisons=[forename, surname, phones, dobs, addresses, vehicles, accounts],
         blocking_rules_to_generate_predictions=[
-            block_on("forename", "surname"),
+            block_on("own", arrays_to_explode=["own"]),
             block_on("forename", "keys", arrays_to_explode=["keys"]),
             block_on("surname", "keys", arrays_to_explode=["keys"]),
-            *(block_on(column, arrays_to_explode=[column])
-              for column in ("phones", "dobs", "addresses", "vehicle_prefixes", "accounts")),
         ],
         additional_columns_to_retain=["incident_id"],
         retain_intermediate_calculation_columns=False,
@@ -112,17 +113,35 @@ def incident_keys(parties: Parties) -> list[str]:
     return sorted(keys)
 
 
-def _records(batch: Sequence[Parties]) -> list[dict]:
+def own_keys(party: Party) -> list[str]:
+    """A party's own blocking values: its full name and identifiers."""
+    keys = [f"name:{party.forename} {party.surname}"] if party.forename and party.surname else []
+    for column in ("phones", "dobs", "addresses", "vehicle_prefixes", "accounts"):
+        keys += [f"{column}:{value}" for value in getattr(party, column)]
+    return keys
+
+
+def _common(values: Iterable[Iterable[str]], limit: int) -> set[str]:
+    counts = Counter(value for group in values for value in set(group))
+    return {value for value, count in counts.items() if count > limit}
+
+
+def _records(batch: Sequence[Parties], max_block: int | None = None) -> list[dict]:
+    """One row per comparable party; ``own`` and ``keys`` (blocking) without values more common than
+    ``max_block`` (a full name written in 60 incidents of a batch blocks nothing on its own)."""
+    keys_of = {parties.incident_id: incident_keys(parties) for parties in batch}
+    parties = [party for one in batch for party in one.parties
+               if party.named or any(getattr(party, column) for column in ARRAY_COLUMNS)]  # not "her ex" alone
+    own_of = {party.uid: own_keys(party) for party in parties}
+    common = (_common(keys_of.values(), max_block) | _common(own_of.values(), max_block)) if max_block else set()
     rows = []
-    for parties in batch:
-        keys = incident_keys(parties) or None
-        for party in parties.parties:
-            if not (party.named or any(getattr(party, column) for column in ARRAY_COLUMNS)):
-                continue  # "her ex": nothing to compare without the incident around it (see series)
-            row = {"unique_id": party.uid, "incident_id": party.incident_id,
-                   "forename": party.forename or None, "surname": party.surname or None, "keys": keys}
-            row.update({column: list(getattr(party, column)) or None for column in ARRAY_COLUMNS})
-            rows.append(row)
+    for party in parties:
+        row = {"unique_id": party.uid, "incident_id": party.incident_id,
+               "forename": party.forename or None, "surname": party.surname or None,
+               "own": [k for k in own_of[party.uid] if k not in common] or None,
+               "keys": [k for k in keys_of[party.incident_id] if k not in common] or None}
+        row.update({column: list(getattr(party, column)) or None for column in ARRAY_COLUMNS})
+        rows.append(row)
     return rows
 
 
@@ -132,7 +151,7 @@ def resolve(batch: Sequence[Parties], config: LinkConfig | None = None) -> Resol
     from splink import DuckDBAPI, Linker
 
     config = config or LinkConfig.from_settings()
-    rows = _records(batch)
+    rows = _records(batch, config.max_block_size)
     resolution = Resolution()
     if len(rows) < 2:
         return resolution
