@@ -48,3 +48,16 @@ def test_the_linker_finds_the_planted_series(tmp_path) -> None:
     report = pairwise(gold, result.linked)
     assert report["gold"] >= 40
     assert report["precision"] >= 0.9 and report["recall"] >= 0.9, report
+
+
+def test_a_key_more_common_than_max_block_size_blocks_nothing() -> None:
+    from secondary_crimes.link.identifiers import Parties, Party
+    from secondary_crimes.link.resolve import _records
+
+    batch = [Parties(f"I-{n}", None, [Party(f"I-{n}", 0, forename="john", surname="smith",
+                                            addresses=(f"{n} mill road",) if n else ("9 mill road",))])
+             for n in range(5)]
+    rows = _records(batch, max_block=3)
+    assert all("name:john smith" not in (row["own"] or []) for row in rows)  # in 5 records: too common
+    assert rows[0]["own"] == ["addresses:9 mill road"]
+    assert "name:john smith" in _records(batch, max_block=5)[0]["own"]
