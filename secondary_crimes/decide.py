@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from secondary_crimes.audit.rules import check_rules
 from secondary_crimes.classify.base import Analysis
+from secondary_crimes.recording_rules import check_rules
 from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import LABELS, load_taxonomy
 

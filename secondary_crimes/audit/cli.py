@@ -94,7 +94,7 @@ def rules_command(
     """Run the crime-recording rule checks on scored output and add ``rule_flags`` to each record."""
     from collections import Counter
 
-    from secondary_crimes.audit.rules import check_scored_record
+    from secondary_crimes.recording_rules import check_scored_record
 
     counts: Counter = Counter()
     total = 0

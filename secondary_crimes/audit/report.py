@@ -25,10 +25,10 @@ from secondary_crimes.audit.estimate import (  # noqa: E402
     quantile_edges,
     wilson,
 )
-from secondary_crimes.audit.rules import RULES  # noqa: E402
 from secondary_crimes.audit.sampling import Sample  # noqa: E402
 from secondary_crimes.audit.types import AuditDecision  # noqa: E402
 from secondary_crimes.plots import annotate_counts  # noqa: E402
+from secondary_crimes.recording_rules import RULES  # noqa: E402
 from secondary_crimes.taxonomy import load_taxonomy  # noqa: E402
 
 GROUP_NAMES = {

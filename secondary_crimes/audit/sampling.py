@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from secondary_crimes.audit.rules import check_scored_record
 from secondary_crimes.audit.types import NO_OFFENCE, SampleUnit, group_of, offence_groups
+from secondary_crimes.recording_rules import check_scored_record
 from secondary_crimes.taxonomy import load_taxonomy
 
 SAMPLE_FILE = "sample.json"

@@ -99,7 +99,7 @@ class RuleSpan(Span):
 
 
 class RuleFlag(BaseModel):
-    """A recording-rule check (secondary_crimes/audit/rules.py); other keys are kept as they are."""
+    """A recording-rule check (secondary_crimes/recording_rules.py); other keys are kept as they are."""
 
     model_config = ConfigDict(extra="allow")
 

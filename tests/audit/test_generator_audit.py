@@ -14,9 +14,9 @@ import pytest
 generator = pytest.importorskip("secondary_crimes.synthetic.generator")
 
 from secondary_crimes.audit.estimate import estimate_audit  # noqa: E402
-from secondary_crimes.audit.rules import check_rules, professional_reporter_spans, sexual_disclosure_spans  # noqa: E402
 from secondary_crimes.audit.sampling import draw_sample  # noqa: E402
 from secondary_crimes.audit.types import AuditDecision  # noqa: E402
+from secondary_crimes.recording_rules import check_rules, professional_reporter_spans, sexual_disclosure_spans  # noqa: E402
 from secondary_crimes.records import Incident  # noqa: E402
 from secondary_crimes.taxonomy import LABELS, load_taxonomy  # noqa: E402
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from secondary_crimes.audit.rules import RULES, check_rules, check_scored_record, load_rules
+from secondary_crimes.recording_rules import RULES, check_rules, check_scored_record, load_rules
 from secondary_crimes.records import Incident
 
 

@@ -14,7 +14,9 @@ model's missed offences:
 - ``no_crime_closing_with_offence``: a 'no crime' closing code on an account that discloses
   an offence.
 
-Phrase lists and codes live in ``rules.yaml`` next to this file.
+Phrase lists and codes are data, in ``resources/recording_rules.yaml``. ``decide`` applies
+these checks to every scored incident and ``audit`` to old output, so they live here, upstream
+of both (data flows read -> extract -> classify -> decide -> queue/audit).
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from secondary_crimes.records import TEXT_FIELDS, Incident
+from secondary_crimes.settings import resource_path
 from secondary_crimes.taxonomy import load_taxonomy
 
 RULES = (
@@ -61,12 +63,12 @@ class RuleConfig:
 
 
 def rules_path() -> Path:
-    return Path(str(resources.files("secondary_crimes.audit") / "rules.yaml"))
+    return resource_path("recording_rules.yaml")
 
 
 @lru_cache(maxsize=4)
 def load_rules(path: str | None = None) -> RuleConfig:
-    """Read and compile ``rules.yaml`` (or another file of the same shape)."""
+    """Read and compile ``recording_rules.yaml`` (or another file of the same shape)."""
     raw = yaml.safe_load(Path(path or rules_path()).read_text(encoding="utf-8"))
     prof = raw["professional_third_party_nothing_recorded"]
     sexual = raw["sexual_offence_not_recorded"]
@@ -74,7 +76,7 @@ def load_rules(path: str | None = None) -> RuleConfig:
     cues = "|".join(f"(?:{c})" for c in prof["cues"])
     unknown = set(sexual["offences"]) - set(load_taxonomy().offences)
     if unknown:
-        raise ValueError(f"rules.yaml: unknown sexual offence labels {sorted(unknown)}")
+        raise ValueError(f"recording_rules.yaml: unknown sexual offence labels {sorted(unknown)}")
     return RuleConfig(
         roles=re.compile(rf"(?<![\w-])(?:{roles})(?![\w-])", re.IGNORECASE),
         role_cues=re.compile(rf"(?:{cues})(?:{roles})(?![\w-])", re.IGNORECASE),
