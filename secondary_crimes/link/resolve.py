@@ -82,7 +82,11 @@ def splink_settings():
         cll.ArrayIntersectLevel("addresses", 1), cll.ArrayIntersectLevel("streets", 1), cll.ElseLevel(),
     ], m=[0.6, 0.2, 0.2], u=[5e-4, 0.01, 0.9895], null="streets")
     vehicles = _levels("vehicles", [
-        cll.ArrayIntersectLevel("vehicles", 1), cll.ArrayIntersectLevel("vehicle_prefixes", 1), cll.ElseLevel(),
+        cll.ArrayIntersectLevel("vehicles", 1),
+        # a partial registration that fits a full one ("RX16" and "RX16 KHT"); two full ones that differ do not
+        cll.And(cll.CustomLevel("(vehicles_l IS NULL OR vehicles_r IS NULL)"),
+                cll.ArrayIntersectLevel("vehicle_prefixes", 1)),
+        cll.ElseLevel(),
     ], m=[0.6, 0.3, 0.1], u=[1e-5, 3e-4, 1 - 3.1e-4], null="vehicle_prefixes")
     accounts = _levels("accounts", [cll.ArrayIntersectLevel("accounts", 1), cll.ElseLevel()],
                        m=[0.8, 0.2], u=[1e-5, 1 - 1e-5])

@@ -61,3 +61,18 @@ def test_a_key_more_common_than_max_block_size_blocks_nothing() -> None:
     assert all("name:john smith" not in (row["own"] or []) for row in rows)  # in 5 records: too common
     assert rows[0]["own"] == ["addresses:9 mill road"]
     assert "name:john smith" in _records(batch, max_block=5)[0]["own"]
+
+
+def test_two_full_registrations_that_differ_are_not_a_partial_match() -> None:
+    from secondary_crimes.link.identifiers import Parties, Party
+    from secondary_crimes.link.resolve import resolve
+
+    def car(incident_id: str, full: str, prefix: str) -> Parties:
+        return Parties(incident_id, None, [Party(incident_id, 0, kind="vehicle", vehicles=(full,) if full else (),
+                                                 vehicle_prefixes=(prefix,), text=full or prefix)])
+
+    batch = [car("A", "DD21FMM", "DD21"), car("B", "DD21GEX", "DD21"), car("C", "", "DD21")]
+    resolution = resolve(batch)
+    a, b, c = (parties.parties[0] for parties in batch)
+    assert resolution.evidence(a, b) < 0  # "DD21 FMM" and "DD21 GEX": different cars
+    assert resolution.evidence(a, c) > 9  # partial reg "DD21" fits "DD21 FMM"
