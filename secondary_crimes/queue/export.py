@@ -12,10 +12,14 @@ decision (the latest on a flag is "record" or "no crime", and no supervisor disa
 - ``missed``: the recorded offences not among ``recorded_crimes``;
 - ``evidence``: for a confirmed flag, the verbatim text of the evidence span the auditor saw
   (the model's); none for an added offence (the queue records no span for it);
-- no ``domestic``/``relationship``/``reporter``: those are the model's, and the queue keeps no
-  auditor's correction of them. Recorded crimes stay input (``recorded_crimes``), not labels.
+- ``domestic``/``relationship``/``reporter``: only as an auditor corrected them (the latest
+  correction), never the model's call;
+- an offence an auditor added (a missed offence): present, its evidence the span they selected;
+- ``wrong_evidence``: the model's spans auditors marked as not evidence of an offence, and
+  ``roles``: people's corrected roles (fields the corpus does not have; training ignores them).
+  Recorded crimes stay input (``recorded_crimes``), not labels.
 
-Incidents nobody flagged are never exported: they hold no decision.
+Incidents nobody flagged or corrected are never exported: they hold no decision.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.queue import audit_log
-from secondary_crimes.queue.models import DECIDED, NO_CRIME_REASONS, Decision, Flag, Incident, User
+from secondary_crimes.queue.corrections import effective
+from secondary_crimes.queue.models import DECIDED, NO_CRIME_REASONS, Correction, Decision, Flag, Incident, User
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.taxonomy import LABELS
 
@@ -49,10 +54,12 @@ class ExportSummary:
     present: int = 0
     absent: int = 0
     disputed: int = 0  # final decisions a supervisor disagreed with: not exported
+    corrected: int = 0  # incidents with an auditor's correction of the model
 
     def __str__(self) -> str:
         return (f"{self.incidents} incident(s) with decided offences ({self.present} present, "
-                f"{self.absent} absent; {self.disputed} disputed decision(s) left out)")
+                f"{self.absent} absent; {self.disputed} disputed decision(s) left out; "
+                f"{self.corrected} corrected by auditors)")
 
 
 def _quote(incident: Incident, spans: list[dict[str, Any]]) -> str | None:
@@ -104,10 +111,19 @@ def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dic
             if decision.reason_code not in ELSEWHERE_REASONS:
                 absent.add(flag.offence)
             rationale.append(f"{flag.offence} not a crime to record here ({reason}){note}")
+    corrected = effective(incident)
+    for offence, added in corrected.added.items():
+        present[offence] = present.get(offence) or added.text
+        rationale.append(f"{offence} missed by the model{': ' + added.note if added.note else '.'}")
     contradicted = absent & set(present)  # decided both ways on different flags: unknown
     absent -= contradicted
     present = {k: v for k, v in present.items() if k not in contradicted}
-    if not present and not absent:
+    facts = {fact: corrected.facts[fact] for fact in sorted(corrected.corrected)}
+    roles = [{"person": i, "text": p.get("text") or "", "role": corrected.roles[i]}
+             for i, p in enumerate(incident.people or []) if corrected.roles[i] != p.get("role")]
+    wrong = [{"offence": c.offence, "field": c.field, "start": c.start, "end": c.end, "text": c.text}
+             for c in corrected.wrong]
+    if not present and not absent and not facts and not roles and not wrong:
         return None
     offences = [label for label in LABELS if label in present]
     recorded = list(incident.recorded_crimes)
@@ -125,9 +141,13 @@ def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dic
         "known_offences": [label for label in LABELS if label in present or label in absent],
         "evidence": {label: present[label] for label in offences if present[label]},
         "rationale": " ".join(rationale),
+        **facts,
+        "wrong_evidence": wrong,
+        "roles": roles,
     }
     GoldIncident.model_validate(record)  # raises, naming the field, if we would write a bad record
     summary.incidents += 1
+    summary.corrected += bool(incident.corrections)
     summary.present += len(offences)
     summary.absent += len(absent)
     return record
@@ -136,8 +156,10 @@ def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dic
 def decided_records(session: Session, summary: ExportSummary | None = None) -> Iterator[dict[str, Any]]:
     query = (
         select(Incident)
-        .where(Incident.id.in_(select(Flag.incident_pk).where(Flag.status.in_(DECIDED))))
-        .options(selectinload(Incident.flags).selectinload(Flag.decisions).selectinload(Decision.reviews))
+        .where(Incident.id.in_(select(Flag.incident_pk).where(Flag.status.in_(DECIDED)))
+               | Incident.id.in_(select(Correction.incident_pk)))
+        .options(selectinload(Incident.flags).selectinload(Flag.decisions).selectinload(Decision.reviews),
+                 selectinload(Incident.corrections))
         .order_by(Incident.incident_id)
         .execution_options(yield_per=500)
     )
@@ -160,7 +182,7 @@ def export_file(session: Session, out: Path, *, user: User | None = None) -> Exp
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     tmp.replace(out)
     detail = {"incidents": summary.incidents, "present": summary.present, "absent": summary.absent,
-              "disputed": summary.disputed}
+              "disputed": summary.disputed, "corrected": summary.corrected}
     if user is None:
         audit_log.record_cli(session, "export", str(out.resolve()), **detail)
     else:

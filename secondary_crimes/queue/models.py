@@ -103,8 +103,11 @@ class Incident(Base):
     rule_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     loaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Bumped by every correction (as Flag.version by every decision): a stale correction is a conflict.
+    correction_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     flags: Mapped[list[Flag]] = related(back_populates="incident", order_by="Flag.id")
+    corrections: Mapped[list[Correction]] = related(back_populates="incident", order_by="Correction.id")
 
 
 class Flag(Base):
@@ -214,6 +217,45 @@ class Claim(Base):
     user: Mapped[User] = related(foreign_keys=[user_id])
 
 
+# What an auditor can correct on an incident (corrections.py).
+CORRECTION_KINDS = ("domestic", "relationship", "reporter", "role", "offence", "wrong_span")
+
+
+class Correction(Base):
+    """An auditor's correction of the model on an incident. Never updated: a later one supersedes.
+
+    ``domestic``/``relationship``/``reporter``: ``value`` (domestic "true"/"false", "" unknown);
+    ``role``: ``person`` (index in ``people``, ``text`` their name) gets role ``value``;
+    ``offence``: ``offence`` was missed, its evidence the span ``field``/``start``/``end``/``text``;
+    ``wrong_span``: that span is not evidence of ``offence``.
+    """
+
+    __tablename__ = "corrections"
+    __table_args__ = (
+        Index("ix_corrections_incident_pk", "incident_pk"),
+        Index("ix_corrections_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str | None] = mapped_column(String(64))
+    person: Mapped[int | None] = mapped_column(Integer)
+    offence: Mapped[str | None] = mapped_column(String(64))
+    field: Mapped[str | None] = mapped_column(String(32))
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    incident_version: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    incident: Mapped[Incident] = related(back_populates="corrections")
+    user: Mapped[User] = related()
+
+
 class AuditEvent(Base):
     """Append-only: who did what, when. The database refuses updates and deletes."""
 
@@ -235,5 +277,7 @@ class AuditEvent(Base):
 
 @event.listens_for(AuditEvent, "before_update")
 @event.listens_for(AuditEvent, "before_delete")
+@event.listens_for(Correction, "before_update")
+@event.listens_for(Correction, "before_delete")
 def _append_only(mapper, connection, target) -> None:  # noqa: ARG001
-    raise PermissionError("the audit log is append-only")
+    raise PermissionError(f"{target.__tablename__} is append-only")

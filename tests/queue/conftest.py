@@ -56,7 +56,7 @@ def postgres_server() -> str:
     return PG_URL
 
 
-TABLES = ("audit_log", "claims", "reviews", "decisions", "flags", "incidents", "users")
+TABLES = ("audit_log", "claims", "corrections", "reviews", "decisions", "flags", "incidents", "users")
 
 
 @pytest.fixture(scope="session")

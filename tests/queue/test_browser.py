@@ -1,4 +1,5 @@
-"""End to end in headless Chromium: log in, claim, incident queue, highlights, keyboard decisions, dashboard, export."""
+"""End to end in headless Chromium: log in, claim, incident queue, highlights, corrections, keyboard decisions,
+dashboard, export."""
 
 from __future__ import annotations
 
@@ -83,6 +84,34 @@ def log_in(page, server: str, username: str) -> None:
     page.wait_for_url(f"{server}/queue")
 
 
+def select_text(page, box: str, phrase: str) -> None:
+    """Drag the mouse over ``phrase`` in the text box ``box``, as an auditor selects it."""
+    rects = page.evaluate(
+        """([box, phrase]) => {
+          const element = document.getElementById(box);
+          element.scrollIntoView({ block: "center" });
+          const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const at = node.data.indexOf(phrase);
+            if (at < 0) continue;
+            const range = document.createRange();
+            range.setStart(node, at);
+            range.setEnd(node, at + phrase.length);
+            const all = range.getClientRects(), first = all[0], last = all[all.length - 1];
+            return [first.left, first.top + first.height / 2, last.right, last.top + last.height / 2];
+          }
+          return null;
+        }""",
+        [box, phrase],
+    )
+    assert rects, f"{phrase!r} not in #{box}"
+    left, top, right, bottom = rects
+    page.mouse.move(left + 1, top)
+    page.mouse.down()
+    page.mouse.move(right - 1, bottom, steps=8)
+    page.mouse.up()
+
+
 def test_review_in_chromium(server: str, sqlite_url: str, chromium_path: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -151,6 +180,24 @@ def test_review_in_chromium(server: str, sqlite_url: str, chromium_path: str, tm
             OUTPUT.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(OUTPUT / "incident_page.png"), full_page=True)
 
+            # Correct the model: the relationship (the model said ex-partner) ...
+            facts = page.locator("#correct-facts")
+            facts.locator("select[name=relationship]").select_option("intimate_partner")
+            facts.locator("button[type=submit]").click()
+            expect(page.locator(".flash.ok")).to_contain_text("Corrected SC2400263: relationship is intimate partner")
+            expect(page.locator('dd[data-fact="relationship"]')).to_contain_text("intimate partner")
+            # ... and an offence it missed, its evidence selected with the mouse in the narrative.
+            select_text(page, "officer_narrative", "Redness to neck noted")
+            expect(page.locator("#selected-span")).to_have_text("Redness to neck noted")
+            missed = page.locator("#add-offence")
+            missed.locator("select[name=offence]").select_option("assault_with_injury")
+            missed.locator("button[type=submit]").click()
+            expect(page.locator(".flash.ok")).to_contain_text("missed Assault with injury (ABH or worse)")
+            added = page.locator('#officer_narrative mark[data-offences="assault_with_injury"]')
+            expect(added).to_have_text("Redness to neck noted")
+            expect(page.locator(".corrections-history li")).to_have_count(2)
+            expect(page.locator(".flag-card.selected")).to_have_attribute("data-flag", first_flag)
+
             # r selects "record" and focuses Save; Enter saves; the incident's other flag is next.
             page.keyboard.press("r")
             card = page.locator(f"#flag-{first_flag}")
@@ -189,4 +236,6 @@ def test_review_in_chromium(server: str, sqlite_url: str, chromium_path: str, tm
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["incident_id"] for r in records] == ["SC2400263"]
     gold = GoldIncident.model_validate(records[0])
-    assert gold.offences == ["non_fatal_strangulation"] and gold.missed == ["non_fatal_strangulation"]
+    assert set(gold.offences) == set(gold.missed) == {"non_fatal_strangulation", "assault_with_injury"}
+    assert gold.evidence["assault_with_injury"] == "Redness to neck noted"  # the span selected in Chromium
+    assert gold.relationship == "intimate_partner" and gold.domestic is None  # corrected, and not guessed

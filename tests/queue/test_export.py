@@ -8,12 +8,12 @@ from pathlib import Path
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from secondary_crimes.queue import auth, decisions
+from secondary_crimes.queue import auth, corrections, decisions
 from secondary_crimes.queue.cli import queue_app
 from secondary_crimes.queue.db import Database
 from secondary_crimes.queue.export import export_file
 from secondary_crimes.queue.load import load_file
-from secondary_crimes.queue.models import Flag, User
+from secondary_crimes.queue.models import Flag, Incident, User
 from secondary_crimes.records import GoldIncident
 
 SCORED_V1 = Path(__file__).parent / "data" / "scored_v1.jsonl"
@@ -161,3 +161,73 @@ def test_training_takes_the_export_over_the_corpus_on_what_auditors_decided(sqli
     }
     assert dataset.resolved == {f"{out} over {corpus}": 3}
     assert all(i.complete and i.domestic is False for i in dataset.incidents)
+
+
+def _correct(database: Database) -> None:
+    """After PLAN: alice corrects SC2400263 (facts, a role, a missed offence, a wrong span) and SC2400517."""
+    with database.session() as session:
+        user = session.get(User, 1)
+        first = session.scalar(select(Incident).where(Incident.incident_id == "SC2400263"))
+        start = first.officer_narrative.index("Redness to neck noted")
+        corrections.correct_facts(session, user, first, version=0, note="his partner, a neighbour rang",
+                                  values={"relationship": "intimate_partner", "reporter": "third_party_public"})
+        corrections.correct_role(session, user, first, version=1, person=1, role="witness")
+        corrections.add_offence(session, user, first, version=2, offence="assault_with_injury",
+                                field_name="officer_narrative", start=start, end=start + 21, note="redness")
+        corrections.mark_wrong(session, user, first, version=3, offence="common_assault", field_name="call_log",
+                               start=73, end=97)
+        # an incident nobody decided (its flag needs more information): corrected only
+        school = session.scalar(select(Incident).where(Incident.incident_id == "SC2400517"))
+        corrections.correct_facts(session, user, school, version=0, values={"domestic": "false"})
+
+
+def test_export_hands_the_auditors_corrections_to_training(database: Database, tmp_path: Path) -> None:
+    _decide(database, PLAN)
+    _correct(database)
+    out = tmp_path / "labels.jsonl"
+    summary = _export(database, out)
+    assert (summary.incidents, summary.present, summary.absent, summary.corrected) == (4, 4, 1, 2)
+    records = _records(out)
+    first = records["SC2400263"]
+    assert "domestic" not in first  # not corrected: the model's call is not a label
+    assert (first["relationship"], first["reporter"]) == ("intimate_partner", "third_party_public")
+    assert first["offences"] == ["assault_with_injury", "non_fatal_strangulation"]
+    assert first["missed"] == first["offences"]
+    assert set(first["known_offences"]) == {"assault_with_injury", "common_assault", "non_fatal_strangulation"}
+    assert first["evidence"]["assault_with_injury"] == "Redness to neck noted"  # the span the auditor chose
+    assert "assault_with_injury missed by the model: redness" in first["rationale"]
+    assert first["wrong_evidence"] == [{"offence": "common_assault", "field": "call_log", "start": 73, "end": 97,
+                                        "text": "pushed her into the wall"}]
+    assert first["roles"] == [{"person": 1, "text": "Jason PLATT", "role": "witness"}]
+    school = records["SC2400517"]  # only a fact corrected: no offence decided
+    assert (school["domestic"], school["offences"], school["known_offences"]) == (False, [], [])
+    assert "relationship" not in school and "reporter" not in school
+    for record in records.values():
+        GoldIncident.model_validate(record)
+
+
+def test_training_takes_the_auditors_corrections(sqlite_url: str, tmp_path: Path) -> None:
+    from secondary_crimes.training_data import DataConfig, assemble
+
+    database = Database(sqlite_url)
+    try:
+        _decide(database, PLAN)
+        _correct(database)
+        out = tmp_path / "labels.jsonl"
+        _export(database, out)
+    finally:
+        database.dispose()
+    rows = []
+    for line in SCORED_V1.read_text(encoding="utf-8").splitlines():
+        scored = json.loads(line)
+        rows.append({"incident_id": scored["incident_id"], **scored["incident"], "offences": ["criminal_damage"],
+                     "missed": [], "domestic": True, "relationship": "ex_partner", "reporter": "victim"})
+    corpus = tmp_path / "force.jsonl"
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    dataset = assemble(DataConfig(corpus=[str(corpus)], sample=[], extra=[str(out)], synthetic_n=0))
+    by_id = {i.incident_id: i for i in dataset.incidents}
+    first = by_id["SC2400263"]
+    assert (first.domestic, first.relationship, first.reporter) == (True, "intimate_partner", "third_party_public")
+    assert set(first.offences) == {"assault_with_injury", "non_fatal_strangulation", "criminal_damage"}
+    assert first.evidence["assault_with_injury"] == "Redness to neck noted"
+    assert (by_id["SC2400517"].domestic, by_id["SC2400517"].relationship) == (False, "ex_partner")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from starlette.responses import RedirectResponse, Response
 
-from secondary_crimes.queue import audit_log, claims, decisions
+from secondary_crimes.queue import audit_log, claims, corrections, decisions
 from secondary_crimes.queue.deps import (
     CSRF_FAILED,
     CsrfPassed,
@@ -25,18 +25,22 @@ from secondary_crimes.queue.deps import (
 )
 from secondary_crimes.queue.display import describe
 from secondary_crimes.queue.highlight import highlight, locate
-from secondary_crimes.queue.models import Decision, Flag, Incident, User
+from secondary_crimes.queue.models import Correction, Decision, Flag, Incident, User
 from secondary_crimes.records import TEXT_FIELDS
 from secondary_crimes.taxonomy import load_taxonomy
 
 router = APIRouter()
 
 
-def _load_incident(db: Session, incident_id: str) -> Incident:
+def load_incident(db: Session, incident_id: str) -> Incident:
+    """The incident with its flags, decisions and corrections (404 if there is none)."""
     incident = db.scalar(
         select(Incident)
         .where(Incident.incident_id == incident_id)
-        .options(selectinload(Incident.flags).selectinload(Flag.decisions).selectinload(Decision.user))
+        .options(
+            selectinload(Incident.flags).selectinload(Flag.decisions).selectinload(Decision.user),
+            selectinload(Incident.corrections).selectinload(Correction.user),
+        )
     )
     if incident is None:
         raise HTTPException(status_code=404, detail=f"no incident {incident_id}")
@@ -47,6 +51,8 @@ def _texts(incident: Incident) -> dict[str, object]:
     """Each text field highlighted with the evidence of every scored and flagged offence."""
     entries = [(flag.offence, flag.evidence) for flag in incident.flags if flag.active]
     entries += [(entry.get("offence"), entry.get("evidence") or []) for entry in incident.scored_offences]
+    entries += [(c.offence, [{"field": c.field, "start": c.start, "end": c.end, "text": c.text}])
+                for c in corrections.effective(incident).added.values()]  # the auditors' added offences
     out = {}
     for field in TEXT_FIELDS:
         text = getattr(incident, field) or ""
@@ -100,14 +106,28 @@ def _incident_page(
         evidence_offences=evidence_offences,
         labels=load_taxonomy().labels,
         hold=claims.holds(db, [incident.id]).get(incident.id),
+        corrected=corrections.effective(incident),
+        fact_choices=corrections.facts_choices(),
+        person_roles=corrections.PERSON_ROLES,
+        model_spans=corrections.model_spans(incident),
+        describe_correction=corrections.describe,
     )
+
+
+def incident_page_for(
+    request: Request, db: Session, user: User, incident: Incident, *, back: str, status_code: int = 200,
+    conflict: str | None = None, error: str | None = None,
+) -> Response:
+    """The incident page (for the corrections' routes: no flag selected, no draft)."""
+    return _incident_page(request, db, user, incident, selected=None, back=back, status_code=status_code,
+                          conflict=conflict, error=error)
 
 
 @router.get("/incidents/{incident_id:path}")  # an id may hold a "/" (sent as %2F)
 def incident_page(
     request: Request, db: DbSession, user: Viewer, incident_id: str, flag: int | None = None, back: str = "/queue"
 ) -> Response:
-    incident = _load_incident(db, incident_id)
+    incident = load_incident(db, incident_id)
     return _incident_page(request, db, user, incident, selected=flag, back=safe_next(back, prefix="/queue"))
 
 
@@ -141,7 +161,7 @@ def _not_saved(request: Request, db: Session, user: User | None, draft: Draft, b
         request,
         db,
         user,
-        _load_incident(db, flag.incident.incident_id),
+        load_incident(db, flag.incident.incident_id),
         selected=draft.flag_id,
         back=back,
         status_code=403,
@@ -191,7 +211,7 @@ def decide(
         db.rollback()
         audit_log.record(db, user, "decide_conflict", f"flag:{flag_id}", version=version, decision=action)
         db.commit()
-        incident = _load_incident(db, conflict.flag.incident.incident_id)
+        incident = load_incident(db, conflict.flag.incident.incident_id)
         return _incident_page(
             request,
             db,
@@ -210,7 +230,7 @@ def decide(
         flag = db.get(Flag, flag_id)
         if flag is None:
             raise HTTPException(status_code=404, detail=f"no flag {flag_id}") from None
-        incident = _load_incident(db, flag.incident.incident_id)
+        incident = load_incident(db, flag.incident.incident_id)
         return _incident_page(
             request, db, user, incident, selected=flag_id, back=back, status_code=400, error=str(error), draft=draft
         )

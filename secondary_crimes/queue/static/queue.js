@@ -1,5 +1,6 @@
 // Keyboard shortcuts for the review queue. j/k move, Enter/o open, r/n/m decide,
-// Ctrl+Enter submit, u back to the queue, ? help. No build step, no dependencies.
+// Ctrl+Enter submit, u back to the queue, ? help; selected text -> a missed offence's evidence.
+// No build step, no dependencies.
 (function () {
   "use strict";
   function typing(el) {
@@ -71,6 +72,31 @@
       case "u": { const back = document.getElementById("back"); if (back) window.location = back.href; break; }
       default: return;
     }
+  });
+  // A missed offence's evidence: text selected in the call log or narrative fills the form's
+  // field and offsets (in code points, as the server counts; it checks them against the text).
+  function selectedSpan() {
+    const sel = window.getSelection();
+    if (!sel || !sel.rangeCount || sel.isCollapsed) return null;
+    const range = sel.getRangeAt(0);
+    const node = range.commonAncestorContainer;
+    const box = (node.nodeType === 1 ? node : node.parentElement).closest(".text[id]");
+    if (!box || !box.contains(range.endContainer)) return null;
+    const before = document.createRange();
+    before.selectNodeContents(box);
+    before.setEnd(range.startContainer, range.startOffset);
+    const start = Array.from(before.toString()).length;
+    const text = range.toString();
+    return { field: box.id, start: start, end: start + Array.from(text).length, text: text };
+  }
+  document.addEventListener("selectionchange", function () {
+    const form = document.getElementById("add-offence");
+    const span = form && selectedSpan();
+    if (!span) return;
+    form.querySelector("#span-field").value = span.field;
+    form.querySelector("#span-start").value = span.start;
+    form.querySelector("#span-end").value = span.end;
+    document.getElementById("selected-span").textContent = span.text;
   });
   // Start on the first row / the selected flag so j/k and Enter work at once.
   document.addEventListener("DOMContentLoaded", function () {
