@@ -25,6 +25,7 @@ class Taxonomy:
     offences: dict[str, Offence]
     relationships: tuple[str, ...]
     reporters: tuple[str, ...]
+    domestic_relationships: frozenset[str]
 
     @property
     def labels(self) -> list[str]:
@@ -60,7 +61,11 @@ def load_taxonomy() -> Taxonomy:
         unknown = set(offence.covers) - set(offences)
         if unknown:
             raise ValueError(f"offences.yaml: {offence.label} covers unknown labels {sorted(unknown)}")
-    return Taxonomy(offences, tuple(raw["relationships"]), tuple(raw["reporters"]))
+    domestic = frozenset(raw["domestic_relationships"])
+    if not domestic <= set(raw["relationships"]):
+        unknown_relationships = sorted(domestic - set(raw["relationships"]))
+        raise ValueError(f"offences.yaml: unknown domestic relationships {unknown_relationships}")
+    return Taxonomy(offences, tuple(raw["relationships"]), tuple(raw["reporters"]), domestic)
 
 
 LABELS: list[str] = load_taxonomy().labels

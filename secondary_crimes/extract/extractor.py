@@ -23,10 +23,12 @@ from spacy.tokens import Span as SpacySpan
 from secondary_crimes.extract.components import ROLE_PRIORITY, possessive_relationship, read_kinds
 from secondary_crimes.extract.types import Extraction, Indicator, Person, Span
 from secondary_crimes.records import TEXT_FIELDS, Incident
+from secondary_crimes.taxonomy import load_taxonomy
 
-RELATIONSHIPS = ("intimate_partner", "ex_partner", "family", "acquaintance", "neighbour", "stranger", "none")
-REPORTERS = ("victim", "third_party_professional", "third_party_public", "witness", "police_observed", "anonymous")
-DOMESTIC_RELATIONSHIPS = {"intimate_partner", "ex_partner", "family"}
+# The vocabularies are the taxonomy's (resources/offences.yaml): one definition each.
+RELATIONSHIPS = load_taxonomy().relationships
+REPORTERS = load_taxonomy().reporters
+DOMESTIC_RELATIONSHIPS = load_taxonomy().domestic_relationships
 # Reporter cues in the opening of the call log, strongest first: the first cue class found wins.
 REPORTER_PRIORITY = ("anonymous", "police_observed", "third_party_professional", "witness", "third_party_public")
 CHILD_VICTIM_KINDS = {"child_neglect", "child_harm"}
