@@ -314,7 +314,6 @@ def make_context(nlp: Language, name: str, spans_key: str, rules: str, kinds: st
 
 SUBJECT_PRONOUNS = {"he": "m", "she": "f"}
 OBJECT_PRONOUNS = {"him": "m", "her": "f", "me": "reporter", "i": "reporter"}
-PERSON_ROLES = ("victim", "suspect", "reporter", "witness", "child")
 # Roles a mention can carry, strongest first (one person called "OP" and "her ex" is the suspect).
 ROLE_PRIORITY = ("suspect", "victim", "reporter", "witness", "child")
 # NER labels that are never part of a name (numbers, dates, money...).

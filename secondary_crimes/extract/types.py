@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+# The roles a person in an incident can have (plain data: the web app reads it without spaCy).
+PERSON_ROLES = ("victim", "suspect", "reporter", "witness", "child")
+
 
 @dataclass(frozen=True)
 class Span:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from secondary_crimes.extract.types import PERSON_ROLES as EXTRACTED_ROLES
 from secondary_crimes.queue import audit_log
 from secondary_crimes.queue.display import london, offence_name
 from secondary_crimes.queue.highlight import locate
@@ -21,9 +22,8 @@ from secondary_crimes.records import TEXT_FIELDS
 from secondary_crimes.taxonomy import load_taxonomy
 
 MAX_NOTE = 4000
-# The extractor's person roles (extract.components.PERSON_ROLES) and its fallback "other"; kept
-# here so the web app does not import spaCy (a test checks they agree).
-PERSON_ROLES = ("victim", "suspect", "reporter", "witness", "child", "other")
+# The extractor's person roles and its fallback "other" (extract.types holds no spaCy).
+PERSON_ROLES = (*EXTRACTED_ROLES, "other")
 FACTS = ("domestic", "relationship", "reporter")
 DOMESTIC = {"true": True, "false": False, "": None}
 

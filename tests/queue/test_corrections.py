@@ -155,6 +155,8 @@ def test_corrections_are_append_only_in_the_database(app, alice) -> None:
 
 
 def test_the_role_choices_are_the_extractors() -> None:
-    from secondary_crimes.extract.components import PERSON_ROLES
+    from secondary_crimes.extract.components import ROLE_PRIORITY
+    from secondary_crimes.extract.types import PERSON_ROLES
 
+    assert set(ROLE_PRIORITY) == set(PERSON_ROLES)  # every role the extractor gives is offered
     assert (*PERSON_ROLES, "other") == corrections.PERSON_ROLES
