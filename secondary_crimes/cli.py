@@ -51,7 +51,7 @@ def _one_line_errors(command: Callable[..., None]) -> Callable[..., None]:
             raise
         except (ScoreError, OSError, ValueError) as error:
             raise _fail(error_line(error)) from None
-        except Exception as error:  # noqa: BLE001 - e.g. a model file that does not unpickle
+        except Exception as error:
             named = ", ".join(f"{key} {kwargs[key]}" for key in ("input", "model", "out") if kwargs.get(key))
             raise _fail(f"{brief(error)} ({named})") from None
 
@@ -70,7 +70,7 @@ def _load_model(model: str | None, trust: bool):
         target = str(model or get_settings()["default_model"])
         message = " ".join(str(error).split())
         raise _fail(message if target in message else f"{target}: cannot load the model: {message}") from None
-    except Exception as error:  # noqa: BLE001 - e.g. a model.joblib that does not unpickle
+    except Exception as error:
         raise _fail(f"{model or get_settings()['default_model']}: cannot load the model: {brief(error)}") from None
 
 

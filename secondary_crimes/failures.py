@@ -78,7 +78,7 @@ def exit_on_error(main: Callable[..., int]) -> Callable[..., int]:
             return main(*args, **kwargs)
         except (ScoreError, OSError, ValueError) as error:
             print(f"error: {error_line(error)}", file=sys.stderr)
-        except Exception as error:  # noqa: BLE001 - e.g. a model file that does not unpickle
+        except Exception as error:
             print(f"error: {brief(error)}", file=sys.stderr)
         return 2
 

@@ -11,10 +11,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_curve
 
 
 def annotate_counts(ax, grid: np.ndarray, fontsize: int = 8) -> None:
@@ -26,7 +26,7 @@ def annotate_counts(ax, grid: np.ndarray, fontsize: int = 8) -> None:
                         color="white" if grid[i, k] > grid.max() / 2 else "black")
 
 
-def pr_curves(Y: np.ndarray, proba: np.ndarray, labels: Sequence[str], title: str = "") -> Figure:  # noqa: N803
+def pr_curves(Y: np.ndarray, proba: np.ndarray, labels: Sequence[str], title: str = "") -> Figure:
     """One precision-recall panel per offence (AP and positives in the panel title)."""
     columns = 5
     rows = int(np.ceil(len(labels) / columns))
@@ -56,7 +56,7 @@ def pr_curves(Y: np.ndarray, proba: np.ndarray, labels: Sequence[str], title: st
     return fig
 
 
-def calibration_plot(Y: np.ndarray, proba: np.ndarray, bins: int = 10, title: str = "") -> Figure:  # noqa: N803
+def calibration_plot(Y: np.ndarray, proba: np.ndarray, bins: int = 10, title: str = "") -> Figure:
     """Reliability diagram over every (incident, offence) pair, with how many fall in each bin."""
     y = np.asarray(Y).ravel().astype(float)
     p = np.asarray(proba).ravel()

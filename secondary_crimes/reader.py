@@ -184,7 +184,7 @@ def _parquet_rows(path: Path, batch_size: int = 2048) -> Iterator[RawRow]:
 def _parquet_row(batch: Any, index: int) -> dict[str, Any] | Exception:
     try:
         return batch.slice(index, 1).to_pylist()[0]
-    except Exception as error:  # noqa: BLE001 - the row is rejected with it
+    except Exception as error:
         return error
 
 
@@ -211,7 +211,7 @@ def validate_fields(fields: dict[str, Any], *, source: str, line: int,
         return model.model_validate(fields)
     except ValidationError as error:
         return rejects_from_error(error, source=source, line=line, incident_id=incident_id)
-    except Exception as error:  # noqa: BLE001 - a value the contract did not foresee costs only its record
+    except Exception as error:
         return [Reject(source=source, line=line, incident_id=incident_id, field="(record)",
                        reason=f"could not be validated: {brief(error)}")]
 

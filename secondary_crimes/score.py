@@ -116,7 +116,7 @@ def score_lines(incidents: list[Incident], bundle: ModelBundle) -> list[Scored |
         return [Scored(record, record_line(record)) for record in score_incidents(incidents, bundle)]
     except (OSError, MemoryError):
         raise
-    except Exception as error:  # noqa: BLE001 - found out below which incident causes it
+    except Exception as error:
         if len(incidents) == 1:
             return [f"could not be scored: {brief(error)}"]
     return [result for incident in incidents for result in score_lines([incident], bundle)]
@@ -181,7 +181,7 @@ def estimate_records(path: Path, newlines: int) -> int | None:
 
         try:
             return pq.ParquetFile(path).metadata.num_rows
-        except Exception:  # noqa: BLE001 - unreadable: the reader says so, with the file's name
+        except Exception:
             return None
     if kind == "csv":
         return max(newlines - 1, 0)  # less the header; quoted line breaks make it an overestimate

@@ -67,7 +67,7 @@ class SentenceExamples:
         return [unit.text for unit in self.units]
 
 
-def sentence_examples(incidents: Sequence[Incident], Y: np.ndarray, *, max_words: int = 40,  # noqa: N803
+def sentence_examples(incidents: Sequence[Incident], Y: np.ndarray, *, max_words: int = 40,
                       overlap: int = 10) -> SentenceExamples:
     """Unit targets for incidents with incident-level labels ``Y`` (columns in ``LABELS`` order);
     the quotes come from each incident's ``evidence`` (absent on unlabelled incidents)."""

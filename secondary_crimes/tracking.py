@@ -200,7 +200,7 @@ def evaluate_bundle(bundle: ModelBundle, incidents: list[GoldIncident]) -> dict[
 
         full = evaluate(incidents, records)
         report["project_report"] = format_report(full)
-    except Exception as error:  # noqa: BLE001 - optional: our own table above is always logged
+    except Exception as error:
         log.info("secondary_crimes.evaluate not used: %s", error)
     return report
 

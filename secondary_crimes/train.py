@@ -55,7 +55,7 @@ class TrainConfig:
         return cls(data=data, **raw)
 
 
-def out_of_fold_proba(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,  # noqa: N803
+def out_of_fold_proba(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,
                       weights: np.ndarray | None = None) -> np.ndarray:
     """Each incident's probabilities from a model that did not see it."""
     proba = np.zeros(Y.shape, dtype=float)
@@ -68,7 +68,7 @@ def out_of_fold_proba(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,
     return proba
 
 
-def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,  # noqa: N803
+def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,
                 weights: np.ndarray | None = None):
     """One fit on all but a seeded holdout; thresholds on the holdout's probabilities."""
     from sklearn.model_selection import train_test_split
@@ -88,7 +88,7 @@ def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,  # no
 
 def fit_bundle(config: TrainConfig, dataset: Dataset) -> ModelBundle:
     """Choose thresholds on held-out probabilities (``threshold_strategy``), then the final fit."""
-    X, Y, weights, groups = dataset.incidents, dataset.Y, dataset.weights, dataset.groups  # noqa: N806
+    X, Y, weights, groups = dataset.incidents, dataset.Y, dataset.weights, dataset.groups
     log.info("training %s on %d incidents from %s", config.kind, len(X), dataset.sources)
     for line in dataset.summary():
         log.info("training data: %s", line)

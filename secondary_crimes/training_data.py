@@ -84,7 +84,7 @@ class Dataset:
         return list(dict.fromkeys(g for g in self.groups if g.startswith(CORPUS_GROUP)))
 
     @property
-    def Y(self) -> np.ndarray:  # noqa: N802
+    def Y(self) -> np.ndarray:
         return label_matrix(self.incidents)
 
     def content_hash(self) -> str:
@@ -118,7 +118,7 @@ def content_hash(incidents: Sequence[GoldIncident]) -> str:
 
 def label_matrix(incidents: list[GoldIncident], attribute: str = "offences") -> np.ndarray:
     """Binary matrix (n x labels) of a gold list attribute."""
-    Y = np.zeros((len(incidents), len(LABELS)), dtype=int)  # noqa: N806
+    Y = np.zeros((len(incidents), len(LABELS)), dtype=int)
     index = {label: j for j, label in enumerate(LABELS)}
     for i, incident in enumerate(incidents):
         for label in getattr(incident, attribute) or []:

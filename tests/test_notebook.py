@@ -60,7 +60,7 @@ def _run(tmp_path: Path, monkeypatch, experiment: str | None) -> str:
     namespace: dict = {}
     with contextlib.redirect_stdout(out):
         for code in _code():
-            exec(compile(code, str(NOTEBOOK), "exec"), namespace)  # noqa: S102 - our own notebook
+            exec(compile(code, str(NOTEBOOK), "exec"), namespace)
     return out.getvalue()
 
 

@@ -12,13 +12,13 @@ import yaml
 pytest.importorskip("mlflow")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-from typer.testing import CliRunner  # noqa: E402
+from typer.testing import CliRunner
 
-from secondary_crimes import tracking  # noqa: E402
-from secondary_crimes.cli import app  # noqa: E402
-from secondary_crimes.promotion import KEY_METRICS, TEST_SPLIT_TAG, PromotionRefused  # noqa: E402
-from secondary_crimes.train import TrainConfig  # noqa: E402
-from secondary_crimes.training_data import content_hash  # noqa: E402
+from secondary_crimes import tracking
+from secondary_crimes.cli import app
+from secondary_crimes.promotion import KEY_METRICS, TEST_SPLIT_TAG, PromotionRefused
+from secondary_crimes.train import TrainConfig
+from secondary_crimes.training_data import content_hash
 
 NAME = "secondary-crimes-promote-test"
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("mlflow")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-from secondary_crimes import run_inputs, tracking  # noqa: E402
-from secondary_crimes.training_data import Dataset, content_hash, synthetic  # noqa: E402
+from secondary_crimes import run_inputs, tracking
+from secondary_crimes.training_data import Dataset, content_hash, synthetic
 
 EXPORT = {
     "incident_id": "SMP-24-0001", "reported_at": "2024-02-03T23:41:00", "closed_at": "2024-02-04T02:15:00",

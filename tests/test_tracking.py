@@ -17,10 +17,10 @@ pytest.importorskip("torch")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-from secondary_crimes import tracking  # noqa: E402
-from secondary_crimes.classify.bundle import load_bundle  # noqa: E402
-from secondary_crimes.tracking import pseudonymise, pseudonymise_incident  # noqa: E402
-from secondary_crimes.training_data import synthetic  # noqa: E402
+from secondary_crimes import tracking
+from secondary_crimes.classify.bundle import load_bundle
+from secondary_crimes.tracking import pseudonymise, pseudonymise_incident
+from secondary_crimes.training_data import synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "secondary-crimes-tiny"

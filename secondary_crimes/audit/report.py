@@ -14,10 +14,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from secondary_crimes.audit.estimate import (  # noqa: E402
+from secondary_crimes.audit.estimate import (
     CONFIDENCE,
     binned_rates,
     estimate_audit,
@@ -25,11 +25,11 @@ from secondary_crimes.audit.estimate import (  # noqa: E402
     quantile_edges,
     wilson,
 )
-from secondary_crimes.audit.sampling import Sample  # noqa: E402
-from secondary_crimes.audit.types import AuditDecision  # noqa: E402
-from secondary_crimes.plots import annotate_counts  # noqa: E402
-from secondary_crimes.recording_rules import RULES  # noqa: E402
-from secondary_crimes.taxonomy import load_taxonomy  # noqa: E402
+from secondary_crimes.audit.sampling import Sample
+from secondary_crimes.audit.types import AuditDecision
+from secondary_crimes.plots import annotate_counts
+from secondary_crimes.recording_rules import RULES
+from secondary_crimes.taxonomy import load_taxonomy
 
 GROUP_NAMES = {
     "violence_against_the_person": "Violence against the person",
@@ -163,7 +163,7 @@ def _safe_url(url: str | None) -> str | None:
         from sqlalchemy.engine import make_url
 
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - never leak a password because a URL did not parse
+    except Exception:
         return "(database)"
 
 

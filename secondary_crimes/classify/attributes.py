@@ -54,7 +54,7 @@ def rule_features(extractions: Sequence[Extraction]) -> np.ndarray:
 class AttributeModel:
     """Learned relationship, reporter and domestic calls; see the module docstring."""
 
-    def __init__(self, C: float = 2.0, max_features: int = 20000, rule_weight: float = 1.0,  # noqa: N803
+    def __init__(self, C: float = 2.0, max_features: int = 20000, rule_weight: float = 1.0,
                  min_rows: int = 20):
         self.C = C
         self.max_features = max_features

@@ -50,14 +50,14 @@ class OffenceModel(BaseEstimator):
     # How many sentences to keep as evidence for one offence.
     max_evidence: int = 3
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,
             groups: Sequence[str] | None = None) -> OffenceModel:
         raise NotImplementedError
 
-    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:
         raise NotImplementedError
 
-    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
+    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:
         """Probabilities and sentence-level evidence for offences at or above ``thresholds``."""
         proba = self.predict_proba(X)
         out = [Analysis(probabilities=row) for row in proba]

@@ -39,12 +39,12 @@ class BaselineModel(OffenceModel):
 
     kind = "baseline"
 
-    def __init__(self, C: float = 4.0, max_features: int = 50000, calibration: str = "sigmoid"):  # noqa: N803
+    def __init__(self, C: float = 4.0, max_features: int = 50000, calibration: str = "sigmoid"):
         self.C = C
         self.max_features = max_features
         self.calibration = calibration
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,
             groups: Sequence[str] | None = None) -> BaselineModel:
         self.features_ = text_features(self.max_features)
         features = self.features_.fit_transform(X)
@@ -53,7 +53,7 @@ class BaselineModel(OffenceModel):
         self.classifier_.fit(features, Y, sample_weight=sample_weight)
         return self
 
-    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:
         if not len(X):
             return np.zeros((0, len(self.labels)))
         return self.classifier_.predict_proba(self.features_.transform(X))

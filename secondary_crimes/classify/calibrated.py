@@ -15,7 +15,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
 
-def linear_classifier(C: float = 4.0) -> LogisticRegression:  # noqa: N803
+def linear_classifier(C: float = 4.0) -> LogisticRegression:
     """Balanced logistic regression solved in the dual: fast when features outnumber incidents."""
     return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", dual=True, max_iter=5000)
 
@@ -33,10 +33,10 @@ class PerLabelCalibrated(BaseEstimator, ClassifierMixin):
             return self.estimator
         return linear_classifier()
 
-    def fit(self, X, Y, sample_weight=None):  # noqa: N803
+    def fit(self, X, Y, sample_weight=None):
         """Fit one calibrated model per column; ``sample_weight`` weights incidents in both the
         classifier and its calibration."""
-        Y = np.asarray(Y)  # noqa: N806
+        Y = np.asarray(Y)
         self.models_: list = []
         for j in range(Y.shape[1]):
             y = Y[:, j]
@@ -52,7 +52,7 @@ class PerLabelCalibrated(BaseEstimator, ClassifierMixin):
                 self.models_.append(float(positives > 0))
         return self
 
-    def predict_proba(self, X) -> np.ndarray:  # noqa: N803
+    def predict_proba(self, X) -> np.ndarray:
         n = X.shape[0] if sparse.issparse(X) or hasattr(X, "shape") else len(X)
         columns = []
         for model in self.models_:

@@ -53,7 +53,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _pooled_ap(Y: np.ndarray, proba: np.ndarray) -> float:  # noqa: N803
+def _pooled_ap(Y: np.ndarray, proba: np.ndarray) -> float:
     from sklearn.metrics import average_precision_score
 
     y = np.asarray(Y).ravel()
@@ -65,11 +65,11 @@ def _pooled_ap(Y: np.ndarray, proba: np.ndarray) -> float:  # noqa: N803
 class _Stack:
     """Per-offence logistic regression over member logits; the average where a label can't support it."""
 
-    def __init__(self, min_positives: int = 3, C: float = 1.0):  # noqa: N803
+    def __init__(self, min_positives: int = 3, C: float = 1.0):
         self.min_positives = min_positives
         self.C = C
 
-    def fit(self, member_proba: list[np.ndarray], Y: np.ndarray) -> _Stack:  # noqa: N803
+    def fit(self, member_proba: list[np.ndarray], Y: np.ndarray) -> _Stack:
         from sklearn.linear_model import LogisticRegression
 
         self.models_: list = []
@@ -145,9 +145,9 @@ class EnsembleModel(OffenceModel):
     def _average(self, member_proba: list[np.ndarray]) -> np.ndarray:
         return np.tensordot(self._weights(), np.stack(member_proba), axes=1)
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,
             groups: Sequence[str] | None = None) -> EnsembleModel:
-        X, Y = list(X), np.asarray(Y)  # noqa: N806
+        X, Y = list(X), np.asarray(Y)
         if self.method not in ("average", "stacking", "select", "source_stack"):
             raise ValueError(f"method must be average, stacking, select or source_stack, not {self.method!r}")
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -173,7 +173,7 @@ class EnsembleModel(OffenceModel):
                        sample_weight=None if weights is None else weights[fit_index])
         selection = [X[i] for i in sel_index]
         member_proba = [member.predict_proba(selection) for member in self.members_]
-        Y_sel = Y[sel_index]  # noqa: N806
+        Y_sel = Y[sel_index]
         self.stack_ = _Stack(self.min_positives).fit(member_proba, Y_sel)
         if self.method == "stacking":
             self.chosen_ = "stacking"
@@ -194,7 +194,7 @@ class EnsembleModel(OffenceModel):
                 self.members_[k].fit(X, Y, sample_weight=weights)
         return self
 
-    def _fit_source_stack(self, X: list[Incident], Y: np.ndarray, weights: np.ndarray | None,  # noqa: N803
+    def _fit_source_stack(self, X: list[Incident], Y: np.ndarray, weights: np.ndarray | None,
                           groups: list[str]) -> EnsembleModel:
         """Members' out-of-source probabilities -> a LogitStack; cross-fitted ``oof_proba_``; members on all."""
         held = [out_of_source_proba(m["kind"], m.get("params") or {}, X, Y, weights, groups, self.source_folds)
@@ -222,7 +222,7 @@ class EnsembleModel(OffenceModel):
             self.selection_scores_[f"weight:{name}"] = float(weight)
         return self
 
-    def _stack_extra(self, X: Sequence[Incident]) -> np.ndarray | None:  # noqa: N803
+    def _stack_extra(self, X: Sequence[Incident]) -> np.ndarray | None:
         """Incident-level stack features from the extraction (``stack_features``: attribute names,
         e.g. ``contrary_evidence``); None when there are none. Cached: the hybrid member's
         extraction of the same incidents is reused."""
@@ -240,7 +240,7 @@ class EnsembleModel(OffenceModel):
         return list(range(len(self.members_)))
 
     # ----------------------------------------------------------------- predicting
-    def _combine(self, member_proba: list[np.ndarray], X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
+    def _combine(self, member_proba: list[np.ndarray], X: Sequence[Incident]) -> np.ndarray:
         if self.chosen_ == "average":
             return self._average(member_proba)
         if self.chosen_ == "source_stack":
@@ -249,12 +249,12 @@ class EnsembleModel(OffenceModel):
             return self.stack_.predict_proba(member_proba)
         return member_proba[int(self.chosen_.split(":")[0].removeprefix("member"))]
 
-    def _member_proba(self, X: Sequence[Incident]) -> list[np.ndarray | None]:  # noqa: N803
+    def _member_proba(self, X: Sequence[Incident]) -> list[np.ndarray | None]:
         """Each member's probabilities, computed only for members the chosen combination uses."""
         used = set(self._used_members())
         return [member.predict_proba(X) if k in used else None for k, member in enumerate(self.members_)]
 
-    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:
         if not len(X):
             return np.zeros((0, len(self.labels)))
         return self._combine(self._member_proba(X), X)
@@ -273,9 +273,9 @@ class EnsembleModel(OffenceModel):
         """The member asked for the evidence of the combined flags."""
         return self._preferred(getattr(self, "evidence_with", None), _EVIDENCE_PREFERENCE, self.explainer_index())
 
-    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
+    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:
         """Combined probabilities; the explaining member's attributes and evidence for combined flags."""
-        X = list(X)  # noqa: N806
+        X = list(X)
         if not X:
             return []
         e = self.explainer_index()

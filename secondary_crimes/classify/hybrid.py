@@ -52,7 +52,7 @@ def indicator_features(extractions: Sequence[Extraction]) -> np.ndarray:
     """Dense (n x features) matrix of the extraction, in ``indicator_feature_names`` order."""
     names = indicator_feature_names()
     index = {name: j for j, name in enumerate(names)}
-    X = np.zeros((len(extractions), len(names)))  # noqa: N806
+    X = np.zeros((len(extractions), len(names)))
     for i, extraction in enumerate(extractions):
         counts = np.zeros(len(names))
         contact = 0.0
@@ -89,7 +89,7 @@ class HybridModel(OffenceModel):
         self,
         C: float = 4.0,
         max_features: int = 50000,
-        calibration: str = "sigmoid",  # noqa: N803
+        calibration: str = "sigmoid",
         indicator_weight: float = 1.0,
         use_text: bool = True,
         context_damping: float = 1.0,
@@ -122,10 +122,10 @@ class HybridModel(OffenceModel):
         state.pop("_extractor", None)  # holds the spaCy pipeline: rebuilt lazily after loading
         return state
 
-    def extract(self, X: Sequence[Incident]) -> list[Extraction]:  # noqa: N803
+    def extract(self, X: Sequence[Incident]) -> list[Extraction]:
         return self.extractor.extract(list(X))
 
-    def _matrix(self, X: Sequence[Incident], extractions: list[Extraction], *, fit: bool = False):  # noqa: N803
+    def _matrix(self, X: Sequence[Incident], extractions: list[Extraction], *, fit: bool = False):
         dense = indicator_features(extractions) * self.indicator_weight
         parts = [sparse.csr_matrix(dense)]
         if self.use_text:
@@ -135,9 +135,9 @@ class HybridModel(OffenceModel):
 
     # -- the contract -------------------------------------------------------------------
 
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,
             groups: Sequence[str] | None = None) -> HybridModel:
-        X = list(X)  # noqa: N806
+        X = list(X)
         extractions = self.extract(X)
         self.features_ = text_features(self.max_features) if self.use_text else None
         features = self._matrix(X, extractions, fit=True)
@@ -152,7 +152,7 @@ class HybridModel(OffenceModel):
             raise ValueError(f"attribute_model must be 'rules' or 'learned', not {self.attribute_model!r}")
         return self
 
-    def _proba(self, X: Sequence[Incident], extractions: list[Extraction]) -> np.ndarray:  # noqa: N803
+    def _proba(self, X: Sequence[Incident], extractions: list[Extraction]) -> np.ndarray:
         proba = self.classifier_.predict_proba(self._matrix(X, extractions))
         if self.context_damping < 1.0:
             proba = proba.copy()
@@ -163,13 +163,13 @@ class HybridModel(OffenceModel):
                         proba[i, j] *= self.context_damping
         return proba
 
-    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
-        X = list(X)  # noqa: N806
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:
+        X = list(X)
         if not X:
             return np.zeros((0, len(self.labels)))
         return self._proba(X, self.extract(X))
 
-    def attributes(self, X: Sequence[Incident], extractions: Sequence[Extraction]  # noqa: N803
+    def attributes(self, X: Sequence[Incident], extractions: Sequence[Extraction]
                    ) -> list[tuple[str | None, str | None, bool | None]]:
         """(relationship, reporter, domestic) per incident: the learned model's, or the rules'."""
         learned = getattr(self, "attributes_", None)
@@ -177,8 +177,8 @@ class HybridModel(OffenceModel):
             return learned.predict(X, extractions)
         return [(e.relationship, e.reporter, e.domestic) for e in extractions]
 
-    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
-        X = list(X)  # noqa: N806
+    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:
+        X = list(X)
         if not X:
             return []
         extractions = self.extract(X)

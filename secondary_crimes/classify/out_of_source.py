@@ -31,14 +31,14 @@ def source_folds(groups: Sequence[str], max_folds: int | None = None) -> list[li
     return [files[k::n] for k in range(n)] if files else []
 
 
-def out_of_source_proba(kind: str, params: dict[str, Any] | None, X: Sequence[Incident], Y: np.ndarray,  # noqa: N803
+def out_of_source_proba(kind: str, params: dict[str, Any] | None, X: Sequence[Incident], Y: np.ndarray,
                         sample_weight: np.ndarray | None, groups: Sequence[str],
                         max_folds: int | None = None) -> np.ndarray:
     """(n x labels) probabilities: each corpus incident's from a ``kind`` model fitted on every
     row outside its fold of files (other files, synthetic, samples); NaN outside the corpus."""
     from secondary_crimes.classify.registry import build_model
 
-    X, Y, groups = list(X), np.asarray(Y), list(groups)  # noqa: N806
+    X, Y, groups = list(X), np.asarray(Y), list(groups)
     weights = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     proba = np.full(Y.shape, np.nan)
     for fold in source_folds(groups, max_folds):

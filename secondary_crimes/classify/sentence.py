@@ -362,13 +362,13 @@ class SentenceModel(OffenceModel):
         return out
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,
             groups: Sequence[str] | None = None) -> SentenceModel:
         """Fine-tune on the sentences the evidence quotes locate; calibrate on held-out incidents."""
         import torch
         from transformers import get_linear_schedule_with_warmup
 
-        X, Y = list(X), np.asarray(Y)  # noqa: N806
+        X, Y = list(X), np.asarray(Y)
         weights = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if not (len(X) == len(Y) == len(weights)):
             raise ValueError(f"{len(X)} incidents but {len(Y)} label rows and {len(weights)} weights")
@@ -455,7 +455,7 @@ class SentenceModel(OffenceModel):
         log.info("sentence model fitted: %s", self.training_summary_)
         return self
 
-    def _fit_calibration(self, X: list[Incident], Y: np.ndarray) -> None:  # noqa: N803
+    def _fit_calibration(self, X: list[Incident], Y: np.ndarray) -> None:
         """Per-offence Platt scaling of the pooled logit where the split allows, else one shared."""
         from sklearn.linear_model import LogisticRegression
 
@@ -475,7 +475,7 @@ class SentenceModel(OffenceModel):
                 self.calibration_[j] = [model.coef_[0, 0], model.intercept_[0]]
 
     # ----------------------------------------------------------------- predicting
-    def _pooled(self, X: Sequence[Incident], *, remember: bool = False):  # noqa: N803
+    def _pooled(self, X: Sequence[Incident], *, remember: bool = False):
         """Pooled logits per incident, each unit's probabilities, and the units themselves."""
         per_incident = [sentence_units(incident, self.max_words, self.overlap_words) for incident in X]
         texts = [unit.text for units in per_incident for unit in units]
@@ -502,15 +502,15 @@ class SentenceModel(OffenceModel):
         a, b = self.calibration_[:, 0], self.calibration_[:, 1]
         return _sigmoid(pooled * a + b)
 
-    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
-        X = list(X)  # noqa: N806
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:
+        X = list(X)
         if not X:
             return np.zeros((0, len(self.labels)))
         return self._calibrate(self._pooled(X)[0])
 
-    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
+    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:
         """Probabilities, and for each flagged offence the units that state it most strongly."""
-        X = list(X)  # noqa: N806
+        X = list(X)
         if not X:
             return []
         pooled, blocks, per_incident = self._pooled(X)

@@ -25,7 +25,7 @@ def logit(p: np.ndarray) -> np.ndarray:
 class LogitStack:
     """P(offence | members' probabilities) by one shared logistic regression; see the module docstring."""
 
-    def __init__(self, C: float = 1.0, per_offence_intercept: bool = True):  # noqa: N803
+    def __init__(self, C: float = 1.0, per_offence_intercept: bool = True):
         self.C = C
         self.per_offence_intercept = per_offence_intercept
 
@@ -38,10 +38,10 @@ class LogitStack:
             columns.extend(np.repeat(np.asarray(extra, dtype=float)[:, k], labels) for k in range(extra.shape[1]))
         return np.column_stack(columns)
 
-    def fit(self, member_proba: Sequence[np.ndarray], Y: np.ndarray,  # noqa: N803
+    def fit(self, member_proba: Sequence[np.ndarray], Y: np.ndarray,
             sample_weight: np.ndarray | None = None, extra: np.ndarray | None = None) -> LogitStack:
         """``extra``: optional (incidents x k) incident-level features (e.g. evidence to the contrary)."""
-        Y = np.asarray(Y)  # noqa: N806
+        Y = np.asarray(Y)
         weight = None if sample_weight is None else np.repeat(np.asarray(sample_weight, float), Y.shape[1])
         self.n_members_ = len(member_proba)
         self.n_extra_ = 0 if extra is None else int(np.asarray(extra).shape[1])

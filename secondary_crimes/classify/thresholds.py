@@ -31,7 +31,7 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, min_positives: int 
     return float(candidates[np.argmin(np.abs(candidates - default))])
 
 
-def choose_thresholds(Y: np.ndarray, proba: np.ndarray, *, shared: bool = False, **kwargs) -> np.ndarray:  # noqa: N803
+def choose_thresholds(Y: np.ndarray, proba: np.ndarray, *, shared: bool = False, **kwargs) -> np.ndarray:
     """One threshold per column (``kwargs`` as ``best_threshold``'s, ``sample_weight`` included);
     ``shared``: one threshold for every column, best for micro F-beta over all of them (for
     calibrated probabilities, where a column's few positives would only add noise)."""

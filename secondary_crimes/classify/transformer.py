@@ -300,7 +300,7 @@ class TransformerModel(OffenceModel):
             )
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,  # noqa: N803
+    def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,
             groups: Sequence[str] | None = None) -> TransformerModel:
         """Fine-tune; ``sample_weight`` scales each incident's share of the loss."""
         import datasets
@@ -308,11 +308,11 @@ class TransformerModel(OffenceModel):
         from transformers import AutoConfig, get_linear_schedule_with_warmup
 
         datasets.disable_progress_bars()
-        Y = np.asarray(Y, dtype=np.float32)  # noqa: N806
-        X = list(X)  # noqa: N806
+        Y = np.asarray(Y, dtype=np.float32)
+        X = list(X)
         weights = np.ones(len(X), np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
         if self.max_train_incidents:
-            X, Y = X[: self.max_train_incidents], Y[: self.max_train_incidents]  # noqa: N806
+            X, Y = X[: self.max_train_incidents], Y[: self.max_train_incidents]
             weights = weights[: self.max_train_incidents]
         if len(X) != len(Y) or len(weights) != len(X):
             raise ValueError(f"{len(X)} incidents but {len(Y)} label rows and {len(weights)} weights")
@@ -447,7 +447,7 @@ class TransformerModel(OffenceModel):
         net.eval()
         return self
 
-    def _fit_calibration(self, logits: np.ndarray | None, Y: np.ndarray | None) -> None:  # noqa: N803
+    def _fit_calibration(self, logits: np.ndarray | None, Y: np.ndarray | None) -> None:
         """Per-offence Platt scaling where the split supports it, one temperature elsewhere."""
         n_labels = len(self.labels)
         self.calibration_a_ = np.ones(n_labels)
@@ -502,17 +502,17 @@ class TransformerModel(OffenceModel):
         net.train(was_training)
         return out, aux
 
-    def _predict(self, X: Sequence[Incident]) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # noqa: N803
+    def _predict(self, X: Sequence[Incident]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         if not len(X):
             return np.zeros((0, len(self.labels))), {}
         chunk_ids, owners = self._encode([model_text(x) for x in X])
         logits, aux = self._logits(chunk_ids, owners, np.arange(len(X)))
         return _sigmoid(logits * self.calibration_a_ + self.calibration_b_), aux
 
-    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:  # noqa: N803
+    def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:
         return self._predict(X)[0]
 
-    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:  # noqa: N803
+    def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:
         """Probabilities and the auxiliary heads in one pass; evidence by scoring sentences alone.
 
         Evidence costs one more (batched) forward pass over the sentences of each incident

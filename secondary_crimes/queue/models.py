@@ -279,5 +279,5 @@ class AuditEvent(Base):
 @event.listens_for(AuditEvent, "before_delete")
 @event.listens_for(Correction, "before_update")
 @event.listens_for(Correction, "before_delete")
-def _append_only(mapper, connection, target) -> None:  # noqa: ARG001
+def _append_only(mapper, connection, target) -> None:
     raise PermissionError(f"{target.__tablename__} is append-only")

@@ -33,7 +33,7 @@ def fits(monkeypatch):
     seen: list[set[str]] = []
     real = BaselineModel.fit
 
-    def spy(self, X, Y, sample_weight=None, groups=None):  # noqa: N803
+    def spy(self, X, Y, sample_weight=None, groups=None):
         seen.append({row.incident_id for row in X})
         return real(self, X, Y, sample_weight=sample_weight, groups=groups)
 
@@ -49,7 +49,7 @@ def test_source_folds_deal_whole_files_round_robin():
 
 
 def test_each_file_is_scored_by_a_model_that_never_saw_it(dataset, fits):
-    X, Y = dataset.incidents, dataset.Y  # noqa: N806
+    X, Y = dataset.incidents, dataset.Y
     proba = out_of_source_proba("baseline", CHEAP, X, Y, None, dataset.groups)
     assert np.isnan(proba[:60]).all()  # background rows are never held out
     assert list(held_rows(proba)) == list(range(60, 120))
@@ -61,7 +61,7 @@ def test_each_file_is_scored_by_a_model_that_never_saw_it(dataset, fits):
 
 def test_logit_stack_learns_to_trust_the_informative_member():
     rng = np.random.default_rng(0)
-    Y = (rng.random((400, 4)) < 0.3).astype(int)  # noqa: N806
+    Y = (rng.random((400, 4)) < 0.3).astype(int)
     informative = np.clip(np.where(Y == 1, 0.8, 0.2) + rng.normal(0, 0.1, Y.shape), 0.01, 0.99)
     noise = rng.random(Y.shape)
     stack = LogitStack().fit([informative, noise], Y)
@@ -74,7 +74,7 @@ def test_logit_stack_learns_that_an_incident_level_feature_lowers_every_offence(
     rng = np.random.default_rng(1)
     member = rng.random((600, 3))
     contrary = (rng.random(600) < 0.3).astype(float)[:, None]
-    Y = ((member > 0.5) & (contrary == 0)).astype(int)  # noqa: N806  evidence to the contrary: nothing to record
+    Y = ((member > 0.5) & (contrary == 0)).astype(int)
     stack = LogitStack().fit([member], Y, extra=contrary)
     assert stack.extra_weights.shape == (1,) and stack.extra_weights[0] < -1.0
     high = np.full((2, 3), 0.9)
@@ -83,7 +83,7 @@ def test_logit_stack_learns_that_an_incident_level_feature_lowers_every_offence(
 
 
 def test_source_stack_fits_on_out_of_source_predictions_and_exposes_cross_fitted_ones(dataset, fits):
-    X, Y = dataset.incidents, dataset.Y  # noqa: N806
+    X, Y = dataset.incidents, dataset.Y
     model = EnsembleModel(members=MEMBERS, method="source_stack").fit(X, Y, groups=dataset.groups)
     assert model.chosen_ == "source_stack" and isinstance(model.stack_, LogitStack)
     assert len(fits) == 2 * 3 + 2  # each member: once per held-out file, then once on everything
@@ -94,7 +94,7 @@ def test_source_stack_fits_on_out_of_source_predictions_and_exposes_cross_fitted
 
 
 def test_source_stack_without_two_files_averages(dataset):
-    X, Y = dataset.incidents, dataset.Y  # noqa: N806
+    X, Y = dataset.incidents, dataset.Y
     model = EnsembleModel(members=MEMBERS, method="source_stack").fit(X, Y)
     assert model.chosen_ == "average" and model.oof_proba_ is None
 
@@ -127,7 +127,7 @@ def test_by_source_falls_back_to_folds_without_a_corpus(dataset, fits):
 
 
 def test_shared_thresholds_are_one_value_best_for_micro_f1():
-    Y = np.array([[1, 0], [1, 0], [0, 1], [0, 0], [0, 0], [0, 1]])  # noqa: N806
+    Y = np.array([[1, 0], [1, 0], [0, 1], [0, 0], [0, 0], [0, 1]])
     proba = np.array([[0.9, 0.1], [0.7, 0.2], [0.1, 0.6], [0.3, 0.2], [0.2, 0.4], [0.2, 0.65]])
     shared = choose_thresholds(Y, proba, shared=True, min_positives=1)
     assert shared[0] == shared[1] and 0.4 < shared[0] <= 0.6

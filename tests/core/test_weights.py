@@ -44,7 +44,7 @@ def test_a_weighted_fit_leans_towards_the_heavy_incidents():
     from sklearn.metrics import roc_auc_score
 
     texts = [GoldIncident.model_validate(r) for r in iter_incidents(150, seed=4)]
-    Y = label_matrix(texts)  # noqa: N806
+    Y = label_matrix(texts)
     j = LABELS.index("common_assault")
     assert 10 < Y[:, j].sum() < 140
     # The same texts twice: once with their labels, once (other ids) with the label flipped.

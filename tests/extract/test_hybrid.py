@@ -29,7 +29,7 @@ NEGATIVE = [
 
 
 def incidents() -> tuple[list[GoldIncident], np.ndarray]:
-    rows, Y = [], []  # noqa: N806
+    rows, Y = [], []
     for i, text in enumerate(POSITIVE + NEGATIVE):
         positive = i < len(POSITIVE)
         rows.append(
@@ -47,13 +47,13 @@ def incidents() -> tuple[list[GoldIncident], np.ndarray]:
 
 @pytest.fixture(scope="module")
 def fitted():
-    rows, Y = incidents()  # noqa: N806
+    rows, Y = incidents()
     return HybridModel(C=1.0, max_features=2000).fit(rows, Y), rows
 
 
 def test_feature_names_match_matrix(extractor):
     rows, _ = incidents()
-    X = indicator_features(extractor.extract(rows[:2]))  # noqa: N806
+    X = indicator_features(extractor.extract(rows[:2]))
     assert X.shape == (2, len(indicator_feature_names()))
 
 
@@ -107,11 +107,11 @@ def test_pickle_round_trip_without_spacy(fitted, tmp_path):
 
 
 def test_learned_attributes(extractor):
-    rows, Y = incidents()  # noqa: N806
+    rows, Y = incidents()
     rows = [row.model_copy(update={"incident_id": f"{row.incident_id}-{copy}",
                                    "domestic": row.relationship == "intimate_partner"})
             for copy in range(2) for row in rows]
-    Y = np.vstack([Y, Y])  # noqa: N806
+    Y = np.vstack([Y, Y])
     model = HybridModel(C=1.0, max_features=2000, attribute_model="learned").fit(rows, Y)
     # one reporter class only: the rules' call stands for the reporter
     assert set(model.attributes_.models_) == {"relationship", "domestic"}
@@ -123,6 +123,6 @@ def test_learned_attributes(extractor):
 
 
 def test_unknown_attribute_model_is_an_error():
-    rows, Y = incidents()  # noqa: N806
+    rows, Y = incidents()
     with pytest.raises(ValueError, match="attribute_model"):
         HybridModel(max_features=2000, attribute_model="magic").fit(rows, Y)
