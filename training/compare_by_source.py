@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from secondary_crimes.classify.base import Analysis
+from secondary_crimes.classify.ensemble import stack_features
 from secondary_crimes.classify.stack import LogitStack
 from secondary_crimes.classify.thresholds import best_threshold
 from secondary_crimes.crossval import SERIES_PREFIX, FoldOutput, cross_validate_by_source, read_by_source
@@ -95,11 +96,7 @@ def stack_extra(gold: dict[str, list[GoldIncident]], names: list[str]) -> dict[s
     """Each file's incident-level stack features (extraction attributes, as ``stack_features``)."""
     if not names:
         return None
-    from secondary_crimes.extract.extractor import extract
-
-    return {s: np.array([[float(bool(e.attributes.get(n))) for n in names] for e in extract(incidents)],
-                        dtype=float).reshape(len(incidents), len(names))
-            for s, incidents in gold.items()}
+    return {s: stack_features(incidents, names) for s, incidents in gold.items()}
 
 
 def combine(gold, members: dict[str, dict[str, FoldOutput]], method: str, C: float = 1.0,

@@ -93,6 +93,15 @@ class _Stack:
         return out
 
 
+def stack_features(X: Sequence[Incident], names: Sequence[str]) -> np.ndarray:
+    """(incidents x names) 0/1 features from the extraction's attributes (e.g. ``contrary_evidence``),
+    the incident-level inputs of a ``LogitStack``. Cached: the hybrid's extraction is reused."""
+    from secondary_crimes.extract.extractor import extract
+
+    return np.array([[float(bool(e.attributes.get(name))) for name in names] for e in extract(X)],
+                    dtype=float).reshape(len(X), len(names))
+
+
 class EnsembleModel(OffenceModel):
     """Combines member models' calibrated probabilities; see the module docstring."""
 
@@ -227,12 +236,7 @@ class EnsembleModel(OffenceModel):
         e.g. ``contrary_evidence``); None when there are none. Cached: the hybrid member's
         extraction of the same incidents is reused."""
         names = list(getattr(self, "stack_features", ()) or ())
-        if not names:
-            return None
-        from secondary_crimes.extract.extractor import extract
-
-        return np.array([[float(bool(e.attributes.get(name))) for name in names] for e in extract(X)],
-                        dtype=float).reshape(len(X), len(names))
+        return stack_features(X, names) if names else None
 
     def _used_members(self) -> list[int]:
         if self.chosen_.startswith("member"):
