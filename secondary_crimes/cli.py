@@ -58,6 +58,18 @@ def _one_line_errors(command: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
+def _train_config(path: Path):
+    """The training config in ``path``, or a one-line error naming the file and the bad keys."""
+    from secondary_crimes.train import TrainConfig, TrainConfigError
+
+    if not path.exists():
+        raise _fail(f"{path}: no such training config")
+    try:
+        return TrainConfig.from_file(path)
+    except TrainConfigError as error:
+        raise _fail(str(error)) from None
+
+
 def _load_model(model: str | None, trust: bool):
     """The bundle, or a one-line error (missing, changed or untrusted files, unsafe cache)."""
     from secondary_crimes.classify.bundle import load_bundle
@@ -67,11 +79,11 @@ def _load_model(model: str | None, trust: bool):
     try:
         return load_bundle(model, trust_unhashed=trust or None)
     except (FileNotFoundError, ValueError) as error:
-        target = str(model or get_settings()["default_model"])
+        target = str(model or get_settings().default_model)
         message = " ".join(str(error).split())
         raise _fail(message if target in message else f"{target}: cannot load the model: {message}") from None
     except Exception as error:
-        raise _fail(f"{model or get_settings()['default_model']}: cannot load the model: {brief(error)}") from None
+        raise _fail(f"{model or get_settings().default_model}: cannot load the model: {brief(error)}") from None
 
 
 @app.command()
@@ -83,12 +95,10 @@ def train(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train a model from a config and save it (optionally tracked in MLflow)."""
-    from secondary_crimes.train import TrainConfig
     from secondary_crimes.train import train as run_training
 
     _logging(verbose)
-    if not config.exists():
-        raise _fail(f"{config}: no such training config")
+    train_config = _train_config(config)
     if track:
         if importlib.util.find_spec("mlflow") is None:
             raise _fail("--track needs mlflow: pip install -e '.[tracking]'")
@@ -98,7 +108,7 @@ def train(
         _echo_data_summary(bundle.metadata.get("data", {}))
         typer.echo(f"trained {bundle.version} -> {path} (MLflow run {run_id})")
         return
-    bundle, path = run_training(TrainConfig.from_file(config), output)
+    bundle, path = run_training(train_config, output)
     _echo_data_summary(bundle.metadata.get("data", {}))
     typer.echo(f"trained {bundle.version} on {bundle.metadata['data']['incidents']} incidents -> {path}")
 
@@ -212,10 +222,9 @@ def cross_validate(
     from secondary_crimes.crossval import cross_validate as run_cv
     from secondary_crimes.evaluate import context_check, format_report, to_json
     from secondary_crimes.evaluate import evaluate as run_evaluation
-    from secondary_crimes.train import TrainConfig
 
     _logging(verbose)
-    train_config = TrainConfig.from_file(config)
+    train_config = _train_config(config)
     patterns = corpus or train_config.data.corpus
     if unseen:
         _score_unseen(train_config, patterns, synthetic_seed or [7, 11, 23], scored_out, as_json, config)
@@ -287,19 +296,18 @@ def demo(
     """Train the default model if absent, score the sample incidents and open the review queue."""
     from secondary_crimes.score import score_file
     from secondary_crimes.settings import get_settings
-    from secondary_crimes.train import TrainConfig
     from secondary_crimes.train import train as run_training
 
-    target = model or get_settings()["default_model"]
+    target = model or get_settings().default_model
     if model is None and not (Path(target) / "meta.json").exists():
         typer.echo(f"no model at {target}: training one from {DEFAULT_CONFIG} (a few minutes)...")
-        run_training(TrainConfig.from_file(DEFAULT_CONFIG), target)
+        run_training(_train_config(DEFAULT_CONFIG), target)
     summary = score_file(sample, out, _load_model(target, trust_model), progress=False)
     typer.echo(f"{summary.line()} -> {out}")
     if serve:
         from secondary_crimes.queue.cli import run_demo_queue
 
-        run_demo_queue(out, db or get_settings()["queue_database_url"], host, port)
+        run_demo_queue(out, db or get_settings().queue_database_url, host, port)
 
 
 @app.command("hash-model")
@@ -349,7 +357,7 @@ def serve_command(
     from secondary_crimes.queue.cli import serve
     from secondary_crimes.settings import get_settings
 
-    serve(db or get_settings()["queue_database_url"], host=host, port=port)
+    serve(db or get_settings().queue_database_url, host=host, port=port)
 
 
 def _mount_optional(module: str, attribute: str, name: str, extra: str) -> None:

@@ -2,6 +2,8 @@
 
 - Tracking store: ``sqlite:///mlruns.db`` with artifacts in ``./mlartifacts`` by default;
   ``MLFLOW_TRACKING_URI`` (or ``tracking.uri`` in a training config) points at a team server.
+- A training config's ``tracking:`` section (experiment, test_fraction, register, uri,
+  card_dir) is ``train.TrackingOptions``: typed, unknown keys refused.
 - ``tracked_train(config_path)`` trains inside one run and logs its config, the dataset's
   content hash and sizes, the training and test sets as inputs and the auditors' export
   pseudonymised (``run_inputs``), per-epoch metrics (the transformer), the held-out evaluation
@@ -55,14 +57,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns.db"
 DEFAULT_ARTIFACTS = "mlartifacts"
-DEFAULT_EXPERIMENT = "secondary-crimes"
 DEFAULT_MODEL_NAME = "secondary-crimes"
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "models" / "cards" / "template.md"
 
 # --------------------------------------------------------------------------- the store
 def tracking_uri(config: TrainConfig | None = None) -> str:
     """``MLFLOW_TRACKING_URI`` if set, else the config's ``tracking.uri``, else local SQLite."""
-    configured = (config.tracking.get("uri") if config else None) or DEFAULT_TRACKING_URI
+    configured = (config.tracking.uri if config else None) or DEFAULT_TRACKING_URI
     return os.environ.get("MLFLOW_TRACKING_URI") or configured
 
 
@@ -298,9 +299,9 @@ def tracked_train(
     config = TrainConfig.from_file(config_path)
     _seed_everything(config.seed)
     uri = configure(config)
-    experiment_id = ensure_experiment(config.tracking.get("experiment", DEFAULT_EXPERIMENT), uri)
-    test_fraction = float(config.tracking.get("test_fraction", 0.2))
-    register = config.tracking.get("register", True) if register is None else register
+    experiment_id = ensure_experiment(config.tracking.experiment, uri)
+    test_fraction = config.tracking.test_fraction
+    register = config.tracking.register if register is None else register
 
     dataset = assemble(config.data)
     if not dataset.incidents:
@@ -433,7 +434,7 @@ def tracked_train(
         )
         path = bundle.save(output or config.output)
         version = log_model(bundle, path, config, test_set[:2], register=register)
-        log_model_card(run_id, version, config.tracking.get("card_dir"))
+        log_model_card(run_id, version, config.tracking.card_dir)
     log.info("run %s: model %s saved to %s (registered version %s)", run_id, bundle.version, path, version)
     return bundle, path, run_id
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+from pydantic_core import ErrorDetails
 from sklearn.model_selection import KFold
 
 from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.classify.out_of_source import corpus_groups, held_rows, out_of_source_proba
-from secondary_crimes.classify.registry import build_model
+from secondary_crimes.classify.registry import KINDS, build_model
 from secondary_crimes.classify.thresholds import choose_thresholds
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.training_data import DataConfig, Dataset, assemble
@@ -22,37 +25,74 @@ from secondary_crimes.training_data import DataConfig, Dataset, assemble
 log = logging.getLogger(__name__)
 
 
-@dataclass
+class TrainConfigError(ValueError):
+    """A training config that does not load: the message names the file and the key."""
+
+
+STRICT = ConfigDict(extra="forbid")  # an unknown key is an error, not silently ignored
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+@dataclass(config=STRICT)
+class TrackingOptions:
+    """A training config's ``tracking:`` section, used by ``secondary_crimes.tracking`` (``--track``)."""
+
+    experiment: str = "secondary-crimes"  # the MLflow experiment the run goes in
+    # Held out of training altogether (seeded); the run's test_* figures. 0: no test split.
+    test_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    register: bool = True  # register the model under the config's ``name``
+    uri: str | None = None  # tracking store; MLFLOW_TRACKING_URI wins; None: sqlite:///mlruns.db
+    card_dir: str | None = None  # also copy the model card here (it is always a run artifact)
+
+
+@dataclass(config=STRICT)
 class TrainConfig:
-    kind: str = "baseline"
+    """A training config (``training/*.yaml``): which model, on what data, how thresholds are chosen.
+
+    Typed with pydantic: an unknown key, a model kind or strategy not in the list, or a value of
+    the wrong type is refused when the config is made or read (``from_file`` names the file).
+    """
+
+    kind: Literal[*KINDS] = "baseline"  # a model kind of classify.registry
     name: str = "secondary-crimes"
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # the model kind's own parameters
     data: DataConfig = field(default_factory=DataConfig)
-    threshold_folds: int = 5
+    threshold_folds: Annotated[int, Field(ge=2)] = 5
     # "oof": thresholds on out-of-fold probabilities (threshold_folds fits), then a fit on all.
     # "holdout": one fit on all but a seeded holdout_fraction, thresholds on that holdout, and a
     # refit on everything only when refit_after_holdout (the transformer: 1 fine-tune, not 6).
     # "by_source": thresholds on out-of-source probabilities of the corpus (each file scored by
     # a model fitted without it, or the model's own ``oof_proba_``), then a fit on all; "oof"
     # when fewer than two corpus files are present (a fresh machine).
-    threshold_strategy: str = "oof"
+    threshold_strategy: Literal["oof", "holdout", "by_source"] = "oof"
     # "per_offence" thresholds, or one "shared" by every offence (for calibrated probabilities).
-    threshold_scope: str = "per_offence"
-    holdout_fraction: float = 0.2
+    threshold_scope: Literal["per_offence", "shared"] = "per_offence"
+    holdout_fraction: Fraction = 0.2
     refit_after_holdout: bool = False
-    min_positives: int = 3
+    min_positives: Annotated[int, Field(ge=0)] = 3
     seed: int = 13
     output: str = "models/default"
-    tracking: dict[str, Any] = field(default_factory=dict)  # used by secondary_crimes.tracking
+    tracking: TrackingOptions = field(default_factory=TrackingOptions)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"{path}: unknown training config keys {sorted(unknown)}")
-        data = DataConfig(**raw.pop("data", {}))
-        return cls(data=data, **raw)
+        """The config in a YAML file; ``TrainConfigError`` names the file and every bad key."""
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            raise TrainConfigError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from None
+        try:
+            return TypeAdapter(cls).validate_python(raw or {})
+        except ValidationError as error:
+            raise TrainConfigError(f"{path}: " + "; ".join(map(_problem, error.errors()))) from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One validation error as ``key.path: what is wrong``."""
+    key = ".".join(str(part) for part in error["loc"]) or "(the file)"
+    if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        return f"unknown key {key!r}"
+    return f"{key}: {error['msg']} (got {error['input']!r})"
 
 
 def out_of_fold_proba(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,

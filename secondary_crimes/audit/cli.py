@@ -19,7 +19,7 @@ audit_app = typer.Typer(
 def _default_db() -> str:
     from secondary_crimes.settings import get_settings
 
-    return str(get_settings().get("queue_database_url", "sqlite:///review_queue.db"))
+    return get_settings().queue_database_url
 
 
 @audit_app.command("sample")
