@@ -7,6 +7,10 @@ indicators) and rewrites the file with ``linked`` and ``course_of_conduct`` adde
 through a temporary file and ``os.replace`` (a reader, or a killed run, sees the old file or the
 new one). Linking holds every incident, its extraction and its parties in memory: see
 ``score_link_max_incidents`` in the settings and docs/course_of_conduct.md for the sizes measured.
+
+With a person store (env ``SECONDARY_CRIMES_LINK_STORE``: ``queue`` for the
+queue's database or a database URL; ``link/store.py``), the output's incidents also link to those
+of earlier runs stored there, and are stored for later runs.
 """
 
 from __future__ import annotations
@@ -42,10 +46,14 @@ def _incident(record: dict[str, Any]) -> Incident:
     return Incident.model_validate({**record["incident"], "incident_id": record["incident_id"]})
 
 
-def link_scored(source: Path, target: Path, *, max_evidence: int | None = None) -> dict[str, int]:
+def link_scored(source: Path, target: Path, *, max_evidence: int | None = None,
+                store: str | None = None) -> dict[str, int]:
     """Link the scored records of ``source`` and write them, annotated, to ``target`` (atomically;
-    ``target`` may be ``source``). Returns counts: series, linked incidents, flags, missed flags."""
+    ``target`` may be ``source``). Returns counts: series, linked incidents, flags, missed flags (and,
+    with a person store, stored and earlier incidents and new people). ``store``: the store's database
+    URL or ``queue``; None reads env ``SECONDARY_CRIMES_LINK_STORE`` (unset: no store)."""
     from secondary_crimes.link.run import annotate, link_batch
+    from secondary_crimes.link.store import PersonStore, store_url
     from secondary_crimes.score import record_line
 
     incidents, offences = [], []
@@ -54,7 +62,12 @@ def link_scored(source: Path, target: Path, *, max_evidence: int | None = None) 
         offences.append({"incident_id": record["incident_id"], "offences": record.get("offences") or []})
     if max_evidence is None:
         max_evidence = int(get_settings()["max_evidence_per_offence"])
-    result = link_batch(incidents, scored=offences, max_evidence=max_evidence)
+    url = store_url(store)
+    if url is None:
+        result = link_batch(incidents, scored=offences, max_evidence=max_evidence)
+    else:
+        with PersonStore(url) as person_store:
+            result = link_batch(incidents, scored=offences, max_evidence=max_evidence, store=person_store)
     del incidents, offences
     temporary = target.with_name(f".{target.name}.{os.getpid()}.linking")
     try:
@@ -68,4 +81,5 @@ def link_scored(source: Path, target: Path, *, max_evidence: int | None = None) 
         temporary.unlink(missing_ok=True)
     flags = [flag for found in result.flags.values() for flag in found]
     return {"series": len(result.series), "linked_incidents": sum(bool(ids) for ids in result.linked.values()),
-            "conduct_flags": len(flags), "missed_conduct_flags": sum(flag.missed for flag in flags)}
+            "conduct_flags": len(flags), "missed_conduct_flags": sum(flag.missed for flag in flags),
+            **(result.stored or {})}

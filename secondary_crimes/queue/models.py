@@ -275,9 +275,166 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class Series(Base):
+    """A course of conduct (issue 14): incidents about the same victim and perpetrator, from scored
+    output's ``course_of_conduct`` (queue/series.py). ``incident_ids`` oldest first."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series_id: Mapped[str] = mapped_column(String(96), unique=True)
+    incident_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    model_version: Mapped[str] = mapped_column(String(128))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    flags: Mapped[list[SeriesFlag]] = related(back_populates="series", order_by="SeriesFlag.id")
+
+
+class SeriesFlag(Base):
+    """A course-of-conduct offence a series supports and its latest incident's crimes do not cover.
+
+    Decided once for the whole series (``SeriesDecision``); ``version`` as ``Flag.version``.
+    ``evidence``: per incident of the series, oldest first, its id, time and supporting spans.
+    """
+
+    __tablename__ = "series_flags"
+    __table_args__ = (
+        UniqueConstraint("series_pk", "offence", name="uq_series_flags_series_offence"),
+        Index("ix_series_flags_status_active", "status", "active"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series_pk: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    offence: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    incident_id: Mapped[str] = mapped_column(String(64))  # the incident whose flag this is (the series' latest)
+    occasions: Mapped[int] = mapped_column(Integer)  # incidents of the series up to it
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    series: Mapped[Series] = related(back_populates="flags")
+    decisions: Mapped[list[SeriesDecision]] = related(back_populates="flag", order_by="SeriesDecision.id")
+
+    @property
+    def latest_decision(self) -> SeriesDecision | None:
+        return self.decisions[-1] if self.decisions else None
+
+
+class SeriesDecision(Base):
+    """An auditor's one decision on a series flag, for the whole series. Append-only, as ``Decision``."""
+
+    __tablename__ = "series_decisions"
+    __table_args__ = (
+        Index("ix_series_decisions_flag_id", "series_flag_id"),
+        Index("ix_series_decisions_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series_flag_id: Mapped[int] = mapped_column(ForeignKey("series_flags.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))  # record | no_crime | more_info
+    offence: Mapped[str | None] = mapped_column(String(64))
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    flag_version: Mapped[int] = mapped_column(Integer)
+    incident_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # the series as it stood when decided
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    flag: Mapped[SeriesFlag] = related(back_populates="decisions")
+    user: Mapped[User] = related()
+
+
+# The person store (secondary_crimes/link/store.py): people resolved across scoring runs, so a later
+# batch's incidents link to earlier ones. It holds identifiers (names, phones, DOBs, addresses,
+# vehicles, accounts): read only by the linking pass and by supervisors' audit-logged pages.
+
+
+class LinkIncident(Base):
+    """An incident the linking pass has seen: what a later batch needs to link to it and flag the series."""
+
+    __tablename__ = "link_incidents"
+    __table_args__ = (
+        Index("ix_link_incidents_reported_at", "reported_at"),
+        Index("ix_link_incidents_series_id", "series_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(64), unique=True)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime)  # as written, its zone dropped (as series.py)
+    series_id: Mapped[str | None] = mapped_column(String(96))
+    recorded_crimes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # reported_at as written, relationship, affirmed indicators (kind, offences, span), model offences.
+    occasion: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    stored_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    parties: Mapped[list[LinkParty]] = related(back_populates="incident", order_by="LinkParty.position",
+                                               cascade="all, delete-orphan")
+
+
+class LinkPerson(Base):
+    """A resolved person: a pseudonymous id (random, not derived from who they are) and when seen."""
+
+    __tablename__ = "link_people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(String(32), unique=True)
+    first_seen: Mapped[datetime | None] = mapped_column(DateTime)
+    last_seen: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LinkParty(Base):
+    """One party of a stored incident (link/identifiers.py ``Party``) and the person it resolved to."""
+
+    __tablename__ = "link_parties"
+    __table_args__ = (
+        UniqueConstraint("incident_pk", "position", name="uq_link_parties_incident_position"),
+        Index("ix_link_parties_person_pk", "person_pk"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_pk: Mapped[int] = mapped_column(ForeignKey("link_incidents.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # Party.index
+    person_pk: Mapped[int | None] = mapped_column(ForeignKey("link_people.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))
+    forename: Mapped[str] = mapped_column(String(64), default="")
+    surname: Mapped[str] = mapped_column(String(64), default="")
+    role: Mapped[str] = mapped_column(String(16), default="other")
+    relation: Mapped[str | None] = mapped_column(String(32))
+    perpetrator: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text, default="")
+    identifiers: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)  # phones, dobs, addresses, ...
+
+    incident: Mapped[LinkIncident] = related(back_populates="parties")
+    person: Mapped[LinkPerson | None] = related()
+
+
+class LinkKey(Base):
+    """A blocking key of a stored incident (SHA-256 of it): a later batch looks up only incidents that share one."""
+
+    __tablename__ = "link_keys"
+    __table_args__ = (Index("uq_link_keys_key_incident", "key_hash", "incident_pk", unique=True),
+                      Index("ix_link_keys_incident_pk", "incident_pk"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    incident_pk: Mapped[int] = mapped_column(ForeignKey("link_incidents.id", ondelete="CASCADE"))
+
+
 @event.listens_for(AuditEvent, "before_update")
 @event.listens_for(AuditEvent, "before_delete")
 @event.listens_for(Correction, "before_update")
 @event.listens_for(Correction, "before_delete")
+@event.listens_for(SeriesDecision, "before_update")
+@event.listens_for(SeriesDecision, "before_delete")
 def _append_only(mapper, connection, target) -> None:
     raise PermissionError(f"{target.__tablename__} is append-only")
