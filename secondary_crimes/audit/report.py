@@ -1,21 +1,25 @@
-"""The audit report: one self-contained HTML file (embedded PNG plots) and the same figures as JSON."""
+"""The audit report: one self-contained HTML file (embedded PNG plots) and the same figures as JSON.
+
+``report_data`` computes every number; the plots are ``matplotlib.figure.Figure`` objects drawn
+from those numbers (no pyplot, so importing or rendering the report never touches matplotlib's
+global backend or figure list), saved as PNG; ``templates/report.html`` (Jinja2) lays out the
+numbers, formatted by the ``pct``, ``count`` and ``thousands`` filters, and the PNGs.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from matplotlib.figure import Figure
 
 from secondary_crimes.audit.estimate import (
     CONFIDENCE,
@@ -27,7 +31,6 @@ from secondary_crimes.audit.estimate import (
 )
 from secondary_crimes.audit.sampling import Sample
 from secondary_crimes.audit.types import AuditDecision
-from secondary_crimes.plots import annotate_counts
 from secondary_crimes.recording_rules import RULES
 from secondary_crimes.taxonomy import load_taxonomy
 
@@ -170,11 +173,10 @@ def _safe_url(url: str | None) -> str | None:
 # ------------------------------------------------------------------------ plots
 
 
-def _png(fig) -> str:
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
 
 
 def _barh(
@@ -196,10 +198,11 @@ def _barh(
     ax.margins(x=0.15)
 
 
-def plot_flags(data: dict[str, Any]) -> str:
+def plot_flags(data: dict[str, Any]) -> Figure:
     population = data.get("population") or {}
     names = {k: v.name for k, v in load_taxonomy().offences.items()}
-    fig, axes = plt.subplots(2, 2, figsize=(13, 10))
+    fig = Figure(figsize=(13, 10))
+    axes = fig.subplots(2, 2)
     _barh(
         axes[0, 0],
         population.get("flags_by_offence", {}),
@@ -218,7 +221,7 @@ def plot_flags(data: dict[str, Any]) -> str:
     )
     fig.suptitle(f"All {population.get('incidents', 0):,} scored incidents", fontsize=12)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def _heatmap(ax, table: Mapping[str, Mapping[str, int]], codes: list[str], names: Mapping[str, str]) -> None:
@@ -226,6 +229,8 @@ def _heatmap(ax, table: Mapping[str, Mapping[str, int]], codes: list[str], names
     if not offences or not codes:
         ax.set_axis_off()
         return
+    from secondary_crimes.plots import annotate_counts
+
     grid = np.array([[table[o].get(c, 0) for c in codes] for o in offences])
     ax.imshow(grid, cmap="Reds", aspect="auto")
     ax.set_xticks(
@@ -240,7 +245,7 @@ def _xerr(rate: dict[str, Any]) -> list[list[float]]:
     return [[max(rate["estimate"] - rate["low"], 0) * 100], [max(rate["high"] - rate["estimate"], 0) * 100]]
 
 
-def plot_rates(data: dict[str, Any]) -> str:
+def plot_rates(data: dict[str, Any]) -> Figure:
     estimates = data["estimates"]
     rows = []
     if estimates.get("overall", {}).get("recording_rate"):
@@ -248,11 +253,12 @@ def plot_rates(data: dict[str, Any]) -> str:
     for group, figures in estimates.get("groups", {}).items():
         if figures.get("recording_rate"):
             rows.append((_group_name(group), figures))
-    fig, ax = plt.subplots(figsize=(8.5, 0.55 * max(len(rows), 2) + 1.2))
+    fig = Figure(figsize=(8.5, 0.55 * max(len(rows), 2) + 1.2))
+    ax = fig.subplots()
     if not rows:
         ax.text(0.5, 0.5, "no audited crimes yet", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
-        return _png(fig)
+        return fig
     y = np.arange(len(rows))[::-1]
     for yi, (_name, figures) in zip(y, rows, strict=True):
         rate = figures["recording_rate"]
@@ -291,7 +297,7 @@ def plot_rates(data: dict[str, Any]) -> str:
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
     ax.set_title("Crime recording rate by offence group", fontsize=11)
-    return _png(fig)
+    return fig
 
 
 def _rate_curve(ax, bins: list[dict[str, Any]], label: str, colour: str, marker: str, offset: float = 0.0) -> None:
@@ -314,8 +320,9 @@ def _rate_curve(ax, bins: list[dict[str, Any]], label: str, colour: str, marker:
         ax.annotate(str(b["n"]), (xi, pi), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colour)
 
 
-def plot_priority(data: dict[str, Any]) -> str:
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+def plot_priority(data: dict[str, Any]) -> Figure:
+    fig = Figure(figsize=(6.5, 4.5))
+    ax = fig.subplots()
     _rate_curve(ax, data["priority"]["random"]["bins"], "random sample", "#1f4e79", "o", -0.005)
     _rate_curve(ax, data["priority"]["priority"]["bins"], "priority sample", "#c0504d", "s", 0.005)
     lows = [b["mean_value"] for kind in ("random", "priority") for b in data["priority"][kind]["bins"]]
@@ -327,12 +334,13 @@ def plot_priority(data: dict[str, Any]) -> str:
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="upper left")
-    return _png(fig)
+    return fig
 
 
-def plot_calibration(data: dict[str, Any]) -> str:
+def plot_calibration(data: dict[str, Any]) -> Figure:
     calibration = data["calibration"]
-    fig, (ax, hist) = plt.subplots(2, 1, figsize=(6.5, 6), height_ratios=[3, 1], sharex=True)
+    fig = Figure(figsize=(6.5, 6))
+    ax, hist = fig.subplots(2, 1, height_ratios=[3, 1], sharex=True)
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     _rate_curve(ax, calibration["bins"], "auditors' confirmed rate", "#1f4e79", "o")
     ax.set_ylim(-0.02, 1.05)
@@ -355,171 +363,91 @@ def plot_calibration(data: dict[str, Any]) -> str:
     hist.set_xlabel("Model probability of the flagged offence")
     hist.set_ylabel("Flags")
     hist.set_xlim(0, 1.02)
-    return _png(fig)
+    return fig
 
 
 # ------------------------------------------------------------------------ HTML
 
-CSS = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222;padding:0 1em}
-h1{font-size:1.6em;margin-bottom:.2em}
-h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
-th{background:#f0f3f7}
-td:first-child,th:first-child{text-align:left}
-.headline{display:flex;gap:1em;flex-wrap:wrap}
-.card{border:1px solid #ccd;border-radius:6px;padding:.8em 1.2em;background:#f8fafc}
-.card .big{font-size:1.8em;font-weight:600;color:#1f4e79}
-.muted{color:#666;font-size:.9em}
-.warn{background:#fff4e5;border-left:4px solid #e46c0a;padding:.5em 1em}
-img{max-width:100%}
-.pair img{max-width:49%}
-"""
+# The report's plots in page order: key -> (alt text, which also names the PNG file of --png-dir, plot).
+PLOTS: dict[str, tuple[str, Callable[[dict[str, Any]], Figure]]] = {
+    "rates": ("recording rate by group", plot_rates),
+    "flags": ("flags by offence and closing code", plot_flags),
+    "priority": ("priority against confirmed rate", plot_priority),
+    "calibration": ("calibration", plot_calibration),
+}
+
+Part = Literal["full", "point", "interval"]
 
 
-def _pct(estimate: dict[str, Any] | None) -> str:
+def _pct(estimate: Mapping[str, Any] | None, part: Part = "full") -> str:
+    """A rate as "82.8% ± 3.70 (79.1–86.5)": the point, the interval or both; "–" when there is none."""
     if not estimate or estimate.get("estimate") is None:
         return "–"
-    return (
-        f"{estimate['estimate'] * 100:.1f}% ± {estimate['half_width'] * 100:.2f} "
-        f"({estimate['low'] * 100:.1f}–{estimate['high'] * 100:.1f})"
+    point = f"{estimate['estimate'] * 100:.1f}% ± {estimate['half_width'] * 100:.2f}"
+    interval = f"{estimate['low'] * 100:.1f}–{estimate['high'] * 100:.1f}"
+    return {"full": f"{point} ({interval})", "point": point, "interval": interval}[part]
+
+
+def _count(estimate: Mapping[str, Any] | None, part: Part = "full") -> str:
+    """A count as "18,211 (14,080–22,342)": the point, the interval or both; "–" when there is none."""
+    if not estimate or estimate.get("estimate") is None:
+        return "–"
+    point = f"{estimate['estimate']:,.0f}"
+    interval = f"{estimate['low']:,.0f}–{estimate['high']:,.0f}"
+    return {"full": f"{point} ({interval})", "point": point, "interval": interval}[part]
+
+
+@cache
+def _template():
+    environment = Environment(
+        loader=PackageLoader("secondary_crimes.audit", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
+    environment.filters.update(pct=_pct, count=_count, thousands=lambda n: f"{n:,.0f}")
+    return environment.get_template("report.html")
 
 
-def _count(estimate: dict[str, Any] | None) -> str:
-    if not estimate or estimate.get("estimate") is None:
-        return "–"
-    return f"{estimate['estimate']:,.0f} ({estimate['low']:,.0f}–{estimate['high']:,.0f})"
+def render_figures(data: dict[str, Any]) -> dict[str, bytes]:
+    """Each plot of ``PLOTS`` drawn from the report's numbers, as PNG bytes."""
+    return {key: _png(plot(data)) for key, (_alt, plot) in PLOTS.items()}
 
 
-def render_html(data: dict[str, Any]) -> str:
-    """The report as one HTML document (plots embedded as base64 PNG)."""
-    esc = html.escape
+def render_html(data: dict[str, Any], images: Mapping[str, bytes]) -> str:
+    """The report as one HTML document: ``data`` from ``report_data``, ``images`` from ``render_figures``."""
     est = data["estimates"]
     overall = est.get("overall") or {}
-    level = int(round(est["confidence"] * 100))
-    per_year = "per year" if est.get("volume_given") else "in the scored population"
-    parts = [
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(data['title'])}</title>"
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>{esc(data['title'])}</h1>",
-        f"<p class='muted'>Generated {esc(data['generated_at'])}. Sample <b>{esc(data['sample']['name'])}</b> "
-        f"(seed {data['sample']['seed']}), {data['sample']['random_size']} incidents drawn at random from "
-        f"{est['population']:,} scored incidents; {est['audited']} fully audited. "
-        f"A further {data['sample']['priority_size']} top-priority incidents were reviewed and are "
-        "<b>not</b> used in the estimates.</p>",
-    ]
-    if est.get("warnings"):
-        parts.append(
-            "<div class='warn'><b>Warnings</b><ul>"
-            + "".join(f"<li>{esc(w)}</li>" for w in est["warnings"])
-            + "</ul></div>"
-        )
-    parts.append("<h2>Headline</h2><div class='headline'>")
-    parts.append(
-        f"<div class='card'><div>Crime recording rate</div><div class='big'>"
-        f"{_pct(overall.get('recording_rate')).split(' (')[0]}</div>"
-        f"<div class='muted'>{level}% CI {_pct(overall.get('recording_rate')).split(' (')[-1].rstrip(')')}"
-        "; stratified combined ratio estimator</div></div>"
-    )
-    if overall.get("model_assisted_recording_rate"):
-        parts.append(
-            f"<div class='card'><div>Model-assisted recording rate</div><div class='big'>"
-            f"{_pct(overall['model_assisted_recording_rate']).split(' (')[0]}</div>"
-            "<div class='muted'>difference estimator using the model's scores on every incident</div></div>"
-        )
-    parts.append(
-        f"<div class='card'><div>Unrecorded crimes {per_year}</div><div class='big'>"
-        f"{_count(overall.get('unrecorded_per_year')).split(' (')[0]}</div>"
-        f"<div class='muted'>{level}% CI {_count(overall.get('unrecorded_per_year')).split(' (')[-1].rstrip(')')}"
-        f" for {est['volume_per_year']:,.0f} incidents</div></div></div>"
-    )
-    parts.append(
-        "<h2>Recording rate by offence group</h2>"
-        f"<img alt='recording rate by group' src='data:image/png;base64,{data['images']['rates']}'>"
-    )
-    parts.append(
-        "<table><tr><th>Offence group</th><th>Crimes in sample (recorded / should have been)</th>"
-        f"<th>Recording rate, {level}% CI</th><th>Model-assisted</th><th>Unrecorded {per_year}</th></tr>"
-    )
-    rows = [("All crime", overall)] + [(_group_name(g), f) for g, f in est.get("groups", {}).items()]
-    for name, figures in rows:
-        if not figures:
-            continue
-        parts.append(
-            f"<tr><td>{esc(name)}</td><td>{figures.get('sample_recorded', 0)} / "
-            f"{figures.get('sample_should_have_been_recorded', 0)}</td>"
-            f"<td>{_pct(figures.get('recording_rate'))}</td>"
-            f"<td>{_pct(figures.get('model_assisted_recording_rate'))}</td>"
-            f"<td>{_count(figures.get('unrecorded_per_year'))}</td></tr>"
-        )
-    parts.append("</table>")
-    parts.append(
-        "<h2>Strata</h2><table><tr><th>Stratum (offence group of principal offence)</th><th>Incidents</th>"
-        "<th>Sampled</th><th>Audited</th><th>Weight N/n</th></tr>"
-    )
-    for h, s in est.get("strata", {}).items():
-        weight = f"{s['population'] / s['sampled']:.1f}" if s["sampled"] else "–"
-        parts.append(
-            f"<tr><td>{esc(_group_name(h))}</td><td>{s['population']:,}</td><td>{s['sampled']}</td>"
-            f"<td>{s['audited']}</td><td>{weight}</td></tr>"
-        )
-    parts.append("</table>")
-    parts.append(
-        "<h2>Where the misses are</h2>"
-        f"<img alt='flags by offence and closing code' src='data:image/png;base64,{data['images']['flags']}'>"
-    )
-    flags = data["flags"]
-    parts.append("<table><tr><th>Sample</th><th>Decided flags</th><th>Confirmed (should have been recorded)</th></tr>")
-    for key, label in (("random_sample", "Random"), ("priority_sample", "Priority (not used in the estimates)")):
-        parts.append(
-            f"<tr><td>{label}</td><td>{flags[key]['decided']}</td><td>{_pct(flags[key]['confirmed_share'])}</td></tr>"
-        )
-    parts.append("</table><table><tr><th>Offence</th><th>Decided flags (both samples)</th><th>Confirmed</th></tr>")
     names = {k: v.name for k, v in load_taxonomy().offences.items()}
-    for offence, counts in sorted(flags["by_offence"].items(), key=lambda kv: -kv[1]["decided"]):
-        parts.append(
-            f"<tr><td>{esc(names.get(offence, offence))}</td><td>{counts['decided']}</td>"
-            f"<td>{counts['confirmed']}</td></tr>"
-        )
-    parts.append("</table>")
-    parts.append(
-        "<h2>Review priority and model calibration</h2><div class='pair'>"
-        f"<img alt='priority against confirmed rate' src='data:image/png;base64,{data['images']['priority']}'>"
-        f"<img alt='calibration' src='data:image/png;base64,{data['images']['calibration']}'></div>"
+    group_rows = [("All crime", overall)] + [(_group_name(g), f) for g, f in est.get("groups", {}).items()]
+    by_offence = sorted(data["flags"]["by_offence"].items(), key=lambda kv: -kv[1]["decided"])
+    return _template().render(
+        title=data["title"],
+        generated_at=data["generated_at"],
+        sample=data["sample"],
+        est=est,
+        overall=overall,
+        level=int(round(est["confidence"] * 100)),
+        per_year="per year" if est.get("volume_given") else "in the scored population",
+        group_rows=[(name, figures) for name, figures in group_rows if figures],
+        strata_rows=[(_group_name(h), s) for h, s in est.get("strata", {}).items()],
+        flags=data["flags"],
+        offence_rows=[(names.get(offence, offence), counts) for offence, counts in by_offence],
+        decisions_source=data.get("decisions_source"),
+        figures={key: {"alt": alt, "base64": base64.b64encode(images[key]).decode("ascii")}
+                 for key, (alt, _plot) in PLOTS.items()},
     )
-    parts.append(
-        "<h2>Method</h2><p>The recording rate is (crimes recorded) / (crimes that should have been "
-        "recorded), summed over the population and estimated from the auditors' decisions on the random "
-        "sample with the stratified combined ratio estimator; its variance is the linearised (Taylor) "
-        "variance with finite population correction, and the interval uses Student's t with n − H "
-        "degrees of freedom. Group rates are domain estimates from the same sample. The model-assisted "
-        "rate replaces the sample means by population totals of the recorded crimes and the model's "
-        "expected unrecorded offences, corrected by the sample's residuals (difference estimator). "
-        "Shares of flags use Wilson intervals. Unrecorded crimes per year = incident volume × estimated "
-        "unrecorded crimes per incident. See docs/audit.md.</p>"
-    )
-    if data.get("decisions_source"):
-        parts.append(f"<p class='muted'>Decisions read from {esc(data['decisions_source'])}.</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
 
 
 def build_report(
     sample: Sample, decisions: Mapping[str, AuditDecision], *, volume: float | None = None, db_url: str | None = None
-) -> tuple[str, dict[str, Any]]:
-    """(HTML, JSON-ready figures) for a sample and its decisions."""
+) -> tuple[str, dict[str, Any], dict[str, bytes]]:
+    """(HTML, JSON-ready figures, PNG plots by ``PLOTS`` key) for a sample and its decisions."""
     data = report_data(sample, decisions, volume=volume, db_url=db_url)
-    data["images"] = {
-        "flags": plot_flags(data),
-        "rates": plot_rates(data),
-        "priority": plot_priority(data),
-        "calibration": plot_calibration(data),
-    }
-    document = render_html(data)
-    figures = {k: v for k, v in data.items() if k != "images"}
-    return document, figures
+    images = render_figures(data)
+    return render_html(data, images), data, images
 
 
 def write_report(
@@ -534,7 +462,7 @@ def write_report(
 ) -> tuple[Path, Path]:
     """Write the HTML report and its JSON (``out`` with ``.json``); optionally the plots as PNG files."""
     out = Path(out)
-    document, figures = build_report(sample, decisions, volume=volume, db_url=db_url)
+    document, figures, images = build_report(sample, decisions, volume=volume, db_url=db_url)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(document, encoding="utf-8")
     json_path = Path(json_out) if json_out else out.with_suffix(".json")
@@ -542,10 +470,8 @@ def write_report(
     if png_dir is not None:
         png_dir = Path(png_dir)
         png_dir.mkdir(parents=True, exist_ok=True)
-        import re
-
-        for name, encoded in re.findall(r"alt='([^']+)' src='data:image/png;base64,([^']+)'", document):
-            (png_dir / (name.replace(" ", "_") + ".png")).write_bytes(base64.b64decode(encoded))
+        for key, (alt, _plot) in PLOTS.items():
+            (png_dir / (alt.replace(" ", "_") + ".png")).write_bytes(images[key])
     return out, json_path
 
 

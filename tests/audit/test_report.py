@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
 from secondary_crimes.audit.cli import audit_app
-from secondary_crimes.audit.report import write_report
+from secondary_crimes.audit.report import GROUP_NAMES, PLOTS, write_report
 from secondary_crimes.audit.sampling import draw_sample
 from secondary_crimes.audit.simulate import simulate_population
 from secondary_crimes.audit.types import offence_groups
@@ -55,6 +59,68 @@ def test_report_html_and_json(audited, tmp_path):
     # The simulated truth is inside the interval here (seeded).
     assert rate["low"] <= population.true_rate() <= rate["high"]
     assert "images" not in figures
+
+
+def _text(document: str) -> str:
+    """The page's text: tags dropped, entities decoded, white space collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", document)).split())
+
+
+def test_report_shows_the_figures_of_its_json(audited, tmp_path):
+    _, sample, decisions = audited
+    html_path, json_path = write_report(
+        tmp_path / "report.html", sample, decisions, volume=120_000, db_url="sqlite:///queue.db",
+        png_dir=tmp_path / "png",
+    )
+    document = html_path.read_text(encoding="utf-8")
+    figures = json.loads(json_path.read_text(encoding="utf-8"))
+    text = _text(document)
+    overall = figures["estimates"]["overall"]
+    rate, assisted, unrecorded = (overall[key] for key in (
+        "recording_rate", "model_assisted_recording_rate", "unrecorded_per_year"))
+
+    def pct(e: dict) -> str:
+        return f"{e['estimate'] * 100:.1f}% ± {e['half_width'] * 100:.2f}"
+
+    def interval(e: dict) -> str:
+        return f"{e['low'] * 100:.1f}–{e['high'] * 100:.1f}"
+
+    cards = [_text(card) for card in re.findall(r"<div class='card'>(.*?)</div>\s*</div>", document, re.S)]
+    assert cards[0] == f"Crime recording rate {pct(rate)} 95% CI {interval(rate)}; stratified combined ratio estimator"
+    assert cards[1].startswith(f"Model-assisted recording rate {pct(assisted)} ")
+    assert cards[2] == (f"Unrecorded crimes per year {unrecorded['estimate']:,.0f} 95% CI "
+                        f"{unrecorded['low']:,.0f}–{unrecorded['high']:,.0f} for 120,000 incidents")
+    assert (f"All crime {overall['sample_recorded']} / {overall['sample_should_have_been_recorded']} "
+            f"{pct(rate)} ({interval(rate)}) {pct(assisted)} ({interval(assisted)})") in text
+    for group, stratum in figures["estimates"]["strata"].items():
+        weight = stratum["population"] / stratum["sampled"]
+        assert (f"{GROUP_NAMES[group]} {stratum['population']:,} {stratum['sampled']} {stratum['audited']} "
+                f"{weight:.1f}") in text
+    random_flags = figures["flags"]["random_sample"]
+    assert f"Random {random_flags['decided']} {pct(random_flags['confirmed_share'])}" in text
+    assert f"{figures['estimates']['population']:,} scored incidents" in text
+    assert all(warning in text for warning in figures["estimates"]["warnings"])
+    assert "Decisions read from sqlite:///queue.db." in text
+
+    alts = re.findall(r"<img alt='([^']+)' src='data:image/png;base64,([^']+)'>", document)
+    assert [alt for alt, _ in alts] == [alt for alt, _plot in PLOTS.values()]
+    for alt, encoded in alts:
+        png = base64.b64decode(encoded)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / "png" / (alt.replace(" ", "_") + ".png")).read_bytes() == png
+
+
+def test_importing_the_report_leaves_matplotlib_alone():
+    code = (
+        "import sys, matplotlib\n"
+        "before = matplotlib.rcParams._get('backend')\n"
+        "import secondary_crimes.audit.report\n"
+        "assert matplotlib.rcParams._get('backend') == before, matplotlib.rcParams._get('backend')\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MPLBACKEND": "svg"},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 def test_report_with_no_decisions(audited, tmp_path):
