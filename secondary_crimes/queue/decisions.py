@@ -53,6 +53,32 @@ class Conflict(Exception):
         super().__init__(message)
 
 
+def check_action(action: str) -> None:
+    if action not in ACTIONS:
+        raise DecisionError(f"unknown decision {action!r}")
+
+
+def checked_form(
+    action: str, offence: str | None, reason_code: str | None, note: str, *, flagged: str
+) -> tuple[str | None, str | None, str]:
+    """A decision form's (offence, reason code, note) as stored: the offence to record (default the
+    ``flagged`` one) only with "record", a reason only with "no crime" (the same for series flags)."""
+    check_action(action)
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise DecisionError(f"note too long ({len(note)} characters, at most {MAX_NOTE})")
+    if action == "record":
+        offence = offence or flagged
+        if offence not in load_taxonomy().offences:
+            raise DecisionError(f"unknown offence {offence!r}")
+        return offence, None, note
+    if action == "no_crime":
+        if reason_code not in NO_CRIME_REASONS:
+            raise DecisionError("choose a reason for 'no crime'")
+        return None, reason_code, note
+    return None, None, note
+
+
 def decide(
     session: Session,
     user: User,
@@ -65,25 +91,11 @@ def decide(
     note: str = "",
 ) -> Decision:
     """Record ``user``'s decision on a flag they saw at ``version`` (the caller commits)."""
-    if action not in ACTIONS:
-        raise DecisionError(f"unknown decision {action!r}")
-    note = (note or "").strip()
-    if len(note) > MAX_NOTE:
-        raise DecisionError(f"note too long ({len(note)} characters, at most {MAX_NOTE})")
+    check_action(action)
     flag = session.get(Flag, flag_id)
     if flag is None:
         raise NotFound(f"no flag {flag_id}")
-    if action == "record":
-        offence = offence or flag.offence
-        if offence not in load_taxonomy().offences:
-            raise DecisionError(f"unknown offence {offence!r}")
-        reason_code = None
-    elif action == "no_crime":
-        if reason_code not in NO_CRIME_REASONS:
-            raise DecisionError("choose a reason for 'no crime'")
-        offence = None
-    else:
-        offence, reason_code = None, None
+    offence, reason_code, note = checked_form(action, offence, reason_code, note, flagged=flag.offence)
     # Compare-and-set on the flag's version: of two concurrent decisions, exactly one matches.
     result = session.execute(
         update(Flag)
