@@ -9,6 +9,13 @@ import numpy as np
 from secondary_crimes.classify.base import Analysis
 from secondary_crimes.recording_rules import check_rules
 from secondary_crimes.records import Incident
+from secondary_crimes.scored import (
+    EvidenceSpan,
+    ScoredIncident,
+    ScoredOffence,
+    ScoredPerson,
+    incident_fields,
+)
 from secondary_crimes.taxonomy import LABELS, load_taxonomy
 
 
@@ -30,40 +37,46 @@ def review_priority(probabilities: np.ndarray, covered: set[str]) -> float:
     return float(1.0 - np.prod([1.0 - p for p in uncovered])) if uncovered else 0.0
 
 
-def decide(incident: Incident, analysis: Analysis, thresholds: np.ndarray, *,
-           model_version: str, decimals: int = 4, max_evidence: int = 3) -> dict[str, Any]:
-    """One scored-output record (the `score` command's line) for an incident."""
+def scored_incident(incident: Incident, analysis: Analysis, thresholds: np.ndarray, *,
+                    model_version: str, decimals: int = 4, max_evidence: int = 3) -> ScoredIncident:
+    """The scored record (one line of the `score` command's output) for an incident."""
     covered = load_taxonomy().covered(incident.recorded_crimes)
-    offences, missed = [], []
+    offences = []
     order = np.argsort(-analysis.probabilities, kind="stable")
     for j in order:
         probability, threshold = float(analysis.probabilities[j]), float(thresholds[j])
         if probability < threshold:
             continue
         label = LABELS[j]
-        is_missed = label not in covered
-        entry = {
-            "offence": label,
-            "probability": round(probability, decimals),
-            "threshold": round(threshold, decimals),
-            "reason": _reason(label, probability, threshold, incident, is_missed),
-            "evidence": [span.to_dict() for span in analysis.evidence.get(label, [])[:max_evidence]],
-        }
-        offences.append(entry)
-        if is_missed:
-            missed.append(entry)
-    record = {
-        "incident_id": incident.incident_id,
-        "model_version": model_version,
-        "offences": offences,
-        "missed": missed,
-        "review_priority": round(review_priority(analysis.probabilities, covered), decimals),
-        "domestic": analysis.domestic,
-        "relationship": analysis.relationship,
-        "reporter": analysis.reporter,
-        "people": [{"text": p.text, "role": p.role, "relationship": p.relationship,
-                    "described_as": list(p.described_as)} for p in analysis.people],
-        "incident": incident.model_dump(mode="json", exclude={"incident_id"}),
-    }
-    record["rule_flags"] = check_rules(incident, record)
-    return record
+        offences.append(ScoredOffence(
+            offence=label,
+            probability=round(probability, decimals),
+            threshold=round(threshold, decimals),
+            reason=_reason(label, probability, threshold, incident, label not in covered),
+            evidence=[EvidenceSpan.of(span) for span in analysis.evidence.get(label, [])[:max_evidence]],
+        ))
+    # The rules read the offences and the reporter (recording_rules.check_rules).
+    rule_flags = check_rules(incident, {"offences": [entry.model_dump(mode="json") for entry in offences],
+                                        "reporter": analysis.reporter})
+    return ScoredIncident(
+        incident_id=incident.incident_id,
+        model_version=model_version,
+        offences=offences,
+        missed=[entry for entry in offences if entry.offence not in covered],
+        review_priority=round(review_priority(analysis.probabilities, covered), decimals),
+        domestic=analysis.domestic,
+        relationship=analysis.relationship,
+        reporter=analysis.reporter,
+        people=[ScoredPerson(text=p.text, role=p.role, relationship=p.relationship, described_as=list(p.described_as))
+                for p in analysis.people],
+        incident=incident_fields(incident),
+        rule_flags=rule_flags,
+    )
+
+
+def decide(incident: Incident, analysis: Analysis, thresholds: np.ndarray, *,
+           model_version: str, decimals: int = 4, max_evidence: int = 3) -> dict[str, Any]:
+    """One scored-output record (the `score` command's line) for an incident, as its JSON object:
+    :func:`scored_incident`'s ``record()``."""
+    return scored_incident(incident, analysis, thresholds, model_version=model_version, decimals=decimals,
+                           max_evidence=max_evidence).record()
