@@ -12,30 +12,21 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictStr,
-    ValidationError,
-    field_validator,
-)
+from pydantic import ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.batching import batched
 from secondary_crimes.queue import audit_log
 from secondary_crimes.queue.models import Flag, Incident, User, utcnow
-from secondary_crimes.records import TEXT_FIELDS
 from secondary_crimes.records import Incident as InputIncident
-from secondary_crimes.taxonomy import load_taxonomy
+from secondary_crimes.scored import ScoredIncident, ScoredOffence
 
 CHUNK = 500
 MAX_ID = 64  # incidents.incident_id
+MAX_VERSION = 128  # incidents.model_version / flags.model_version
 MAX_CODE = 128  # incidents.opening_code / closing_code
 MAX_PROBLEMS = 20  # bad lines reported by one load
 MAX_FIELD_PROBLEMS = 3  # problems reported per bad line
@@ -45,95 +36,28 @@ class LoadError(ValueError):
     """A scored record that cannot be loaded; names the file, line, incident and field."""
 
 
-class Span(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class QueuedIncident(ScoredIncident):
+    """A scored record (secondary_crimes/scored.py) that also fits the queue: an id that fits its
+    column and can be a step of a link's path, a model version and codes that fit their columns."""
 
-    field: str
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
-    text: str = ""
-
-    @field_validator("field")
+    @field_validator("incident_id")
     @classmethod
-    def _text_field(cls, value: str) -> str:
-        if value not in TEXT_FIELDS:
-            raise ValueError(f"evidence field must be one of {TEXT_FIELDS}, not {value!r}")
+    def _linkable(cls, value: str) -> str:
+        if len(value) > MAX_ID:
+            raise ValueError(f"at most {MAX_ID} characters (the queue's incident ids)")
+        if value.strip() in (".", ".."):
+            raise ValueError("'.' and '..' cannot be incident ids (they are path steps in a link)")
         return value
 
-
-def _known_offence(value: str) -> str:
-    if value not in load_taxonomy().offences:
-        raise ValueError(f"unknown offence label {value!r}")
-    return value
-
-
-KnownOffence = Annotated[str, AfterValidator(_known_offence)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Word = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]  # e.g. a role: victim, ex_partner
-NoneIsEmpty = BeforeValidator(lambda value: [] if value is None else value)  # a null list (Spark) is an empty one
-
-
-class ScoredOffence(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    offence: KnownOffence
-    probability: Probability
-    threshold: Probability | None = None
-    reason: str | None = ""
-    evidence: list[Span] = Field(default_factory=list)
-
-
-class Person(BaseModel):
-    """A person the scoring extracted (other keys are kept as they are)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    text: StrictStr | None = ""
-    role: Word | None = None
-    relationship: Word | None = None
-    described_as: Annotated[list[StrictStr], NoneIsEmpty] = Field(default_factory=list)
-
-
-class RuleSpan(Span):
-    model_config = ConfigDict(extra="allow")
-
-
-class RuleFlag(BaseModel):
-    """A recording-rule check (secondary_crimes/recording_rules.py); other keys are kept as they are."""
-
-    model_config = ConfigDict(extra="allow")
-
-    rule: Word
-    reason: StrictStr
-    offences: Annotated[list[KnownOffence], NoneIsEmpty] = Field(default_factory=list)
-    evidence: Annotated[list[RuleSpan], NoneIsEmpty] = Field(default_factory=list)
-
-
-def _linkable(value: str) -> str:
-    if value.strip() in (".", ".."):
-        raise ValueError("'.' and '..' cannot be incident ids (they are path steps in a link)")
-    return value
-
-
-class ScoredIncident(BaseModel):
-    """One line of scored output."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    incident_id: Annotated[StrictStr, Field(min_length=1, max_length=MAX_ID), AfterValidator(_linkable)]
-    model_version: StrictStr = Field(min_length=1, max_length=128)
-    offences: list[ScoredOffence] = Field(default_factory=list)
-    missed: list[ScoredOffence] = Field(default_factory=list)
-    review_priority: Probability = 0.0
-    domestic: bool | None = None
-    relationship: Word | None = None
-    reporter: Word | None = None
-    people: list[Person] | None = None
-    rule_flags: list[RuleFlag] = Field(default_factory=list)
-    incident: dict[str, Any]
+    @field_validator("model_version")
+    @classmethod
+    def _fits(cls, value: str) -> str:
+        if len(value) > MAX_VERSION:
+            raise ValueError(f"at most {MAX_VERSION} characters")
+        return value
 
     def input_incident(self) -> InputIncident:
-        incident = InputIncident.model_validate({**self.incident, "incident_id": self.incident_id})
+        incident = super().input_incident()
         for name in ("opening_code", "closing_code"):
             if len(getattr(incident, name)) > MAX_CODE:
                 raise LoadError(f"incident.{name}: at most {MAX_CODE} characters")
@@ -165,7 +89,7 @@ class LoadReport:
         )
 
 
-def _parse(line: bytes, number: int) -> tuple[ScoredIncident, InputIncident] | None:
+def _parse(line: bytes, number: int) -> tuple[QueuedIncident, InputIncident] | None:
     """One line checked (None if blank); a problem raises :class:`LoadError` saying what and where."""
     try:
         text = line.decode("utf-8-sig" if number == 1 else "utf-8")
@@ -179,7 +103,7 @@ def _parse(line: bytes, number: int) -> tuple[ScoredIncident, InputIncident] | N
         raise LoadError(f"not JSON: {error.msg} (column {error.colno})") from None
     incident_id = raw.get("incident_id") if isinstance(raw, dict) else None
     try:
-        scored = ScoredIncident.model_validate(raw)
+        scored = QueuedIncident.model_validate(raw)
         return scored, scored.input_incident()
     except ValidationError as error:
         problems = [
@@ -191,7 +115,7 @@ def _parse(line: bytes, number: int) -> tuple[ScoredIncident, InputIncident] | N
         raise LoadError(f"incident {incident_id}: {error}") from None
 
 
-def read_scored(path: Path) -> Iterator[tuple[ScoredIncident, InputIncident]]:
+def read_scored(path: Path) -> Iterator[tuple[QueuedIncident, InputIncident]]:
     """Parse and check every line; bad lines raise one :class:`LoadError` naming each of them.
 
     Records stop being yielded at the first bad line, but checking goes on (up to MAX_PROBLEMS
@@ -242,7 +166,7 @@ def _flag_values(entry: ScoredOffence, model_version: str) -> dict[str, Any]:
     }
 
 
-def _incident_values(scored: ScoredIncident, incident: InputIncident) -> dict[str, Any]:
+def _incident_values(scored: QueuedIncident, incident: InputIncident) -> dict[str, Any]:
     return {
         "reported_at": incident.reported_at,
         "closed_at": incident.closed_at,
@@ -263,7 +187,7 @@ def _incident_values(scored: ScoredIncident, incident: InputIncident) -> dict[st
 
 
 def upsert(
-    session: Session, records: Iterable[tuple[ScoredIncident, InputIncident]], report: LoadReport | None = None
+    session: Session, records: Iterable[tuple[QueuedIncident, InputIncident]], report: LoadReport | None = None
 ) -> LoadReport:
     """Upsert parsed records into ``session`` (the caller commits)."""
     report = report or LoadReport()

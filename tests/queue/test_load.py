@@ -121,7 +121,7 @@ def _write(tmp_path: Path, lines: list[str | bytes]) -> Path:
         (lambda r: r.update(people=[{"text": "Anita SHAH", "described_as": "IP"}]), r"people\.0\.described_as"),
         (lambda r: r.update(review_priority=float("nan")), r"review_priority: Input should be a finite number"),
         (lambda r: r.update(review_priority=1.5), r"review_priority: Input should be less than or equal to 1"),
-        (lambda r: r.update(incident_id="X" * 65), r"incident_id: String should have at most 64 characters"),
+        (lambda r: r.update(incident_id="X" * 65), r"incident_id: Value error, at most 64 characters"),
         (lambda r: r.update(incident_id=".."), r"incident_id: Value error, '\.' and '\.\.' cannot be"),
         (lambda r: r["incident"].update(opening_code="C" * 129), r"incident\.opening_code: at most 128"),
     ],
@@ -163,3 +163,44 @@ def test_null_lists_from_spark_load_as_empty(database: Database, tmp_path: Path)
         incident = session.scalar(select(Incident))
         assert incident.people == [{"text": None, "role": "victim", "relationship": None, "described_as": []}]
         assert incident.rule_flags == [{"rule": "late_recording", "reason": "late", "offences": [], "evidence": []}]
+
+
+def test_what_decide_writes_loads(database: Database, tmp_path: Path) -> None:
+    """decide's pinned sample output (tests/core/data) loads as it is, with every kind of rule flag:
+    the queue once refused professional_third_party_nothing_recorded, a rule name over 32 characters."""
+    pinned = Path(__file__).parents[1] / "core" / "data" / "decide_sample.jsonl"
+    records = [json.loads(line) for line in pinned.read_text(encoding="utf-8").splitlines()]
+    with database.session() as session:
+        report = load_file(session, pinned)
+    assert report.incidents_added == len(records)
+    assert report.flags_added == sum(len(record["missed"]) for record in records)
+    with database.session() as session:
+        stored = {row.incident_id: row for row in session.scalars(select(Incident))}
+    for record in records:
+        row = stored[record["incident_id"]]
+        assert row.rule_flags == record["rule_flags"]
+        assert row.people == record["people"]
+        assert row.scored_offences == record["offences"]
+    assert "professional_third_party_nothing_recorded" in {f["rule"] for r in records for f in r["rule_flags"]}
+
+
+def _linked(record: dict) -> dict:
+    occasion = {"incident_id": "SC2400100", "reported_at": "2023-12-20T22:05:00", "spans": [
+        {"field": "call_log", "start": 0, "end": 5, "text": "03:20"}]}
+    flag = {"offence": "harassment", "series_id": "series-1", "linked": ["SC2400100"], "missed": True,
+            "reason": "Harassment: a course of conduct over 2 incidents", "evidence": [occasion]}
+    return {**record, "linked": ["SC2400100"], "course_of_conduct": [flag]}
+
+
+def test_linked_records_load_and_their_conduct_flags_are_checked(database: Database, tmp_path: Path) -> None:
+    lines = SCORED_V1.read_text(encoding="utf-8").splitlines()
+    linked = [json.dumps(_linked(json.loads(line))) for line in lines]
+    with database.session() as session:
+        assert load_file(session, _write(tmp_path, linked)).incidents_added == len(lines)
+    record = _linked(json.loads(lines[1]))
+    record["course_of_conduct"][0]["offence"] = "nuisance"
+    record["course_of_conduct"][0]["evidence"][0]["spans"][0]["field"] = "notes"
+    with pytest.raises(LoadError, match=r"line 1: incident SC2400311: course_of_conduct\.0\.offence: Value error, "
+                                        r"unknown offence label 'nuisance'; course_of_conduct\.0\.evidence\.0\.spans"
+                                        r"\.0\.field"), database.session() as session:
+        load_file(session, _write(tmp_path, [json.dumps(record)]))
