@@ -134,3 +134,68 @@ def test_malformed_jsonl_is_judged_as_the_local_engine_judges_it(tmp_path, spark
     assert [json.loads(line)["line"] for line in rejects.splitlines()] == [3, 4, 5, 6, 7]
     assert remote.counts() == local.counts()
     assert (local.scored, local.rejected_records, local.blank_lines, local.input_records) == (3, 5, 1, 9)
+
+
+# The Parquet columns as engines/spark.py spelled them in DDL before they were derived from
+# secondary_crimes/scored.py: the derived schema must stay this one (Parquet readers depend on it).
+SPAN_DDL = "struct<field:string, start:int, end:int, text:string>"
+OFFENCES_DDL = (f"array<struct<offence:string, probability:double, threshold:double, reason:string, "
+                f"evidence:array<{SPAN_DDL}>>>")
+RECORD_DDL = (
+    f"incident_id string, model_version string, offences {OFFENCES_DDL}, missed {OFFENCES_DDL}, "
+    "review_priority double, domestic boolean, relationship string, reporter string, "
+    "people array<struct<text:string, role:string, relationship:string, described_as:array<string>>>, "
+    "incident struct<reported_at:string, closed_at:string, opening_code:string, closing_code:string, "
+    "call_log:string, officer_narrative:string, recorded_crimes:array<string>, crime_recorded_at:string>, "
+    f"rule_flags array<struct<rule:string, reason:string, evidence:array<{SPAN_DDL}>, offences:array<string>>>"
+)
+LINK_DDL = (
+    "linked array<string>, course_of_conduct array<struct<offence:string, series_id:string, linked:array<string>, "
+    "missed:boolean, reason:string, "
+    f"evidence:array<struct<incident_id:string, reported_at:string, spans:array<{SPAN_DDL}>>>>>"
+)
+PINNED = Path(__file__).parent / "core" / "data" / "decide_sample.jsonl"  # decide's output on the sample
+
+
+def test_parquet_schema_is_derived_from_the_scored_model(spark):
+    from pyspark.sql.types import DataType
+
+    from secondary_crimes.engines.spark import record_schema, spark_schema
+    from secondary_crimes.scored import ScoredIncident
+
+    assert record_schema(linked=True) == spark_schema(ScoredIncident)
+    assert record_schema(linked=False) == DataType.fromDDL(RECORD_DDL)
+    assert record_schema(linked=True) == DataType.fromDDL(f"{RECORD_DDL}, {LINK_DDL}")
+
+
+def _linked(records: list[dict]) -> list[dict]:
+    """The records with what the linking pass adds: each linked to the one before it."""
+    out = []
+    for before, record in zip([None, *records], records, strict=False):
+        ids = [before["incident_id"]] if before else []
+        occasions = [{"incident_id": i, "reported_at": None if n else "2024-02-03T23:41:00",
+                      "spans": [{"field": "call_log", "start": 0, "end": 4, "text": "2341"}][:n + 1]}
+                     for n, i in enumerate([*ids, record["incident_id"]])]
+        flags = [{"offence": "harassment", "series_id": "s-1", "linked": ids, "missed": bool(len(out) % 2),
+                  "reason": "Harassment: ...", "evidence": occasions}] if ids else []
+        out.append({**record, "linked": ids, "course_of_conduct": flags})
+    return out
+
+
+@pytest.mark.parametrize("linked", [False, True])
+def test_scored_records_round_trip_through_the_parquet_writer(tmp_path, spark, linked):
+    from pyspark.sql import functions as F  # noqa: N812
+
+    from secondary_crimes.engines.spark import _write_parquet, record_schema
+    from secondary_crimes.scored import ScoredIncident
+
+    records = [json.loads(line) for line in PINNED.read_text(encoding="utf-8").splitlines()]
+    records = _linked(records) if linked else records
+    frame = spark.createDataFrame([(json.dumps(r, ensure_ascii=False),) for r in records], "value string")
+    _write_parquet(frame, tmp_path / "out.parquet")
+
+    written = spark.read.parquet(str(tmp_path / "out.parquet"))
+    assert written.schema == record_schema(linked=linked)
+    lines = written.select(F.to_json(F.struct("*"), {"ignoreNullFields": "false"})).collect()
+    back = [ScoredIncident.model_validate_json(row[0]).record() for row in lines]
+    assert sorted(back, key=lambda r: r["incident_id"]) == sorted(records, key=lambda r: r["incident_id"])

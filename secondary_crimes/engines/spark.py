@@ -24,10 +24,15 @@ import sys
 import tarfile
 import tempfile
 import time
+import types
+import typing
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from secondary_crimes.classify.bundle import ModelBundle, load_bundle
 from secondary_crimes.failures import check_paths
@@ -44,29 +49,59 @@ from secondary_crimes.score import (
     show_progress,
 )
 from secondary_crimes.score_link import link_scored, should_link
+from secondary_crimes.scored import ScoredIncident
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import DataType, StructType
 
 STAGE_SCHEMA = "line long, seq int, incident_id string, kind string, value string"
 RESULT_SCHEMA = "line long, seq int, kind string, value string, n_missed int"
-SPAN = "struct<field:string, start:int, end:int, text:string>"
-FLAG = f"array<struct<offence:string, probability:double, threshold:double, reason:string, evidence:array<{SPAN}>>>"
-RECORD_SCHEMA = (
-    f"incident_id string, model_version string, offences {FLAG}, missed {FLAG}, review_priority double, "
-    "domestic boolean, relationship string, reporter string, "
-    "people array<struct<text:string, role:string, relationship:string, described_as:array<string>>>, "
-    "incident struct<reported_at:string, closed_at:string, opening_code:string, closing_code:string, "
-    "call_log:string, officer_narrative:string, recorded_crimes:array<string>, crime_recorded_at:string>, "
-    f"rule_flags array<struct<rule:string, reason:string, evidence:array<{SPAN}>, offences:array<string>>>"
-)
-# What the linking pass adds (score_link): earlier incidents of the series and course-of-conduct flags.
-LINK_SCHEMA = (
-    "linked array<string>, course_of_conduct array<struct<offence:string, series_id:string, linked:array<string>, "
-    "missed:boolean, reason:string, "
-    f"evidence:array<struct<incident_id:string, reported_at:string, spans:array<{SPAN}>>>>>"
-)
+# The columns of scored records written as Parquet are derived from the scored-record model
+# (secondary_crimes/scored.py): record_schema().
+LINK_FIELDS = ("linked", "course_of_conduct")  # what the linking pass adds (score_link)
+# Spark types (pyspark.sql.types) of Python scalars.
+_SCALARS = {str: "StringType", bool: "BooleanType", int: "IntegerType", float: "DoubleType",
+            datetime: "StringType"}
+
+
+def spark_type(annotation: Any, where: str = "") -> DataType:
+    """The Spark type of a field's Python type: str, bool, int, float, datetime, Literal[str, ...],
+    X | None, list[X], Annotated[X, ...] and pydantic models (structs). Every field is nullable, as
+    in a DDL string. Times stay ISO 8601 text, as in the JSON Lines; character offsets fit an int."""
+    from pyspark.sql import types as T  # noqa: N812
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return spark_type(args[0], where)
+    if origin in (typing.Union, types.UnionType):
+        present = [arg for arg in args if arg is not type(None)]
+        if len(present) == 1:
+            return spark_type(present[0], where)
+    elif origin is typing.Literal and all(isinstance(arg, str) for arg in args):
+        return T.StringType()
+    elif origin is list and len(args) == 1:
+        return T.ArrayType(spark_type(args[0], where), containsNull=True)
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return spark_schema(annotation)
+    elif annotation in _SCALARS:
+        return getattr(T, _SCALARS[annotation])()
+    raise TypeError(f"{where or annotation}: no Spark type for {annotation!r}")
+
+
+def spark_schema(model: type[BaseModel], *, exclude: tuple[str, ...] = ()) -> StructType:
+    """A pydantic model's fields, in order, as a Spark struct (fields in ``exclude`` left out)."""
+    from pyspark.sql.types import StructField, StructType
+
+    return StructType([StructField(name, spark_type(info.annotation, f"{model.__name__}.{name}"), nullable=True)
+                       for name, info in model.model_fields.items() if name not in exclude])
+
+
+def record_schema(*, linked: bool) -> StructType:
+    """The Parquet columns of scored records: ``ScoredIncident``'s fields, with the linking pass's only when linked."""
+    return spark_schema(ScoredIncident, exclude=() if linked else LINK_FIELDS)
+
 
 # Bundles loaded in this Python worker, by content hash: each executor unpacks a model once.
 _WORKER_BUNDLES: dict[str, ModelBundle] = {}
@@ -257,9 +292,9 @@ def _write_parquet(frame: DataFrame, target: Path) -> None:
 
     staging = target.with_name(f".{target.name}.spark-{uuid.uuid4().hex}")
     first = frame.select("value").first()
-    schema = RECORD_SCHEMA + (f", {LINK_SCHEMA}" if first and '"linked": ' in first.value else "")
-    known = frame.select(F.from_json("value", schema).alias("r")).schema["r"].dataType.names
-    # Fields a newer decide stage adds, unknown to RECORD_SCHEMA, are kept as JSON text columns.
+    schema = record_schema(linked=bool(first and '"linked": ' in first.value))
+    known = schema.names
+    # Fields a newer decide stage adds, unknown to ScoredIncident, are kept as JSON text columns.
     extra = [key for key in (json.loads(first.value) if first else {}) if key not in known]
     parsed = frame.select(
         F.from_json("value", schema).alias("r"),
