@@ -352,3 +352,33 @@ class PersonStore:
             for person_pk, first, last in spans:
                 session.execute(update(LinkPerson).where(LinkPerson.id == person_pk)
                                 .values(first_seen=first, last_seen=last, updated_at=now))
+
+
+@dataclass
+class StoredPerson:
+    """A stored person as a supervisor sees them: pseudonymous id, when seen, and how each incident wrote them."""
+
+    person_id: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    mentions: list[dict[str, Any]]  # incident_id, kind, text, role, relation, identifiers
+
+
+def people_in(session: Session, incident_ids: Sequence[str]) -> list[StoredPerson]:
+    """The stored people who appear in two or more of these incidents (a series' victim and perpetrator),
+    with their mentions there. The caller checks the viewer's role and writes the view to the audit log."""
+    rows = session.execute(
+        select(LinkPerson, LinkParty, LinkIncident.incident_id)
+        .join(LinkParty, LinkParty.person_pk == LinkPerson.id)
+        .join(LinkIncident, LinkParty.incident_pk == LinkIncident.id)
+        .where(LinkIncident.incident_id.in_(list(incident_ids)))
+        .order_by(LinkPerson.first_seen, LinkPerson.id, LinkIncident.reported_at, LinkParty.position)
+    )
+    people: dict[int, StoredPerson] = {}
+    incidents: dict[int, set[str]] = defaultdict(set)
+    for person, party, incident_id in rows:
+        one = people.setdefault(person.id, StoredPerson(person.person_id, person.first_seen, person.last_seen, []))
+        one.mentions.append({"incident_id": incident_id, "kind": party.kind, "text": party.text, "role": party.role,
+                             "relation": party.relation, "identifiers": party.identifiers or {}})
+        incidents[person.id].add(incident_id)
+    return [one for pk, one in people.items() if len(incidents[pk]) >= 2]

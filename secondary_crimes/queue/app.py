@@ -15,7 +15,17 @@ from secondary_crimes.queue import audit_log, config, lockout
 from secondary_crimes.queue.claims import DEFAULT_MINUTES as DEFAULT_CLAIM_MINUTES
 from secondary_crimes.queue.db import Database
 from secondary_crimes.queue.deps import LoginRequired, here, login_url, open_session, optional_user, render
-from secondary_crimes.queue.routers import accounts, admin, claims, corrections, incidents, progress, queue, review
+from secondary_crimes.queue.routers import (
+    accounts,
+    admin,
+    claims,
+    corrections,
+    incidents,
+    progress,
+    queue,
+    review,
+    series,
+)
 
 SESSION_MAX_AGE = 8 * 3600  # one working day
 SECURITY_HEADERS = {
@@ -98,7 +108,7 @@ def create_app(
             return render(request, "error.html", user, status_code=422, status=422, detail=f"Bad request: {problems}")
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    routers = (accounts, queue, claims, incidents, corrections, review, progress, admin)
+    routers = (accounts, queue, claims, incidents, corrections, review, progress, admin, series)
     for router in (module.router for module in routers):
         app.include_router(router)
 

@@ -267,4 +267,7 @@ def load_file(session: Session, path: Path, *, user: User | None = None) -> Load
         audit_log.record_cli(session, "load", where, **report.as_dict())
     else:
         audit_log.record(session, user, "load", where, **report.as_dict())
+    from secondary_crimes.queue.series import load_series  # courses of conduct (issue 14.3)
+
+    load_series(session, Path(path), user=user)
     return report
