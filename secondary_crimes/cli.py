@@ -125,9 +125,11 @@ def _echo_data_summary(data: dict) -> None:
 @_one_line_errors
 def score(
     input: Annotated[Path, typer.Argument(help="Incidents: .jsonl, .csv or .parquet")],
-    out: Annotated[Path, typer.Option("--out", help="Scored output (.jsonl)")],
+    out: Annotated[Path, typer.Option("--out", help="Scored output (.jsonl; .parquet with --engine spark)")],
     model: ModelOption = None,
     engine: Annotated[str, typer.Option(help="local or spark")] = "local",
+    master: Annotated[str, typer.Option(help="Spark master with --engine spark: local[8], yarn, "
+                                        "k8s://... (docs/spark.md)")] = "local[2]",
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
     resume: Annotated[bool, typer.Option(help="Carry on from a killed run's checkpoint (local engine); "
@@ -138,7 +140,10 @@ def score(
                                  "`course_of_conduct` in each record). Default: only outputs of up "
                                  "to score_link_max_incidents (settings, 50,000) incidents")] = None,
 ) -> None:
-    """Score incidents: offences supported, missed (unrecorded) crimes, evidence and priority."""
+    """Score incidents: offences supported, missed (unrecorded) crimes, evidence and priority.
+
+    The one scoring entry point: ``secondary-crimes score`` or ``python -m secondary_crimes.cli score``.
+    """
     from secondary_crimes.checkpoint import ModelMismatchError
     from secondary_crimes.classify.integrity import ModelIntegrityError
     from secondary_crimes.model_cache import ModelCacheError
@@ -150,8 +155,8 @@ def score(
         from secondary_crimes.engines.spark import score_spark
 
         try:
-            summary = score_spark(input, out, model, batch_size=batch_size, progress=False if quiet else None,
-                                  trust_unhashed=trust_model or None, link=link)
+            summary = score_spark(input, out, model, master=master, batch_size=batch_size,
+                                  progress=False if quiet else None, trust_unhashed=trust_model or None, link=link)
         except (FileNotFoundError, ModelIntegrityError, ModelCacheError) as error:
             raise _fail(str(error)) from None
     elif engine == "local":

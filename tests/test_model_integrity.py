@@ -271,8 +271,10 @@ def test_a_finished_run_is_not_complete_for_another_model(two_models, tmp_path):
     assert manifest["model"]["sha256"] == second.sha256
 
 
-def test_score_main_reports_another_models_run_in_one_line(two_models, model_dir, tmp_path, monkeypatch, capsys):
-    from secondary_crimes import score_main
+def test_score_reports_another_models_run_in_one_line(two_models, model_dir, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from secondary_crimes.cli import app
 
     first, _ = two_models
     source = write_input(input_rows(n=12), tmp_path / "in.jsonl")
@@ -281,11 +283,12 @@ def test_score_main_reports_another_models_run_in_one_line(two_models, model_dir
     with pytest.raises(KeyboardInterrupt):
         score_file(source, output, first, batch_size=4, progress=False)
     monkeypatch.undo()
-    args = [str(source), "--out", str(output), "--model", str(tmp_path / "other"), "--batch-size", "4", "--quiet"]
-    assert score_main.main(args) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "unfinished run" in err
-    assert score_main.main([*args, "--no-resume"]) == 0
+    args = ["score", str(source), "--out", str(output), "--model", str(tmp_path / "other"), "--batch-size", "4",
+            "--quiet"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1 and "unfinished run" in result.stderr
+    assert CliRunner().invoke(app, [*args, "--no-resume"]).exit_code == 0
 
 
 def test_a_boolean_setting_from_the_environment(monkeypatch, fresh_settings):

@@ -47,7 +47,8 @@ def run_command(source: Path, output: Path, model_dir: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "secondary_crimes.score_main",
+        "secondary_crimes.cli",
+        "score",
         str(source),
         "--out",
         str(output),
