@@ -239,3 +239,44 @@ def test_review_in_chromium(server: str, sqlite_url: str, chromium_path: str, tm
     assert set(gold.offences) == set(gold.missed) == {"non_fatal_strangulation", "assault_with_injury"}
     assert gold.evidence["assault_with_injury"] == "Redness to neck noted"  # the span selected in Chromium
     assert gold.relationship == "intimate_partner" and gold.domestic is None  # corrected, and not guessed
+
+
+def test_series_timeline_decided_once_in_chromium(server: str, sqlite_url: str, chromium_path: str) -> None:
+    """A course of conduct scored in two runs: its timeline in date order, one decision for the series."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from secondary_crimes.queue.db import Database
+
+    database = Database(sqlite_url)
+    with database.session() as session:
+        for name in ("scored_series_run2.jsonl", "scored_series_run1.jsonl"):  # the later run first
+            load_file(session, SCORED_V1.parent / name)
+    database.dispose()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            log_in(page, server, "alice")
+            page.goto(f"{server}/series")
+            page.click('tr[data-series="series-T-101"] a')
+            expect(page).to_have_url(f"{server}/series/series-T-101")
+            occasions = page.locator("article.occasion")
+            expect(occasions).to_have_count(3)
+            assert occasions.evaluate_all("els => els.map(e => e.dataset.incident)") == ["T-101", "T-102", "T-103"]
+            expect(occasions.nth(2).locator("q")).to_have_text("sat outside")
+            card = page.locator(".series-flag")
+            expect(card).to_have_count(1)
+            card.locator('input[value="record"]').check()
+            card.locator("textarea[name=note]").fill("one course of conduct")
+            card.locator("button[type=submit]").click()
+            expect(page.locator(".flash.ok")).to_contain_text("Saved for the whole series series-T-101")
+            expect(card.locator(".status")).to_have_text("recorded")
+            expect(card.locator("ol.decisions li")).to_have_count(1)
+            OUTPUT.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(OUTPUT / "series_page.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
