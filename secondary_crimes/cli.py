@@ -7,7 +7,7 @@ import importlib.util
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +25,25 @@ ModelOption = Annotated[str | None, typer.Option("--model", help="Model folder o
 TrustOption = Annotated[bool, typer.Option(
     "--trust-model", help="Load a model folder saved with no file hashes (older versions); only one "
                           "you trust: loading runs its pickle (default: setting trust_unhashed_models)")]
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A table on stdout (rich): the first column left-aligned, the rest right-aligned, no borders.
+
+    Cells are never cut: when stdout is not a terminal the table gets the width it needs.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for number, name in enumerate(columns):
+        table.add_column(name, justify="left" if number == 0 else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*map(str, row))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, console.measure(table).maximum))
+    console.print(table)
 
 
 def _logging(verbose: bool) -> None:
@@ -279,12 +298,10 @@ def _score_unseen(train_config, patterns: list[str], seeds: list[int], scored_ou
         typer.echo(json.dumps(summary, indent=2))
         return
     typer.echo(f"{train_config.kind}: trained without {patterns}, scored all {len(gold)} incidents")
-    columns = [str(seed) for seed in summary["per_seed"]] + ["mean", "sd"]
     values = [*summary["per_seed"].values(), summary["mean"], summary["sd"]]
-    typer.echo(f"{'synthetic seed':<40}" + "".join(f"{name:>8}" for name in columns))
-    for key in summary["mean"]:
-        cells = ("-" if figures[key] is None else f"{figures[key]:.3f}" for figures in values)
-        typer.echo(f"{key:<40}" + "".join(f"{cell:>8}" for cell in cells))
+    print_table(["synthetic seed", *map(str, summary["per_seed"]), "mean", "sd"],
+                ([key, *("-" if figures[key] is None else f"{figures[key]:.3f}" for figures in values)]
+                 for key in summary["mean"]))
 
 
 @app.command()

@@ -33,6 +33,7 @@ def sample_command(
 ) -> None:
     """Draw a seeded stratified random sample and a top-priority sample for the review queue."""
     from secondary_crimes.audit.sampling import SAMPLE_FILE, SAMPLE_RECORDS, write_sample
+    from secondary_crimes.cli import print_table
 
     try:
         sample = write_sample(scored, out_dir, size=size, priority_size=priority_size, seed=seed, name=name)
@@ -43,8 +44,8 @@ def sample_command(
         f"sample {sample.name}: {len(sample.random_units())} random + {len(sample.priority_units())} "
         f"priority incidents from {sum(sample.population_sizes.values()):,}"
     )
-    for stratum, N in sample.population_sizes.items():
-        typer.echo(f"  {stratum:40s} {N:>8,}  sampled {sample.allocation.get(stratum, 0)}")
+    strata = sample.population_sizes.items()
+    print_table(["stratum", "incidents", "sampled"], ([h, f"{N:,}", sample.allocation.get(h, 0)] for h, N in strata))
     typer.echo(
         f"wrote {out_dir / SAMPLE_FILE} and {out_dir / SAMPLE_RECORDS} "
         f"(load it with: secondary-crimes queue load {out_dir / SAMPLE_RECORDS})"
@@ -94,6 +95,7 @@ def rules_command(
     """Run the crime-recording rule checks on scored output and add ``rule_flags`` to each record."""
     from collections import Counter
 
+    from secondary_crimes.cli import print_table
     from secondary_crimes.recording_rules import check_scored_record
 
     counts: Counter = Counter()
@@ -108,8 +110,8 @@ def rules_command(
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
             total += 1
     typer.echo(f"checked {total} incident(s); wrote {out}")
-    for rule, count in counts.most_common():
-        typer.echo(f"  {rule:45s} {count}")
+    if counts:
+        print_table(["rule", "flags"], counts.most_common())
 
 
 @audit_app.command("simulate")

@@ -167,11 +167,20 @@ def test_cli_sample_and_simulate(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    header = [line.split() for line in lines].index(["stratum", "incidents", "sampled"])  # the strata table
+    end = next(i for i, line in enumerate(lines) if line.startswith("wrote "))
+    strata = {line.split()[0]: line.split()[1:] for line in lines[header + 1:end]}
+    assert set(offence_groups()) <= set(strata)
+    assert sum(int(sampled) for _, sampled in strata.values()) == 200
+    assert sum(int(incidents.replace(",", "")) for incidents, _ in strata.values()) == 2000
     assert (tmp_path / "again" / "sample.json").read_text() != ""
     first = json.loads((tmp_path / "sample" / "sample.json").read_text())["units"]
     second = json.loads((tmp_path / "again" / "sample.json").read_text())["units"]
     assert first == second
     result = runner.invoke(audit_app, ["rules", str(tmp_path / "scored.jsonl"), "--out", str(tmp_path / "rules.jsonl")])
     assert result.exit_code == 0, result.output
+    rule_lines = result.output.splitlines()[1:]
+    assert rule_lines[0].split() == ["rule", "flags"] and all(line.split()[1].isdigit() for line in rule_lines[1:])
     line = json.loads((tmp_path / "rules.jsonl").read_text().splitlines()[0])
     assert "rule_flags" in line
