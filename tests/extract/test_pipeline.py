@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import spacy
 
 from secondary_crimes.extract.components import read_patterns, read_vocabulary
@@ -38,3 +39,28 @@ def test_to_disk_from_disk_round_trip(nlp, tmp_path):
     before = [(s.text, s.label_, s._.sc_negated) for s in doc_before.spans["sc_indicators"]]
     after = [(s.text, s.label_, s._.sc_negated) for s in doc_after.spans["sc_indicators"]]
     assert before == after and ("injuries", "injury", True) in after
+
+
+def test_wide_quantifiers_are_refused(tmp_path):
+    """A {0,25} gap made the indicator Matcher take 90% of scoring time: refused, file and line named."""
+    path = tmp_path / "wide.jsonl"
+    path.write_text(
+        '{"label": "ok", "pattern": [{"LOWER": "woke"}, {"IS_PUNCT": false, "OP": "{0,12}"}, {"LOWER": "sex"}]}\n'
+        '{"label": "slow", "pattern": [{"LOWER": "woke"}, {"IS_PUNCT": false, "OP": "{0,25}"}, {"LOWER": "sex"}]}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"wide\.jsonl:2: quantifier \{0,25\}"):
+        read_patterns(str(path))
+    path.write_text('{"label": "open", "pattern": [{"LOWER": "a"}, {"OP": "{2,}"}]}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"wide\.jsonl:1: quantifier \{2,\}"):
+        read_patterns(str(path))
+
+
+def test_long_gap_within_a_sentence_still_matches(nlp):
+    """The wake-to-find patterns span a gap of any length inside one sentence, never across two."""
+    long_gap = ("She woke at about 6am in the spare room of the flat that she had been sharing with "
+                "friends from work since the summer to find him having sex with her.")
+    doc = nlp(long_gap)
+    assert "rape" in {s.label_ for s in doc.spans["sc_indicators"]}
+    doc = nlp("She woke at 6am and went to work. Later he said they had sex.")
+    assert "rape" not in {s.label_ for s in doc.spans["sc_indicators"]}
