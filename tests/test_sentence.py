@@ -206,3 +206,27 @@ def test_embedding_only_head_reads_384_numbers_a_sentence():
     rows = synthetic(30, seed=4)
     model = SentenceModel(features="embedding", validation_fraction=0.0).fit(rows, label_matrix(rows))
     assert model.head_coef_.shape == (len(LABELS), 384) and not hasattr(model, "tfidf_")
+
+
+def test_the_evidence_pass_reuses_the_scoring_pass_embeddings(frozen):
+    """Scoring then asking for evidence on the same incidents runs the encoder once per unit."""
+    from secondary_crimes.classify.sentence import clear_state_cache
+
+    model, _ = frozen
+    fresh = synthetic(6, seed=101)
+    clear_state_cache()
+    encoder = model._encoder()
+    seen: list[int] = []
+    handle = encoder.register_forward_hook(lambda module, args, kwargs, out: seen.append(kwargs["input_ids"].shape[0]),
+                                           with_kwargs=True)
+    try:
+        proba = model.predict_proba(fresh)
+        encoded = sum(seen)
+        analyses = model.analyse(fresh, np.zeros(len(LABELS)))
+    finally:
+        handle.remove()
+    units = len({u.text for incident in fresh for u in sentence_units(incident, model.max_words, model.overlap_words)})
+    assert encoded == units and sum(seen) == units  # nothing encoded a second time
+    np.testing.assert_allclose(np.vstack([a.probabilities for a in analyses]), proba)
+    assert all(a.evidence for a in analyses)
+    assert "_recent_embeddings" not in model.__getstate__()  # the remembered units are never pickled

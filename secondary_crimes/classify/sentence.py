@@ -63,6 +63,9 @@ _STATES: OrderedDict[tuple, Any] = OrderedDict()
 # Sentence embeddings of the whole frozen encoder by (encoder path, max_length, text): float32 (hidden,).
 _EMBEDDINGS: OrderedDict[tuple, np.ndarray] = OrderedDict()
 
+# Units a scoring instance remembers (about four scoring batches of real-length incidents, ~6 MB).
+RECENT_UNITS = 4096
+
 
 def clear_state_cache() -> None:
     _STATES.clear()
@@ -211,7 +214,7 @@ class SentenceModel(OffenceModel):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_tok", "_enc", "_top_module"):
+        for key in ("_tok", "_enc", "_top_module", "_recent_embeddings"):
             state.pop(key, None)
         return state
 
@@ -250,11 +253,20 @@ class SentenceModel(OffenceModel):
                                 _STATES.popitem(last=False)
         return out
 
+    def _recent(self) -> OrderedDict[str, np.ndarray]:
+        """This instance's embeddings of the units it scored last (``RECENT_UNITS``): the
+        evidence pass over the flagged incidents of a batch reuses the scoring pass's."""
+        if getattr(self, "_recent_embeddings", None) is None:
+            self._recent_embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
+        return self._recent_embeddings
+
     def _embeddings(self, texts: Sequence[str], *, remember: bool) -> np.ndarray:
-        """The frozen encoder's normalised mean-pooled embedding of each text (cached by text)."""
+        """The frozen encoder's normalised mean-pooled embedding of each text (cached by text:
+        while training, in the process-wide cache; while scoring, in this instance's recent units)."""
         import torch
 
         path = self._path()
+        recent = self._recent()
         out = np.zeros((len(texts), self._encoder().config.hidden_size), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         for i, text in enumerate(texts):
@@ -262,6 +274,9 @@ class SentenceModel(OffenceModel):
             if key in _EMBEDDINGS:
                 _EMBEDDINGS.move_to_end(key)
                 out[i] = _EMBEDDINGS[key]
+            elif text in recent:
+                recent.move_to_end(text)
+                out[i] = recent[text]
             else:
                 todo.setdefault(text, []).append(i)
         if todo:
@@ -282,6 +297,10 @@ class SentenceModel(OffenceModel):
                             _EMBEDDINGS[(path, self.max_length, text)] = vector
                             if len(_EMBEDDINGS) > STATE_CACHE_SIZE * 4:
                                 _EMBEDDINGS.popitem(last=False)
+                        else:
+                            recent[text] = vector
+                            if len(recent) > RECENT_UNITS:
+                                recent.popitem(last=False)
         return out
 
     def _linear_features(self, texts: Sequence[str], *, remember: bool = False):
