@@ -1,4 +1,5 @@
-"""Evaluation plots for a training run (matplotlib, Agg backend: no display needed).
+"""Evaluation plots for a training run (``matplotlib.figure.Figure``: no pyplot, no display, and
+matplotlib's global backend is left as the caller set it).
 
 Each function returns a ``Figure``; ``secondary_crimes.tracking`` logs them as PNG.
 """
@@ -7,11 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, confusion_matrix, precision_recall_curve
@@ -30,7 +26,8 @@ def pr_curves(Y: np.ndarray, proba: np.ndarray, labels: Sequence[str], title: st
     """One precision-recall panel per offence (AP and positives in the panel title)."""
     columns = 5
     rows = int(np.ceil(len(labels) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.7 * rows), squeeze=False)
+    fig = Figure(figsize=(3.2 * columns, 2.7 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for j, label in enumerate(labels):
         ax = axes[j // columns][j % columns]
         y = np.asarray(Y[:, j]).astype(int)
@@ -70,7 +67,8 @@ def calibration_plot(Y: np.ndarray, proba: np.ndarray, bins: int = 10, title: st
             mean_p.append(float(p[chosen].mean()))
             frac.append(float(y[chosen].mean()))
     brier = float(np.mean((p - y) ** 2)) if len(y) else float("nan")
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig = Figure(figsize=(5, 6))
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     top.plot(mean_p, frac, marker="o", label=f"model (Brier {brier:.3f})")
     top.set_ylabel("fraction positive")
@@ -95,7 +93,8 @@ def confusion_plot(
     predicted = [p if p in classes else "unknown" for p in predicted]
     names = list(classes) + (["unknown"] if "unknown" in gold + predicted else [])
     matrix = confusion_matrix(gold, predicted, labels=names)
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    fig = Figure(figsize=(6.5, 5.5))
+    ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)

@@ -422,7 +422,6 @@ def tracked_train(
             }
             for name, figure in figures.items():
                 mlflow.log_figure(figure, name)
-                plots.plt.close(figure)
             mlflow.log_text(_examples(test_set, report["records"]), "evaluation/examples.jsonl")
 
         bundle.metadata.update(

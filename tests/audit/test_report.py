@@ -110,11 +110,12 @@ def test_report_shows_the_figures_of_its_json(audited, tmp_path):
         assert (tmp_path / "png" / (alt.replace(" ", "_") + ".png")).read_bytes() == png
 
 
-def test_importing_the_report_leaves_matplotlib_alone():
+def test_importing_the_report_and_plots_leaves_matplotlib_alone():
     code = (
         "import sys, matplotlib\n"
         "before = matplotlib.rcParams._get('backend')\n"
         "import secondary_crimes.audit.report\n"
+        "import secondary_crimes.plots\n"
         "assert matplotlib.rcParams._get('backend') == before, matplotlib.rcParams._get('backend')\n"
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
