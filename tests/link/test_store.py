@@ -108,3 +108,17 @@ def test_the_store_setting(monkeypatch) -> None:
     finally:
         monkeypatch.delenv("SECONDARY_CRIMES_QUEUE_DATABASE_URL")
         get_settings.cache_clear()
+
+
+def test_the_store_is_a_setting_a_user_file_can_turn_on(monkeypatch, tmp_path) -> None:
+    from secondary_crimes.settings import ENV_FILE, get_settings
+
+    monkeypatch.delenv("SECONDARY_CRIMES_LINK_STORE", raising=False)
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"link_store: sqlite:///{tmp_path / 'people.db'}\n", encoding="utf-8")
+    monkeypatch.setenv(ENV_FILE, str(path))
+    get_settings.cache_clear()
+    try:
+        assert store_url() == f"sqlite:///{tmp_path / 'people.db'}"
+    finally:
+        get_settings.cache_clear()
