@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import NonNegativeInt, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     queue_secure_cookies: bool | None
     queue_hsts: bool | None
     queue_trusted_proxies: str | None
+    queue_check_random: NonNegativeInt
+    queue_check_uncertain: NonNegativeInt
+    queue_check_seed: int
     link_window_days: float
     link_min_party_bits: float
     link_min_evidence_bits: float

@@ -6,7 +6,9 @@ decision) as a crime that should have been recorded; ``no_crime`` rejects it; a 
 ``open`` or ``more_info`` leaves the incident incomplete (left out of the estimate until it
 is decided). Recorded crimes are taken as correctly recorded. An incident with no flags is
 complete with nothing unrecorded: the queue only shows auditors the model's flags, so crimes
-the model missed entirely are not in these decisions (see docs/audit.md).
+the model missed entirely are not in these decisions (see docs/audit.md), except on a check item
+(queue/checks.py): an offence recorded on it is confirmed, and until it is decided the incident is
+incomplete; a check item is no model flag, so it is not among the flag outcomes.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def decisions_from_queue(db_url: str, incident_ids: Iterable[str]) -> dict[str, 
 
 
 def _finding(row) -> AuditDecision:
+    from secondary_crimes.queue.models import CHECK_OFFENCE
+
     recorded = tuple(row.recorded_crimes or ())
     confirmed = list(recorded)
     outcomes = []
@@ -80,5 +84,6 @@ def _finding(row) -> AuditDecision:
             confirmed.append(offence)
         elif status != "no_crime":
             complete = False
-        outcomes.append(FlagOutcome(flag.offence, float(flag.probability), status))
+        if flag.offence != CHECK_OFFENCE:  # a check item's decision counts above, but it is no model flag
+            outcomes.append(FlagOutcome(flag.offence, float(flag.probability), status))
     return AuditDecision(row.incident_id, tuple(dict.fromkeys(confirmed)), recorded, complete, tuple(outcomes))

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from secondary_crimes.queue import auth, config, lockout
 from secondary_crimes.queue.auth import UserError, create_user
+from secondary_crimes.queue.checks import CheckSettings
+from secondary_crimes.queue.checks import estimate as check_estimate
 from secondary_crimes.queue.db import Database, default_url
 from secondary_crimes.queue.export import export_file
 from secondary_crimes.queue.load import LoadError, load_file
@@ -33,13 +35,32 @@ PromptOption = Annotated[bool, typer.Option("--prompt/--no-prompt", help="Prompt
 
 @queue_app.command("load")
 def load_command(
-    scored: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Scored JSON Lines.")], db: DbOption = None
+    scored: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Scored JSON Lines.")],
+    db: DbOption = None,
+    check_random: Annotated[int | None, typer.Option(
+        "--check-random", min=0, help="Unflagged incidents to queue as random check items "
+        "(default: setting queue_check_random).")] = None,
+    check_uncertain: Annotated[int | None, typer.Option(
+        "--check-uncertain", min=0, help="Unflagged incidents with the most uncertain review priority to queue as "
+        "check items (default: setting queue_check_uncertain).")] = None,
+    check_seed: Annotated[int | None, typer.Option(
+        "--check-seed", help="Seed of the random check items (default: setting queue_check_seed).")] = None,
 ) -> None:
-    """Upsert scored output into the queue (loading the same file twice changes nothing)."""
+    """Upsert scored output into the queue (loading the same file twice changes nothing).
+
+    Also queues check items: a random and an uncertainty-ranked sample of the incidents the file
+    does not flag, so auditors find the model's misses (docs/review_queue.md).
+    """
+    defaults = CheckSettings.from_settings()
+    checks = CheckSettings(
+        defaults.random if check_random is None else check_random,
+        defaults.uncertain if check_uncertain is None else check_uncertain,
+        defaults.seed if check_seed is None else check_seed,
+    )
     database = Database(db or default_url())
     try:
         with database.session() as session:
-            report = load_file(session, scored)
+            report = load_file(session, scored, checks=checks)
         database.analyze()
     except LoadError as error:
         typer.echo(f"error: {error}", err=True)
@@ -64,6 +85,18 @@ def export_command(
     finally:
         database.dispose()
     typer.echo(f"wrote {summary} to {out}")
+
+
+@queue_app.command("check-estimate")
+def check_estimate_command(db: DbOption = None) -> None:
+    """From the decided random check items: the share of unflagged incidents holding a missed offence."""
+    database = Database(db or default_url())
+    try:
+        with database.session() as session:
+            result = check_estimate(session)
+    finally:
+        database.dispose()
+    typer.echo(str(result))
 
 
 @queue_app.command("create-user")

@@ -10,7 +10,17 @@ from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.queue import audit_log
 from secondary_crimes.queue.display import describe, london
-from secondary_crimes.queue.models import ACTIONS, NO_CRIME_REASONS, Decision, Flag, Incident, Review, User, utcnow
+from secondary_crimes.queue.models import (
+    ACTIONS,
+    CHECK_OFFENCE,
+    NO_CRIME_REASONS,
+    Decision,
+    Flag,
+    Incident,
+    Review,
+    User,
+    utcnow,
+)
 from secondary_crimes.taxonomy import load_taxonomy
 
 MAX_NOTE = 4000
@@ -69,6 +79,8 @@ def checked_form(
         raise DecisionError(f"note too long ({len(note)} characters, at most {MAX_NOTE})")
     if action == "record":
         offence = offence or flagged
+        if offence == CHECK_OFFENCE:  # a check item names no offence: the auditor chooses one
+            raise DecisionError("choose the offence that should have been recorded")
         if offence not in load_taxonomy().offences:
             raise DecisionError(f"unknown offence {offence!r}")
         return offence, None, note

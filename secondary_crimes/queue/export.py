@@ -15,11 +15,17 @@ decision (the latest on a flag is "record" or "no crime", and no supervisor disa
 - ``domestic``/``relationship``/``reporter``: only as an auditor corrected them (the latest
   correction), never the model's call;
 - an offence an auditor added (a missed offence): present, its evidence the span they selected;
+- a check item (queue/checks.py: an incident the model did not flag, sampled at load): an offence
+  recorded on it is present (no evidence: the queue records no span for it); an undisputed "no
+  crime" on it (not for a reason that puts the offence elsewhere) says nothing was missed, so every
+  offence the recorded crimes do not cover is absent, unless decided present or flagged on the
+  incident (then its flag's decisions say). With nothing recorded or flagged that is a full
+  negative: ``known_offences`` is null, every offence decided, as in the corpus;
 - ``wrong_evidence``: the model's spans auditors marked as not evidence of an offence, and
   ``roles``: people's corrected roles (fields the corpus does not have; training ignores them).
   Recorded crimes stay input (``recorded_crimes``), not labels.
 
-Incidents nobody flagged or corrected are never exported: they hold no decision.
+Incidents nobody flagged, checked or corrected are never exported: they hold no decision.
 """
 
 from __future__ import annotations
@@ -36,9 +42,18 @@ from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.queue import audit_log
 from secondary_crimes.queue.corrections import effective
-from secondary_crimes.queue.models import DECIDED, NO_CRIME_REASONS, Correction, Decision, Flag, Incident, User
+from secondary_crimes.queue.models import (
+    CHECK_OFFENCE,
+    DECIDED,
+    NO_CRIME_REASONS,
+    Correction,
+    Decision,
+    Flag,
+    Incident,
+    User,
+)
 from secondary_crimes.records import GoldIncident
-from secondary_crimes.taxonomy import LABELS
+from secondary_crimes.taxonomy import LABELS, load_taxonomy
 
 # "No crime" because the offence is recorded or to be recorded somewhere else (a duplicate
 # incident's offence belongs to the incident it repeats): it happened, so
@@ -83,6 +98,11 @@ def _final(flag: Flag) -> Decision | None:
     return decision
 
 
+def _known(known: list[str]) -> list[str] | None:
+    """``known_offences``: null when every offence is decided (complete gold, as the corpus)."""
+    return None if len(known) == len(LABELS) else known
+
+
 def _disputed(decision: Decision) -> bool:
     return any(not review.agree for review in decision.reviews)
 
@@ -93,6 +113,7 @@ def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dic
     present: dict[str, str | None] = {}  # offence -> evidence quote
     absent: set[str] = set()
     rationale: list[str] = []
+    nothing_missed = False  # a check item decided "no crime"
     for flag in incident.flags:
         decision = _final(flag)
         if decision is None:
@@ -101,6 +122,15 @@ def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dic
             summary.disputed += 1
             continue
         note = f": {decision.note}" if decision.note else "."
+        if flag.offence == CHECK_OFFENCE:
+            if decision.action == "record":
+                present[decision.offence] = present.get(decision.offence)
+                rationale.append(f"{decision.offence} should have been recorded (found on a check){note}")
+            else:
+                reason = NO_CRIME_REASONS.get(decision.reason_code or "", decision.reason_code or "no reason given")
+                nothing_missed = nothing_missed or decision.reason_code not in ELSEWHERE_REASONS
+                rationale.append(f"Checked: nothing missed ({reason}){note}")
+            continue
         if decision.action == "record":
             offence = decision.offence or flag.offence
             quote = _quote(incident, flag.evidence) if offence == flag.offence else None
@@ -118,6 +148,10 @@ def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dic
     contradicted = absent & set(present)  # decided both ways on different flags: unknown
     absent -= contradicted
     present = {k: v for k, v in present.items() if k not in contradicted}
+    if nothing_missed:  # every offence not recorded (nor covered by one recorded) is absent, but
+        # an offence the model flagged on the incident is as its own flag's decisions say.
+        flagged = {flag.offence for flag in incident.flags if flag.offence != CHECK_OFFENCE}
+        absent |= set(LABELS) - load_taxonomy().covered(incident.recorded_crimes) - set(present) - flagged
     facts = {fact: corrected.facts[fact] for fact in sorted(corrected.corrected)}
     roles = [{"person": i, "text": p.get("text") or "", "role": corrected.roles[i]}
              for i, p in enumerate(incident.people or []) if corrected.roles[i] != p.get("role")]
@@ -138,7 +172,7 @@ def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dic
         "recorded_crimes": recorded,
         "offences": offences,
         "missed": [label for label in offences if label not in recorded],
-        "known_offences": [label for label in LABELS if label in present or label in absent],
+        "known_offences": _known([label for label in LABELS if label in present or label in absent]),
         "evidence": {label: present[label] for label in offences if present[label]},
         "rationale": " ".join(rationale),
         **facts,

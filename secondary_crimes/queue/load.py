@@ -4,6 +4,9 @@ Loading the same file twice changes nothing. A re-score updates incidents and fl
 (probabilities, evidence, model version) but never a decision or a flag's status. A flag
 the new scoring no longer raises is deleted if nobody decided it, and otherwise kept,
 marked inactive, with its decisions.
+
+Each load also queues check items (queue/checks.py): a seeded random sample and the most
+uncertain of the file's incidents with no missed offence. A re-score leaves check items as they are.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.batching import batched
 from secondary_crimes.queue import audit_log
-from secondary_crimes.queue.models import Flag, Incident, User, utcnow
+from secondary_crimes.queue.checks import Candidate, CheckSettings, queue_checks
+from secondary_crimes.queue.models import CHECK_OFFENCE, Flag, Incident, User, utcnow
 from secondary_crimes.records import Incident as InputIncident
 from secondary_crimes.scored import ScoredIncident, ScoredOffence
 
@@ -73,6 +77,10 @@ class LoadReport:
     flags_updated: int = 0
     flags_removed: int = 0
     flags_retired: int = 0
+    unflagged: int = 0  # incidents of the file with no missed offence: the check items' frame
+    checks_random: int = 0  # check items added
+    checks_uncertain: int = 0
+    checks_kept: int = 0  # chosen again, already check items
     model_versions: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,7 +93,8 @@ class LoadReport:
             f"incidents: {self.incidents_added} added, {self.incidents_updated} updated, "
             f"{self.incidents_unchanged} unchanged; flags: {self.flags_added} added, "
             f"{self.flags_updated} updated, {self.flags_removed} removed (undecided), "
-            f"{self.flags_retired} kept inactive (decided)"
+            f"{self.flags_retired} kept inactive (decided); check items: {self.checks_random} random and "
+            f"{self.checks_uncertain} uncertain added of {self.unflagged} unflagged, {self.checks_kept} already queued"
         )
 
 
@@ -215,7 +224,10 @@ def upsert(
                 changed = False
             else:
                 changed = _set(row, values)
-            by_offence = {flag.offence: flag for flag in row.flags}
+            by_offence = {flag.offence: flag for flag in row.flags if flag.offence != CHECK_OFFENCE}
+            for check in row.flags:
+                if check.offence == CHECK_OFFENCE:  # a check item is the sample's: only its sort key follows
+                    check.review_priority = float(scored.review_priority)
             wanted = {entry.offence: entry for entry in scored.missed}
             for offence, entry in wanted.items():
                 flag = by_offence.get(offence)
@@ -259,9 +271,26 @@ def upsert(
     return report
 
 
-def load_file(session: Session, path: Path, *, user: User | None = None) -> LoadReport:
-    """Load one scored JSON Lines file in a single transaction (the caller commits)."""
-    report = upsert(session, read_scored(Path(path)))
+def _unflagged(records: Iterable[tuple[QueuedIncident, InputIncident]],
+               out: list[Candidate]) -> Iterator[tuple[QueuedIncident, InputIncident]]:
+    """``records`` as they are, noting in ``out`` those with no missed offence."""
+    for scored, incident in records:
+        if not scored.missed:
+            out.append(Candidate(scored.incident_id, float(scored.review_priority), scored.model_version))
+        yield scored, incident
+
+
+def load_file(session: Session, path: Path, *, user: User | None = None,
+              checks: CheckSettings | None = None) -> LoadReport:
+    """Load one scored JSON Lines file in a single transaction (the caller commits).
+
+    ``checks``: how many check items to queue (default: the queue_check_* settings).
+    """
+    candidates: list[Candidate] = []
+    report = upsert(session, _unflagged(read_scored(Path(path)), candidates))
+    checked = queue_checks(session, candidates, checks if checks is not None else CheckSettings.from_settings())
+    report.unflagged, report.checks_random = checked.frame, checked.random
+    report.checks_uncertain, report.checks_kept = checked.uncertain, checked.kept
     where = str(Path(path).resolve())
     if user is None:
         audit_log.record_cli(session, "load", where, **report.as_dict())

@@ -41,6 +41,9 @@ ROLES = ("auditor", "supervisor", "admin")
 # Flag status: open (nobody has decided), more_info (an auditor asked for more information),
 # recorded (the offence should have been recorded), no_crime (it should not).
 STATUSES = ("open", "more_info", "recorded", "no_crime")
+FLAG_KINDS = ("flag", "check")
+CHECK_OFFENCE = "check"  # the offence column of a check item (never an offence label)
+CHECK_REASONS = ("random", "uncertain")
 DECIDED = ("recorded", "no_crime")
 ACTIONS = {"record": "recorded", "no_crime": "no_crime", "more_info": "more_info"}
 
@@ -141,6 +144,13 @@ class Flag(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # "flag": an offence the model flagged; "check": a check item (queue/checks.py), an incident the
+    # model did not flag, sampled at load so that misses are found; its offence is CHECK_OFFENCE.
+    kind: Mapped[str] = mapped_column(String(16), default="flag", server_default="flag")
+    # A check item's: why it was selected ("random" or "uncertain") and, for the random part, its
+    # inclusion probability (the sample's size over the unflagged incidents of its load).
+    check_reason: Mapped[str | None] = mapped_column(String(16))
+    inclusion_probability: Mapped[float | None] = mapped_column(Float)
 
     incident: Mapped[Incident] = related(back_populates="flags")
     decisions: Mapped[list[Decision]] = related(back_populates="flag", order_by="Decision.id")

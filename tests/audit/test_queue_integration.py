@@ -20,6 +20,7 @@ from secondary_crimes.audit.queue_adapter import decisions_from_queue  # noqa: E
 from secondary_crimes.audit.sampling import SAMPLE_RECORDS, read_sample, write_sample  # noqa: E402
 from secondary_crimes.audit.simulate import simulate_population  # noqa: E402
 from secondary_crimes.queue import auth  # noqa: E402
+from secondary_crimes.queue.checks import CheckSettings  # noqa: E402
 from secondary_crimes.queue.db import Database  # noqa: E402
 from secondary_crimes.queue.decisions import decide  # noqa: E402
 from secondary_crimes.queue.models import Decision, Flag  # noqa: E402
@@ -40,7 +41,8 @@ def test_sample_load_decide_estimate_report(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'queue.db'}"
     database = Database(url)
     with database.session() as session:
-        report = queue_load.load_file(session, tmp_path / "sample" / SAMPLE_RECORDS)
+        # No check items (queue/checks.py): the audit sample is the random sample already.
+        report = queue_load.load_file(session, tmp_path / "sample" / SAMPLE_RECORDS, checks=CheckSettings())
         assert report.incidents_added == len(sample.units)
         user, _ = auth.create_user(session, "auditor1", "auditor", "a-long-enough-password")
 
