@@ -250,13 +250,75 @@ def test_model_card_is_written_from_the_run(tracked):
     assert "| common_assault |" in text
 
 
-def test_the_card_is_a_run_artifact_and_the_repository_gets_none(tracked):
+def test_the_card_is_a_run_artifact_with_its_figures_and_the_repository_gets_none(tracked):
     client, run_id = tracked["client"], tracked["run_id"]
     (card,) = [a for a in _artifacts(client, run_id) if a.startswith("model_card/")]
     assert card == f"model_card/{NAME}-v1.md"
     text = Path(client.download_artifacts(run_id, card)).read_text(encoding="utf-8")
-    assert run_id in text and "{{" not in text
+    assert run_id in text and "{{" not in text and "{%" not in text
+    run = client.get_run(run_id)
+    metrics, tags = run.data.metrics, run.data.tags
+    assert f"| missed-flag micro F1 | {metrics['test_missed_micro_f1']:.3f} |" in text
+    assert f"| incident-level recall (incidents with a missed crime that get a flag) | " \
+           f"{metrics['test_incident_recall']:.3f} |" in text
+    assert f"| missed-flag macro F1 | {metrics['test_missed_macro_f1']:.3f} |" in text
+    assert tags["evaluation_set_sha256"][:16] in text and f"`{NAME}`" in text
+    assert "- `max_length`: 64" in text and "| common_assault |" in text
+    # nothing under the repository's models/cards: the same files, unchanged
     assert sorted((ROOT / "models" / "cards").iterdir()) == tracked["committed_cards"]
+    assert not (ROOT / "models" / "cards" / "template.md").exists()
+
+
+def test_the_card_template_is_jinja_and_ships_with_the_package():
+    import tomllib
+
+    from secondary_crimes.tracking import cards
+
+    template = Path(cards.__file__).parent / "templates" / cards.TEMPLATE
+    assert template.is_file() and "{% for row in per_offence %}" in template.read_text(encoding="utf-8")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "tracking/templates/*" in project["tool"]["setuptools"]["package-data"]["secondary_crimes"]
+    assert any(r.startswith("jinja2") for r in project["project"]["optional-dependencies"]["tracking"])
+
+
+def test_the_registry_records_evaluates_figures_for_the_same_predictions(tracked):
+    """The registered version's figures are ``secondary_crimes.evaluate``'s on the run's evaluation set,
+    scored as ``score`` scores (before, tracking's own macro F1 differed from evaluate's)."""
+    from secondary_crimes.evaluate import evaluate
+    from secondary_crimes.score import score_incidents
+
+    client, run_id = tracked["client"], tracked["run_id"]
+    version = client.get_model_version(NAME, "1")
+    metrics = client.get_run(version.run_id).data.metrics
+    summary = json.loads(Path(client.download_artifacts(run_id, "data/summary.json")).read_text(encoding="utf-8"))
+    held_out = [i for i in synthetic(24, seed=7) if i.incident_id in set(summary["test_ids"])]
+    report = evaluate(held_out, score_incidents(held_out, load_bundle(f"models:/{NAME}/1")))
+    for task in ("offences", "missed"):
+        for average in ("micro", "macro"):
+            for key in ("precision", "recall", "f1"):
+                assert metrics[f"test_{task}_{average}_{key}"] == pytest.approx(report[task][average][key], abs=1e-12)
+    level = report["incident_level"]
+    assert metrics["test_incident_recall"] == pytest.approx(level["recall"], abs=1e-12)
+    assert metrics["test_incident_precision"] == pytest.approx(level["precision"], abs=1e-12)
+    assert metrics["test_incidents_with_missed"] == level["needing_review"]
+    if level["priority_average_precision"] is not None:
+        assert metrics["test_review_priority_ap"] == pytest.approx(level["priority_average_precision"], abs=1e-12)
+    logged = Path(client.download_artifacts(run_id, "evaluation/project_report.txt")).read_text(encoding="utf-8")
+    from secondary_crimes.evaluate import format_report
+
+    assert logged == format_report(report)
+
+
+def test_loading_a_model_by_uri_does_not_import_the_training_code():
+    import subprocess
+    import sys
+
+    code = ("import sys; import secondary_crimes.classify.bundle, secondary_crimes.tracking.registry; "
+            "assert 'secondary_crimes.train' not in sys.modules, 'train imported'; "
+            "from secondary_crimes.tracking import tracked_train, promote, load_bundle_from_uri, pseudonymise; "
+            "print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
 def test_training_and_test_sets_are_logged_as_inputs(tracked):
@@ -282,3 +344,5 @@ def test_a_card_from_another_store_is_never_overwritten(tracked):
     assert (other / card.name).read_text(encoding="utf-8").startswith("# Model card written from run `0123abcd`")
     assert written.name == f"{card.stem}-run-{tracked['run_id'][:8]}.md" and tracked["run_id"] in written.read_text()
     assert write_model_card(tracked["run_id"], version=card.stem.rsplit("-v", 1)[1], output_dir=cards) == card
+    with pytest.raises(ValueError, match="committed cards"):
+        write_model_card(tracked["run_id"], version="1", output_dir=ROOT / "models" / "cards")

@@ -3,10 +3,11 @@
 On disk a bundle is a folder: ``model.joblib`` (the fitted estimator) and ``meta.json``
 (kind, version, labels, thresholds, training data summary, and the SHA-256 of every other
 file). A ``models:/`` or ``runs:/`` URI is resolved through the MLflow registry
-(``secondary_crimes.tracking``). Loading unpickles code, so the files are checked against
-their recorded hashes first (``classify.integrity``); still load only models your own team
-trained. joblib stays the format: the models hold our own classes, torch weights and spaCy
-pieces, which skops would need listed and re-tested type by type.
+(``secondary_crimes.tracking.registry``, which does not import the training code). Loading
+unpickles code, so the files are checked against their recorded hashes first
+(``classify.integrity``); still load only models your own team trained. joblib stays the
+format: the models hold our own classes, torch weights and spaCy pieces, which skops would
+need listed and re-tested type by type.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def load_bundle(path_or_uri: str | Path | None = None, *, trust_unhashed: bool |
     """Load by folder path, or by MLflow URI (``models:/name@alias``, ``runs:/id/model``)."""
     target = str(path_or_uri or get_settings()["default_model"])
     if target.startswith(("models:/", "runs:/")):
-        from secondary_crimes.tracking import load_bundle_from_uri
+        from secondary_crimes.tracking.registry import load_bundle_from_uri
 
         return load_bundle_from_uri(target, trust_unhashed=trust_unhashed)
     return ModelBundle.load(target, trust_unhashed=trust_unhashed)

@@ -2,8 +2,9 @@
 
 A version is refused (unless forced) when it is worse than the champion on the primary figure
 (held-out missed micro F1) or on most headline figures, and when the two were not evaluated on
-the same test split (the ``test_split_sha256`` tag each tracked run records): figures from
-different splits do not compare.
+the same incidents: each tracked run records ``test_split_sha256``, the content hash of the
+incidents it was evaluated on (its model's registered evaluation set, ``evaluation_set``), and
+figures are compared only when the two hashes are equal.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 CHAMPION = "champion"
-TEST_SPLIT_TAG = "test_split_sha256"
+TEST_SPLIT_TAG = "test_split_sha256"  # the content hash of the incidents a run was evaluated on
+SET_TAG = "evaluation_set_sha256"  # the registered evaluation set they were drawn from (evaluation_set)
 PRIMARY = "test_missed_micro_f1"
 # The figures promote compares and the model card reports, in order.
 KEY_METRICS = [
@@ -42,11 +44,13 @@ class PromotionRefused(ValueError):
 
 @dataclass
 class Side:
-    """One version as compared: its label, its run's metrics and its test split's hash."""
+    """One version as compared: its label, its run's metrics, the hash of the incidents it was
+    evaluated on and of the registered evaluation set they came from."""
 
     label: str
     metrics: dict[str, float] = field(default_factory=dict)
     split: str | None = None
+    evaluation_set: str | None = None
 
 
 def _side(client: MlflowClient, version: ModelVersion, label: str) -> Side:
@@ -56,7 +60,7 @@ def _side(client: MlflowClient, version: ModelVersion, label: str) -> Side:
         run = None
     if run is None:
         return Side(label)
-    return Side(label, dict(run.data.metrics), run.data.tags.get(TEST_SPLIT_TAG))
+    return Side(label, dict(run.data.metrics), run.data.tags.get(TEST_SPLIT_TAG), run.data.tags.get(SET_TAG))
 
 
 def _worse(key: str, candidate: float, champion: float) -> bool:
@@ -71,11 +75,13 @@ def problems(candidate: Side, champion: Side) -> list[str]:
     """Why ``candidate`` should not replace ``champion`` (nothing: it may)."""
     if candidate.split is None or champion.split is None:
         missing = " and ".join(side.label for side in (candidate, champion) if side.split is None)
-        return [f"cannot tell whether {candidate.label} and {champion.label} were evaluated on the same test "
-                f"split: {missing} records no {TEST_SPLIT_TAG} (trained before it was recorded, or untracked)"]
+        return [f"cannot tell whether {candidate.label} and {champion.label} were evaluated on the same "
+                f"incidents: {missing} records no {TEST_SPLIT_TAG} (trained before it was recorded, or untracked)"]
     if candidate.split != champion.split:
-        return [f"{candidate.label} and {champion.label} were evaluated on different test splits "
-                f"({TEST_SPLIT_TAG} {candidate.split[:12]} vs {champion.split[:12]}): their figures do not compare"]
+        why = _why_different(candidate, champion)
+        return [f"{candidate.label} and {champion.label} were evaluated on different incidents "
+                f"({TEST_SPLIT_TAG} {candidate.split[:12]} vs {champion.split[:12]}{why}): "
+                "their figures do not compare"]
     new, old = candidate.metrics, champion.metrics
     if not (_known(new.get(PRIMARY)) and _known(old.get(PRIMARY))):
         return [f"{PRIMARY} is missing for {candidate.label if not _known(new.get(PRIMARY)) else champion.label}"]
@@ -90,9 +96,34 @@ def problems(candidate: Side, champion: Side) -> list[str]:
     return found
 
 
+def _why_different(candidate: Side, champion: Side) -> str:
+    sets = (candidate.evaluation_set, champion.evaluation_set)
+    if None in sets:
+        missing = " and ".join(side.label for side in (candidate, champion) if side.evaluation_set is None)
+        return f"; {missing} evaluated on a split of its own, not a registered evaluation set"
+    if sets[0] != sets[1]:
+        return f"; different evaluation sets, {sets[0][:12]} vs {sets[1][:12]}"
+    return (f"; the same evaluation set {sets[0][:12]}, but one run's data lacked some of its incidents "
+            "or labelled them differently")
+
+
+def evaluated_on(candidate: Side, champion: Side | None) -> str:
+    """One line: which incidents the figures below are on, and whether the two sides share them."""
+    def name(side: Side) -> str:
+        return f"{side.split[:12]}" if side.split else "unknown incidents"
+
+    if champion is None:
+        return f"evaluated on: {TEST_SPLIT_TAG} {name(candidate)}"
+    if candidate.split is not None and candidate.split == champion.split:
+        return f"evaluated on: the same incidents ({TEST_SPLIT_TAG} {name(candidate)})"
+    return (f"evaluated on: different incidents ({champion.label} {name(champion)}, {candidate.label} "
+            f"{name(candidate)}): the figures are shown, not compared")
+
+
 def table(candidate: Side, champion: Side | None) -> list[str]:
-    """The figures side by side, marked better/worse only when both come from the same test split."""
-    lines = [f"{'metric':32s} {champion.label if champion else 'no champion':>16s} {candidate.label:>12s}"]
+    """The figures side by side, marked better/worse only when both come from the same incidents."""
+    lines = [evaluated_on(candidate, champion),
+             f"{'metric':32s} {champion.label if champion else 'no champion':>16s} {candidate.label:>12s}"]
     comparable = champion is not None and candidate.split is not None and candidate.split == champion.split
     for key in KEY_METRICS:
         before = champion.metrics.get(key) if champion else None
