@@ -24,6 +24,8 @@ ATTRIBUTES = ("relationship", "reporter", "domestic")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="training/default.yaml")
+    parser.add_argument("--offence-weight", type=float, default=None,
+                        help="AttributeModel's offence_weight (default: the model's own default)")
     args = parser.parse_args(argv)
     config = TrainConfig.from_file(args.config)
     by_source = read_by_source(config.data.corpus)
@@ -33,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     confusion = {name: Counter() for name in ATTRIBUTES}
     for held, gold in by_source.items():
         train = without_source(background, by_source, held)
-        model = AttributeModel().fit(train.incidents, extract(train.incidents), train.weights)
+        params = {} if args.offence_weight is None else {"offence_weight": args.offence_weight}
+        model = AttributeModel(**params).fit(train.incidents, extract(train.incidents), train.weights)
         extractions = extract(gold)
         learned = model.predict(gold, extractions)
         rows[held] = {}

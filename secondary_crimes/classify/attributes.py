@@ -7,7 +7,12 @@ incidents instead, by a multinomial logistic regression over
 
 - word 1-2 grams of the whole text (who is named, and how), and separately of the opening of
   the call log (who is calling);
-- the extraction's cue scores and its rule-based calls, one-hot, so the patterns still count.
+- the extraction's cue scores and its rule-based calls, one-hot, so the patterns still count;
+- which offences the extraction found affirmed indicators of (``offence_features``, scaled by
+  ``offence_weight``): 111 of the corpus's 114 "none" relationships are incidents with no
+  offence, so whether there is one tells "none" from the rest. Leave-one-file-out
+  (``training/attributes_by_source.py --offence-weight W``): relationship 0.743 (W=0) -> 0.755
+  (W=1) / 0.753 (W=3), domestic 0.916 -> 0.918 / 0.910, reporter 0.749 -> 0.747 / 0.743.
 
 Domestic is learned the same way, with the relationship's probabilities as extra features
 (a husband is domestic; a mother reporting her child's teacher is not). A fitted model
@@ -26,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from secondary_crimes.extract.extractor import DOMESTIC_RELATIONSHIPS, RELATIONSHIPS, REPORTERS
 from secondary_crimes.extract.types import Extraction
 from secondary_crimes.records import Incident
+from secondary_crimes.taxonomy import LABELS
 from secondary_crimes.text import model_text
 
 CUE_NAMES = (
@@ -38,6 +44,21 @@ def opening(incident: Incident) -> str:
     """The first words of the call log (or of the narrative when there is none): who is calling."""
     text = incident.call_log.strip() or (incident.officer_narrative or "").strip()
     return text[:OPENING_CHARS]
+
+
+def offence_features(extractions: Sequence[Extraction]) -> np.ndarray:
+    """Whether the extraction found an affirmed indicator of each offence, and how many in all:
+    an incident with no offence in it has no relationship ("none") far more often than one with."""
+    index = {label: j for j, label in enumerate(LABELS)}
+    out = np.zeros((len(extractions), len(LABELS) + 2))
+    for i, e in enumerate(extractions):
+        affirmed = [indicator for indicator in e.indicators if indicator.affirmed and indicator.offences]
+        for indicator in affirmed:
+            for label in indicator.offences:
+                out[i, index[label]] = 1.0
+        out[i, -2] = np.log1p(len(affirmed))
+        out[i, -1] = float(not affirmed)
+    return out
 
 
 def rule_features(extractions: Sequence[Extraction]) -> np.ndarray:
@@ -55,11 +76,12 @@ class AttributeModel:
     """Learned relationship, reporter and domestic calls; see the module docstring."""
 
     def __init__(self, C: float = 2.0, max_features: int = 20000, rule_weight: float = 1.0,
-                 min_rows: int = 20):
+                 min_rows: int = 20, offence_weight: float = 1.0):
         self.C = C
         self.max_features = max_features
         self.rule_weight = rule_weight
         self.min_rows = min_rows
+        self.offence_weight = offence_weight
 
     def _matrix(self, incidents: Sequence[Incident], extractions: Sequence[Extraction], *, fit: bool = False):
         texts = [model_text(incident) for incident in incidents]
@@ -71,11 +93,14 @@ class AttributeModel:
                                              max_features=self.max_features)
             self.words_.fit(texts)
             self.openings_.fit(openings)
-        return sparse.hstack([
+        parts = [
             self.words_.transform(texts),
             self.openings_.transform(openings),
             sparse.csr_matrix(rule_features(extractions) * self.rule_weight),
-        ], format="csr")
+        ]
+        if getattr(self, "offence_weight", 0.0):
+            parts.append(sparse.csr_matrix(offence_features(extractions) * self.offence_weight))
+        return sparse.hstack(parts, format="csr")
 
     def fit(self, incidents: Sequence[Incident], extractions: Sequence[Extraction],
             sample_weight: np.ndarray | None = None) -> AttributeModel:

@@ -126,3 +126,33 @@ def test_unknown_attribute_model_is_an_error():
     rows, Y = incidents()
     with pytest.raises(ValueError, match="attribute_model"):
         HybridModel(max_features=2000, attribute_model="magic").fit(rows, Y)
+
+
+def test_offence_features_say_whether_any_offence_is_affirmed(extractor):
+    from secondary_crimes.classify.attributes import offence_features
+
+    rows = [Incident(incident_id="a", call_log="Caller states her husband punched her in the face."),
+            Incident(incident_id="b", call_log="Caller states he did not punch her. Lost keys in the park."),
+            Incident(incident_id="c", call_log="RP reports lost keys in the park, no offences.")]
+    features = offence_features(extractor.extract(rows))
+    assert features.shape == (3, len(LABELS) + 2)
+    assert features[0, :len(LABELS)].sum() >= 1 and features[0, -1] == 0.0  # an affirmed punch
+    assert features[1, :len(LABELS)].sum() == 0 and features[1, -1] == 1.0  # the punch is negated
+    assert features[2, -1] == 1.0 and features[2, -2] == 0.0
+
+
+@pytest.mark.parametrize("offence_weight", [0.0, 1.0])
+def test_learned_attributes_with_and_without_offence_features(extractor, offence_weight):
+    rows, Y = incidents()
+    rows = [row.model_copy(update={"incident_id": f"{row.incident_id}-{copy}",
+                                   "domestic": row.relationship == "intimate_partner"})
+            for copy in range(2) for row in rows]
+    model = HybridModel(C=1.0, max_features=2000, attribute_model="learned",
+                        attribute_params={"offence_weight": offence_weight}).fit(rows, np.vstack([Y, Y]))
+    width = model.attributes_._matrix(rows[:1], extractor.extract(rows[:1])).shape[1]
+    base = HybridModel(C=1.0, max_features=2000, attribute_model="learned",
+                       attribute_params={"offence_weight": 0.0}).fit(rows, np.vstack([Y, Y]))
+    assert width - base.attributes_._matrix(rows[:1], extractor.extract(rows[:1])).shape[1] == (
+        (len(LABELS) + 2) if offence_weight else 0)
+    unseen = [Incident(incident_id="u1", call_log="Caller states her husband punched her in the face.")]
+    assert model.attributes(unseen, extractor.extract(unseen))[0][0] == "intimate_partner"
