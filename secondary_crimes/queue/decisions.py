@@ -91,6 +91,31 @@ def checked_form(
     return None, None, note
 
 
+def advance_version(session: Session, flag_model: type, decision_model: type, flag_id: int, version: int,
+                    status: str):
+    """Compare-and-set a flag (an incident's ``Flag`` or a ``SeriesFlag``) from the ``version`` its
+    decider saw to the next, with its new ``status``: of two concurrent decisions exactly one
+    matches. The refreshed flag; ``Conflict`` with the current flag and its decisions otherwise."""
+    result = session.execute(
+        update(flag_model)
+        .where(flag_model.id == flag_id, flag_model.version == version)
+        .values(version=flag_model.version + 1, status=status, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        current = session.scalar(
+            select(flag_model)
+            .where(flag_model.id == flag_id)
+            .options(selectinload(flag_model.decisions).selectinload(decision_model.user))
+            .execution_options(populate_existing=True)
+        )
+        raise Conflict(current)
+    flag = session.get(flag_model, flag_id)
+    session.refresh(flag)
+    return flag
+
+
 def decide(
     session: Session,
     user: User,
@@ -108,23 +133,7 @@ def decide(
     if flag is None:
         raise NotFound(f"no flag {flag_id}")
     offence, reason_code, note = checked_form(action, offence, reason_code, note, flagged=flag.offence)
-    # Compare-and-set on the flag's version: of two concurrent decisions, exactly one matches.
-    result = session.execute(
-        update(Flag)
-        .where(Flag.id == flag_id, Flag.version == version)
-        .values(version=Flag.version + 1, status=ACTIONS[action], updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        session.rollback()
-        flag = session.scalar(
-            select(Flag)
-            .where(Flag.id == flag_id)
-            .options(selectinload(Flag.decisions).selectinload(Decision.user))
-            .execution_options(populate_existing=True)
-        )
-        raise Conflict(flag)
-    session.refresh(flag)
+    flag = advance_version(session, Flag, Decision, flag_id, version, ACTIONS[action])
     decision = Decision(
         flag_id=flag.id,
         user_id=user.id,

@@ -26,11 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.queue import audit_log
-from secondary_crimes.queue.decisions import Conflict, DecisionError, NotFound, check_action, checked_form
+from secondary_crimes.queue.decisions import (
+    Conflict,
+    DecisionError,
+    NotFound,
+    advance_version,
+    check_action,
+    checked_form,
+)
 from secondary_crimes.queue.load import LoadError
 from secondary_crimes.queue.models import (
     ACTIONS,
@@ -251,21 +258,7 @@ def decide(
     if flag is None:
         raise NotFound(f"no series flag {flag_id}")
     offence, reason_code, note = checked_form(action, offence, reason_code, note, flagged=flag.offence)
-    result = session.execute(
-        update(SeriesFlag)
-        .where(SeriesFlag.id == flag_id, SeriesFlag.version == version)
-        .values(version=SeriesFlag.version + 1, status=ACTIONS[action], updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        session.rollback()
-        flag = session.scalar(
-            select(SeriesFlag).where(SeriesFlag.id == flag_id)
-            .options(selectinload(SeriesFlag.decisions).selectinload(SeriesDecision.user))
-            .execution_options(populate_existing=True)
-        )
-        raise Conflict(flag)
-    session.refresh(flag)
+    flag = advance_version(session, SeriesFlag, SeriesDecision, flag_id, version, ACTIONS[action])
     decision = SeriesDecision(series_flag_id=flag.id, user_id=user.id, action=action, offence=offence,
                               reason_code=reason_code, note=note, flag_version=flag.version,
                               incident_ids=list(flag.series.incident_ids))
