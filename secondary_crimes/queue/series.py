@@ -53,7 +53,7 @@ from secondary_crimes.scored import CourseOfConductFlag
 MAX_SERIES_ID = 96  # series.series_id
 MAX_ID = 64  # incidents.incident_id
 
-__all__ = ["Conflict", "DecisionError", "NotFound", "decide", "load_series", "read_series", "timeline"]
+__all__ = ["Conflict", "DecisionError", "NotFound", "decide_series", "load_series", "read_series", "timeline"]
 
 
 @dataclass
@@ -241,7 +241,7 @@ def timeline(session: Session, series: Series) -> list[Occasion]:
     return [Occasion(i, when.get(i), found.get(i), spans[i]) for i in sorted(series.incident_ids, key=key)]
 
 
-def decide(
+def decide_series(
     session: Session,
     user: User,
     flag_id: int,

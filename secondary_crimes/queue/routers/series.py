@@ -111,7 +111,7 @@ def decide(
     note: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        decision = series.decide(db, user, flag_id, version=version, action=action, offence=offence or None,
+        decision = series.decide_series(db, user, flag_id, version=version, action=action, offence=offence or None,
                                  reason_code=reason_code or None, note=note)
         db.commit()
     except series.NotFound as error:
