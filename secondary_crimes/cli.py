@@ -14,6 +14,7 @@ from typing import Annotated
 import click
 import typer
 
+from secondary_crimes.label_quality import label_issues
 from secondary_crimes.link.cli import link_evaluate
 
 app = typer.Typer(help="Find crimes that were reported to the police but never recorded.",
@@ -42,7 +43,8 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Non
         table.add_row(*map(str, row))
     console = Console()
     if not console.is_terminal:
-        console = Console(width=max(console.width, console.measure(table).maximum))
+        wide = console.options.update_width(1 << 20)  # measured at the console's width, a wide table is cut
+        console = Console(width=max(console.width, console.measure(table, options=wide).maximum))
     console.print(table)
 
 
@@ -398,6 +400,7 @@ def _mount_optional(module: str, attribute: str, name: str, extra: str) -> None:
 
 
 app.command("link-evaluate")(_one_line_errors(link_evaluate))
+app.command("label-issues")(_one_line_errors(label_issues))
 _mount_optional("secondary_crimes.queue.cli", "queue_app", "queue", "web")
 _mount_optional("secondary_crimes.audit.cli", "audit_app", "audit", "audit")
 
