@@ -21,6 +21,7 @@ from secondary_crimes.queue.routers import (
     claims,
     corrections,
     incidents,
+    label_issues,
     progress,
     queue,
     review,
@@ -108,7 +109,7 @@ def create_app(
             return render(request, "error.html", user, status_code=422, status=422, detail=f"Bad request: {problems}")
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    routers = (accounts, queue, claims, incidents, corrections, review, progress, admin, series)
+    routers = (accounts, queue, claims, incidents, corrections, review, progress, admin, series, label_issues)
     for router in (module.router for module in routers):
         app.include_router(router)
 
