@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +19,9 @@ from secondary_crimes.queue.models import (
     Flag,
     Incident,
     Review,
+    SeriesDecision,
+    SeriesFlag,
+    SeriesReview,
     User,
     utcnow,
 )
@@ -37,10 +41,11 @@ class NotFound(LookupError):
 class AlreadyReviewed(Exception):
     """The decision has had its second check."""
 
-    def __init__(self, review: Review) -> None:
+    def __init__(self, review: Review | SeriesReview, subject: str | None = None) -> None:
         self.review = review
+        subject = subject or f"decision {review.decision_id}"
         super().__init__(
-            f"decision {review.decision_id} was already second-checked by {review.reviewer.username} at "
+            f"{subject} was already second-checked by {review.reviewer.username} at "
             f"{london(review.created_at)} ({'agree' if review.agree else 'disagree'}); "
             "each decision is checked once. Your check was not saved."
         )
@@ -191,48 +196,78 @@ def bulk_duplicates(session: Session, user: User, incident_ids: list[str], note:
     return len(flags), skipped
 
 
-def review(session: Session, supervisor: User, decision_id: int, *, agree: bool, note: str = "") -> Review:
-    """A supervisor's second check of someone else's decision (the caller commits)."""
-    decision = session.get(Decision, decision_id)
+@dataclass(frozen=True)
+class _Checked:
+    """What a second check is of: an incident flag's ``Decision`` or a ``SeriesDecision``."""
+
+    review: type  # the review model
+    key: str  # its column naming the decision
+    name: str  # in messages and audit-log targets ("decision", "series decision")
+    action: str  # the audit log's action
+    loaded: tuple  # loader options for the supervisor's page
+
+
+SECOND_CHECKS = {
+    Decision: _Checked(Review, "decision_id", "decision", "review",
+                       (selectinload(Decision.flag).selectinload(Flag.incident), selectinload(Decision.user))),
+    SeriesDecision: _Checked(SeriesReview, "series_decision_id", "series decision", "review_series",
+                             (selectinload(SeriesDecision.flag).selectinload(SeriesFlag.series),
+                              selectinload(SeriesDecision.user))),
+}
+
+
+def review(session: Session, supervisor: User, decision_id: int, *, agree: bool, note: str = "",
+           model: type = Decision) -> Review | SeriesReview:
+    """A supervisor's second check of someone else's decision (the caller commits): a ``Decision`` on an
+    incident's flag or (``model=SeriesDecision``) one on a series flag. One check per decision."""
+    checked = SECOND_CHECKS[model]
+    decision = session.get(model, decision_id)
     if decision is None:
-        raise NotFound(f"no decision {decision_id}")
+        raise NotFound(f"no {checked.name} {decision_id}")
     if decision.user_id == supervisor.id:
         raise DecisionError("you cannot second-check your own decision")
-    earlier = _review_of(session, decision_id)
+    subject = f"{checked.name} {decision_id}"
+    earlier = _review_of(session, checked, decision_id)
     if earlier is not None:
-        raise AlreadyReviewed(earlier)
-    item = Review(decision_id=decision.id, reviewer_id=supervisor.id, agree=agree, note=(note or "").strip()[:MAX_NOTE])
+        raise AlreadyReviewed(earlier, subject)
+    item = checked.review(**{checked.key: decision.id}, reviewer_id=supervisor.id, agree=agree,
+                          note=(note or "").strip()[:MAX_NOTE])
     session.add(item)
     try:
         session.flush()
     except IntegrityError:  # another supervisor checked it in the meantime (a unique index)
         session.rollback()
-        raise AlreadyReviewed(_review_of(session, decision_id)) from None
+        raise AlreadyReviewed(_review_of(session, checked, decision_id), subject) from None
+    where = {"series": decision.flag.series.series_id} if model is SeriesDecision else {}
     audit_log.record(
         session,
         supervisor,
-        "review",
-        f"decision:{decision.id}",
+        checked.action,
+        f"{checked.name.replace(' ', '_')}:{decision.id}",
         agree=agree,
         auditor=decision.user.username,
         review_id=item.id,
+        **where,
     )
     return item
 
 
-def _review_of(session: Session, decision_id: int) -> Review | None:
+def _review_of(session: Session, checked: _Checked, decision_id: int) -> Review | SeriesReview | None:
+    model = checked.review
     return session.scalar(
-        select(Review).where(Review.decision_id == decision_id).options(selectinload(Review.reviewer))
+        select(model).where(getattr(model, checked.key) == decision_id).options(selectinload(model.reviewer))
     )
 
 
-def sample_for_review(session: Session, supervisor: User, size: int = 10, seed: int | None = None) -> list[Decision]:
-    """A random sample of other people's decisions that nobody has second-checked yet."""
+def sample_for_review(session: Session, supervisor: User, size: int = 10, seed: int | None = None,
+                      model: type = Decision) -> list:
+    """A random sample of other people's decisions (``model``: ``Decision`` or ``SeriesDecision``) that
+    nobody has second-checked yet."""
     candidates = list(
         session.scalars(
-            select(Decision.id)
-            .where(Decision.user_id != supervisor.id, ~Decision.reviews.any())
-            .order_by(Decision.id.desc())
+            select(model.id)
+            .where(model.user_id != supervisor.id, ~model.reviews.any())
+            .order_by(model.id.desc())
             .limit(5000)
         )
     )
@@ -241,25 +276,29 @@ def sample_for_review(session: Session, supervisor: User, size: int = 10, seed: 
         return []
     return list(
         session.scalars(
-            select(Decision)
-            .where(Decision.id.in_(chosen))
-            .options(selectinload(Decision.flag).selectinload(Flag.incident), selectinload(Decision.user))
-            .order_by(Decision.id)
+            select(model).where(model.id.in_(chosen)).options(*SECOND_CHECKS[model].loaded).order_by(model.id)
         )
     )
 
 
 def agreement(session: Session) -> list[tuple[str, int, int]]:
-    """Per auditor: (username, reviews, agreements)."""
-    rows = session.execute(
-        select(User.username, func.count(Review.id), func.sum(case((Review.agree.is_(True), 1), else_=0)))
-        .select_from(Review)
-        .join(Decision, Review.decision_id == Decision.id)
-        .join(User, Decision.user_id == User.id)
-        .group_by(User.username)
-        .order_by(User.username)
-    )
-    return [(name, total, int(agreed or 0)) for name, total, agreed in rows]
+    """Per auditor: (username, second checks, agreements), of their decisions on incident and series flags."""
+    totals: dict[str, list[int]] = {}
+    for model, checked in SECOND_CHECKS.items():
+        review_model = checked.review
+        rows = session.execute(
+            select(User.username, func.count(review_model.id),
+                   func.sum(case((review_model.agree.is_(True), 1), else_=0)))
+            .select_from(review_model)
+            .join(model, getattr(review_model, checked.key) == model.id)
+            .join(User, model.user_id == User.id)
+            .group_by(User.username)
+        )
+        for name, total, agreed in rows:
+            counts = totals.setdefault(name, [0, 0])
+            counts[0] += total
+            counts[1] += int(agreed or 0)
+    return [(name, total, agreed) for name, (total, agreed) in sorted(totals.items())]
 
 
 def history(session: Session, user: User, limit: int = 200) -> list[Decision]:

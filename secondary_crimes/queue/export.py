@@ -21,11 +21,21 @@ decision (the latest on a flag is "record" or "no crime", and no supervisor disa
   offence the recorded crimes do not cover is absent, unless decided present or flagged on the
   incident (then its flag's decisions say). With nothing recorded or flagged that is a full
   negative: ``known_offences`` is null, every offence decided, as in the corpus;
+- a series flag (a course-of-conduct offence decided once for a whole series, queue/series.py): its
+  latest decision, when final (record / no crime) and undisputed, labels each incident of the series
+  as it stood when decided (``SeriesDecision.incident_ids``) that carries the offence: whose scored
+  ``course_of_conduct`` held it for the series (``SeriesFlag.carried_by``; always the incident the flag
+  was on, the series' latest then). Confirmed (recorded as the flagged offence): present in each,
+  its evidence the incident's own span (the corpus convention for series: the quote comes from this
+  incident). Rejected ("no crime", not for a reason that puts it elsewhere): absent in each. Recorded
+  as another offence: that offence present in the flag's incident only, the flagged one unknown.
+  A flag reopened by a later load keeps exporting its earlier decision for the incidents it covered.
+  No series id, person or identifier is written;
 - ``wrong_evidence``: the model's spans auditors marked as not evidence of an offence, and
   ``roles``: people's corrected roles (fields the corpus does not have; training ignores them).
   Recorded crimes stay input (``recorded_crimes``), not labels.
 
-Incidents nobody flagged, checked or corrected are never exported: they hold no decision.
+Incidents nobody flagged, checked, corrected or decided in a series are never exported: they hold no decision.
 """
 
 from __future__ import annotations
@@ -50,6 +60,8 @@ from secondary_crimes.queue.models import (
     Decision,
     Flag,
     Incident,
+    SeriesDecision,
+    SeriesFlag,
     User,
 )
 from secondary_crimes.records import GoldIncident
@@ -70,11 +82,23 @@ class ExportSummary:
     absent: int = 0
     disputed: int = 0  # final decisions a supervisor disagreed with: not exported
     corrected: int = 0  # incidents with an auditor's correction of the model
+    series: int = 0  # labels (incident, offence) from decisions on series flags
 
     def __str__(self) -> str:
+        from_series = f"; {self.series} label(s) from series decisions" if self.series else ""
         return (f"{self.incidents} incident(s) with decided offences ({self.present} present, "
                 f"{self.absent} absent; {self.disputed} disputed decision(s) left out; "
-                f"{self.corrected} corrected by auditors)")
+                f"{self.corrected} corrected by auditors{from_series})")
+
+
+@dataclass
+class SeriesLabel:
+    """What one decision on a series flag says about one incident of the series."""
+
+    offence: str
+    present: bool
+    spans: list[dict[str, Any]]  # the incident's own evidence spans (a confirmed flag's offence)
+    rationale: str
 
 
 def _quote(incident: Incident, spans: list[dict[str, Any]]) -> str | None:
@@ -107,8 +131,51 @@ def _disputed(decision: Decision) -> bool:
     return any(not review.agree for review in decision.reviews)
 
 
-def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dict[str, Any] | None:
-    """The corpus-format record of what the auditors decided on ``incident`` (None: nothing)."""
+def series_labels(session: Session, summary: ExportSummary | None = None) -> dict[str, list[SeriesLabel]]:
+    """Per incident id, the labels decisions on series flags give it (the rule in the module's docstring)."""
+    summary = summary if summary is not None else ExportSummary()
+    out: dict[str, list[SeriesLabel]] = {}
+    flags = session.scalars(
+        select(SeriesFlag).where(SeriesFlag.decisions.any())
+        .options(selectinload(SeriesFlag.decisions).selectinload(SeriesDecision.reviews))
+        .order_by(SeriesFlag.id)
+    )
+    for flag in flags:
+        decision = flag.latest_decision
+        if decision is None or decision.action not in ("record", "no_crime") or not decision.incident_ids:
+            continue
+        if _disputed(decision):
+            summary.disputed += 1
+            continue
+        note = f": {decision.note}" if decision.note else "."
+        occasions = len(decision.incident_ids)
+        carriers = set(flag.carried_by or []) | {decision.incident_ids[-1]}
+        scope = [incident_id for incident_id in decision.incident_ids if incident_id in carriers]
+        spans = {entry.get("incident_id"): list(entry.get("spans") or []) for entry in flag.evidence}
+        if decision.action == "record" and decision.offence and decision.offence != flag.offence:
+            out.setdefault(decision.incident_ids[-1], []).append(SeriesLabel(
+                decision.offence, True, [],
+                f"{decision.offence} should have been recorded (a course of conduct over {occasions} incidents, "
+                f"flagged as {flag.offence}){note}"))
+        elif decision.action == "record":
+            for incident_id in scope:
+                out.setdefault(incident_id, []).append(SeriesLabel(
+                    flag.offence, True, spans.get(incident_id, []),
+                    f"{flag.offence} should have been recorded (a course of conduct over {occasions} "
+                    f"incidents){note}"))
+        elif decision.reason_code not in ELSEWHERE_REASONS:
+            reason = NO_CRIME_REASONS.get(decision.reason_code or "", decision.reason_code or "no reason given")
+            for incident_id in scope:
+                out.setdefault(incident_id, []).append(SeriesLabel(
+                    flag.offence, False, [],
+                    f"{flag.offence} not a course of conduct to record over {occasions} incidents ({reason}){note}"))
+    return out
+
+
+def gold_record(incident: Incident, summary: ExportSummary | None = None,
+                series: list[SeriesLabel] | None = None) -> dict[str, Any] | None:
+    """The corpus-format record of what the auditors decided on ``incident`` (None: nothing), with the
+    labels decisions on its series' flags give it (``series_labels``)."""
     summary = summary if summary is not None else ExportSummary()
     present: dict[str, str | None] = {}  # offence -> evidence quote
     absent: set[str] = set()
@@ -141,6 +208,12 @@ def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dic
             if decision.reason_code not in ELSEWHERE_REASONS:
                 absent.add(flag.offence)
             rationale.append(f"{flag.offence} not a crime to record here ({reason}){note}")
+    for label in series or []:
+        if label.present:
+            present[label.offence] = present.get(label.offence) or _quote(incident, label.spans)
+        else:
+            absent.add(label.offence)
+        rationale.append(label.rationale)
     corrected = effective(incident)
     for offence, added in corrected.added.items():
         present[offence] = present.get(offence) or added.text
@@ -184,21 +257,24 @@ def gold_record(incident: Incident, summary: ExportSummary | None = None) -> dic
     summary.corrected += bool(incident.corrections)
     summary.present += len(offences)
     summary.absent += len(absent)
+    summary.series += sum(1 for label in series or [] if label.offence in present or label.offence in absent)
     return record
 
 
 def decided_records(session: Session, summary: ExportSummary | None = None) -> Iterator[dict[str, Any]]:
+    labels = series_labels(session, summary)
     query = (
         select(Incident)
         .where(Incident.id.in_(select(Flag.incident_pk).where(Flag.status.in_(DECIDED)))
-               | Incident.id.in_(select(Correction.incident_pk)))
+               | Incident.id.in_(select(Correction.incident_pk))
+               | Incident.incident_id.in_(sorted(labels)))
         .options(selectinload(Incident.flags).selectinload(Flag.decisions).selectinload(Decision.reviews),
                  selectinload(Incident.corrections))
         .order_by(Incident.incident_id)
         .execution_options(yield_per=500)
     )
     for incident in session.scalars(query):
-        record = gold_record(incident, summary)
+        record = gold_record(incident, summary, labels.get(incident.incident_id))
         if record is not None:
             yield record
 
@@ -216,7 +292,7 @@ def export_file(session: Session, out: Path, *, user: User | None = None) -> Exp
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     tmp.replace(out)
     detail = {"incidents": summary.incidents, "present": summary.present, "absent": summary.absent,
-              "disputed": summary.disputed, "corrected": summary.corrected}
+              "disputed": summary.disputed, "corrected": summary.corrected, "series": summary.series}
     if user is None:
         audit_log.record_cli(session, "export", str(out.resolve()), **detail)
     else:

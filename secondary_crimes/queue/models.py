@@ -323,6 +323,9 @@ class SeriesFlag(Base):
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     incident_id: Mapped[str] = mapped_column(String(64))  # the incident whose flag this is (the series' latest)
     occasions: Mapped[int] = mapped_column(Integer)  # incidents of the series up to it
+    # The incidents the linking pass flagged with this offence for the series (each an incident whose
+    # scored ``course_of_conduct`` holds it, missed or not), as loaded so far: export's labels (0011).
+    carried_by: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     status: Mapped[str] = mapped_column(String(16), default="open")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
@@ -359,6 +362,24 @@ class SeriesDecision(Base):
 
     flag: Mapped[SeriesFlag] = related(back_populates="decisions")
     user: Mapped[User] = related()
+    reviews: Mapped[list[SeriesReview]] = related(back_populates="decision", order_by="SeriesReview.id")
+
+
+class SeriesReview(Base):
+    """A supervisor's second check of someone else's series decision; one per decision. Append-only."""
+
+    __tablename__ = "series_reviews"
+    __table_args__ = (Index("uq_series_reviews_decision_id", "series_decision_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series_decision_id: Mapped[int] = mapped_column(ForeignKey("series_decisions.id", ondelete="RESTRICT"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    agree: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    decision: Mapped[SeriesDecision] = related(back_populates="reviews")
+    reviewer: Mapped[User] = related()
 
 
 # The person store (secondary_crimes/link/store.py): people resolved across scoring runs, so a later
@@ -446,5 +467,7 @@ class LinkKey(Base):
 @event.listens_for(Correction, "before_delete")
 @event.listens_for(SeriesDecision, "before_update")
 @event.listens_for(SeriesDecision, "before_delete")
+@event.listens_for(SeriesReview, "before_update")
+@event.listens_for(SeriesReview, "before_delete")
 def _append_only(mapper, connection, target) -> None:
     raise PermissionError(f"{target.__tablename__} is append-only")

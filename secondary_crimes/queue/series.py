@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,8 @@ class SeriesView:
     incident_ids: list[str]  # oldest first, the latest last
     model_version: str
     flags: list[CourseOfConductFlag]  # that incident's course-of-conduct flags for the series
+    # Per offence, the file's incidents whose course-of-conduct flags for the series hold it (missed or not).
+    carriers: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +107,7 @@ def _checked(raw: Any, incident_id: str) -> CourseOfConductFlag:
 def read_series(path: Path) -> dict[str, SeriesView]:
     """The series of a scored file, each as its latest flagged incident there sees it."""
     out: dict[str, SeriesView] = {}
+    carriers: dict[str, dict[str, list[str]]] = {}
     for record in _records(path):
         incident_id = record["incident_id"]
         for raw in record.get("course_of_conduct") or []:
@@ -115,7 +118,20 @@ def read_series(path: Path) -> dict[str, SeriesView]:
                 seen = out[flag.series_id] = SeriesView(flag.series_id, ids, record["model_version"], [])
             if seen.incident_ids[-1] == incident_id:
                 seen.flags.append(flag)
+            carried = carriers.setdefault(flag.series_id, {}).setdefault(flag.offence, [])
+            if incident_id not in carried:
+                carried.append(incident_id)
+    for series_id, view in out.items():
+        view.carriers = carriers.get(series_id, {})
     return out
+
+
+def _carried_by(existing: list[str], view: SeriesView, offence: str) -> list[str]:
+    """The incidents known to carry ``offence`` for the series: those loaded before and this file's, in
+    the series' order (a re-load never forgets one)."""
+    known = set(existing) | set(view.carriers.get(offence, []))
+    order = {incident_id: n for n, incident_id in enumerate(view.incident_ids)}
+    return sorted(known, key=lambda incident_id: (order.get(incident_id, len(order)), incident_id))
 
 
 def _when(value: str | None) -> datetime | None:
@@ -155,8 +171,9 @@ def load_series(session: Session, path: Path, *, user: User | None = None) -> Se
         wanted = {flag.offence: flag for flag in view.flags if flag.missed}
         by_offence = {flag.offence: flag for flag in row.flags}
         for offence, flag in wanted.items():
-            values = _flag_values(flag, view)
             existing = by_offence.get(offence)
+            values = {**_flag_values(flag, view),
+                      "carried_by": _carried_by(existing.carried_by if existing is not None else [], view, offence)}
             if existing is None:
                 row.flags.append(SeriesFlag(offence=offence, status="open", version=0, created_at=now, updated_at=now,
                                             **values))
@@ -274,6 +291,7 @@ def history(session: Session, user: User, limit: int = 200) -> list[SeriesDecisi
     """``user``'s series decisions, latest first."""
     return list(session.scalars(
         select(SeriesDecision).where(SeriesDecision.user_id == user.id)
-        .options(selectinload(SeriesDecision.flag).selectinload(SeriesFlag.series))
+        .options(selectinload(SeriesDecision.flag).selectinload(SeriesFlag.series),
+                 selectinload(SeriesDecision.reviews))
         .order_by(SeriesDecision.id.desc()).limit(limit)
     ))

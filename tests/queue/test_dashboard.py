@@ -24,7 +24,7 @@ def cells(page: str, table: str, key: str, value: str) -> list[str]:
 
 def test_dashboard_counts_decisions_confirmation_and_agreement(app, alice, bob, sue) -> None:
     before = sue.get("/dashboard").text
-    assert cells(before, "by-auditor", "auditor", "alice") == ["alice", "0", "0", "0", "0"]
+    assert cells(before, "by-auditor", "auditor", "alice") == ["alice", "0", "0", "0", "0", "0", "0"]
     assert cells(before, "by-offence", "offence", "harassment") == [
         "Harassment", "1", "0", "0", "0", "0", "0", "—",
     ]
@@ -41,8 +41,8 @@ def test_dashboard_counts_decisions_confirmation_and_agreement(app, alice, bob, 
         agree = "no" if decision == "4" else "yes"  # bob's "no crime" is disputed
         sue.post(f"/decisions/{decision}/review", {"agree": agree}, csrf_from="/supervisor")
     page = sue.get("/dashboard").text
-    assert cells(page, "by-auditor", "auditor", "alice") == ["alice", "2", "0", "0", "2"]
-    assert cells(page, "by-auditor", "auditor", "bob") == ["bob", "1", "0", "0", "2"]  # one superseded
+    assert cells(page, "by-auditor", "auditor", "alice") == ["alice", "2", "0", "0", "2", "0", "0"]
+    assert cells(page, "by-auditor", "auditor", "bob") == ["bob", "1", "0", "0", "2", "0", "0"]  # one superseded
     assert cells(page, "by-offence", "offence", "non_fatal_strangulation")[1:] == ["0", "0", "1", "1", "0", "0", "100%"]
     assert cells(page, "by-offence", "offence", "common_assault")[1:] == ["0", "0", "1", "0", "1", "0", "0%"]
     assert cells(page, "by-offence", "offence", "harassment")[1:] == ["0", "0", "1", "0", "0", "1", "0%"]

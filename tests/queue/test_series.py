@@ -146,7 +146,7 @@ def test_the_person_store_is_for_supervisors_and_every_view_is_logged(app, alice
     assert ("sue", path) in [(e.username, e.target) for e in _audited(app, "view")]
 
 
-def test_series_decisions_are_append_only_and_not_exported(app, alice, tmp_path) -> None:
+def test_series_decisions_are_append_only_and_exported_without_series_or_people(app, alice, tmp_path) -> None:
     _load(app, RUN1, RUN2)
     _store_people(app)
     assert _decide(alice).status_code == 303
@@ -160,6 +160,109 @@ def test_series_decisions_are_append_only_and_not_exported(app, alice, tmp_path)
         assert session.scalar(select(func.count()).select_from(SeriesFlag)) == 1
     exported = out.read_text(encoding="utf-8")
     assert "series" not in exported and "P-0123456789abcdef" not in exported and "07700900555" not in exported
+    assert sorted(json.loads(line)["incident_id"] for line in exported.splitlines()) == ["T-102", "T-103"]
+
+
+def _export(app, tmp_path: Path) -> tuple[dict[str, dict], dict]:
+    out = tmp_path / "labels.jsonl"
+    with app.state.db.session() as session:
+        summary = export_file(session, out)
+    records = {r["incident_id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    return records, summary.__dict__
+
+
+def test_a_confirmed_series_flag_labels_each_incident_that_carries_the_offence(app, alice, tmp_path) -> None:
+    _load(app, RUN1, RUN2)  # T-102 (in run 1) and T-103 (run 2) carry stalking; T-101 starts the series
+    assert _series_flag(app).carried_by == ["T-102", "T-103"]
+    assert _decide(alice, note="three visits").status_code == 303
+    records, summary = _export(app, tmp_path)
+    assert sorted(records) == ["T-102", "T-103"]
+    for incident_id, quote in (("T-102", "turned up at her door"), ("T-103", "sat outside")):
+        record = records[incident_id]
+        assert (record["offences"], record["missed"], record["known_offences"]) == (["stalking"], ["stalking"],
+                                                                                   ["stalking"])
+        assert record["evidence"] == {"stalking": quote}  # the incident's own span
+        assert "a course of conduct over 3 incidents" in record["rationale"] and "three visits" in record["rationale"]
+    assert (summary["series"], summary["present"], summary["absent"]) == (2, 2, 0)
+
+
+def test_a_rejected_series_flag_labels_only_the_incidents_known_to_carry_it(app, alice, bob, sue, tmp_path) -> None:
+    _load(app, RUN2)  # run 1 never loaded: only T-103 is known to carry stalking
+    assert _series_flag(app).carried_by == ["T-103"]
+    assert _decide(alice, action="no_crime", reason_code="duplicate").status_code == 303
+    assert _export(app, tmp_path)[0] == {}  # "no crime" because it belongs elsewhere: unknown, not absent
+    assert _decide(bob, version=1, action="no_crime", reason_code="no_offence_disclosed").status_code == 303
+    records, _ = _export(app, tmp_path)
+    assert list(records) == ["T-103"]
+    assert (records["T-103"]["offences"], records["T-103"]["known_offences"]) == ([], ["stalking"])
+    assert sue.post("/series-decisions/2/review", {"agree": "no"}, csrf_from="/supervisor",
+                    follow_redirects=False).status_code == 303
+    records, summary = _export(app, tmp_path)  # disputed: left out
+    assert records == {} and summary["disputed"] == 1
+
+
+def test_a_series_flag_recorded_as_another_offence_labels_the_flags_incident(app, alice, tmp_path) -> None:
+    _load(app, RUN1, RUN2)
+    assert _decide(alice, offence="harassment").status_code == 303
+    records, _ = _export(app, tmp_path)
+    assert list(records) == ["T-103"]  # the series' latest when decided; stalking left unknown
+    assert (records["T-103"]["offences"], records["T-103"]["known_offences"]) == (["harassment"], ["harassment"])
+    assert records["T-103"]["evidence"] == {}
+
+
+def _series_flag(app) -> SeriesFlag:
+    with app.state.db.session() as session:
+        return session.scalar(select(SeriesFlag))
+
+
+def _cells(page: str, table: str, key: str, value: str) -> list[str]:
+    body = re.search(rf'<table class="queue" id="{table}">.*?</table>', page, re.S)[0]
+    row = re.search(rf'<tr data-{key}="{value}">(.*?)</tr>', body, re.S)[1]
+    return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+
+
+def test_series_decisions_in_history_second_check_and_dashboard(app, alice, bob, sue) -> None:
+    _load(app, RUN1, RUN2)
+    assert _decide(alice, note="three visits").status_code == 303
+    mine = alice.get("/history").text
+    row = re.search(r'<tr data-series-decision="1">(.*?)</tr>', mine, re.S)[1]
+    assert 'href="/series/series-T-101#series-flag-1"' in row and "record Stalking" in row and "three visits" in row
+    assert re.search(r'<td class="num"[^>]*>3</td>', row)  # the incidents it was made on
+    assert "No series decisions yet." in bob.get("/history").text
+    assert 'data-series-decision="1"' in sue.get("/history/alice").text
+    assert bob.get("/history/alice").status_code == 403
+
+    page = sue.get("/supervisor").text
+    assert 'action="/series-decisions/1/review"' in page and "for 3 incidents (T-101, T-102, T-103)" in page
+    path = "/series-decisions/1/review"
+    refused = alice.post(path, {"agree": "yes"}, follow_redirects=False)  # an auditor cannot second-check
+    assert refused.status_code == 403 and ("alice", path) in [(e.username, e.target) for e in _audited(app, "refused")]
+    checked = sue.post(path, {"agree": "no", "note": "one visit was a delivery"}, csrf_from="/supervisor",
+                       follow_redirects=False)
+    assert checked.status_code == 303
+    (event,) = _audited(app, "review_series")
+    assert (event.username, event.target, event.detail["agree"], event.detail["auditor"], event.detail["series"]) == (
+        "sue", "series_decision:1", False, "alice", "series-T-101")
+    again = sue.post(path, {"agree": "yes"}, csrf_from="/supervisor", follow_redirects=False)
+    assert again.status_code == 409 and "series decision 1 was already second-checked" in again.text
+    assert _audited(app, "review_series_conflict")[0].username == "sue"
+    assert 'action="/series-decisions/1/review"' not in sue.get("/supervisor").text  # checked once
+    assert "disagreed: one visit was a delivery" in alice.get("/history").text
+    with pytest.raises(DBAPIError, match="append-only"), app.state.db.engine.begin() as connection:
+        connection.execute(text("UPDATE series_reviews SET agree = true"))
+
+    assert _decide(sue, version=1, action="more_info").status_code == 303  # her own: not hers to check
+    own = sue.post("/series-decisions/2/review", {"agree": "yes"}, csrf_from="/supervisor", follow_redirects=False)
+    assert own.status_code == 400 and "your own decision" in own.text
+
+    dashboard = sue.get("/dashboard").text
+    assert _cells(dashboard, "by-auditor", "auditor", "alice")[5:] == ["0", "1"]  # superseded by sue's
+    assert _cells(dashboard, "by-auditor", "auditor", "sue")[5:] == ["0", "1"]  # more information: not decided
+    assert _cells(dashboard, "by-series-offence", "offence", "stalking") == [
+        "Stalking", "0", "1", "0", "0", "0", "0", "—"]
+    agreement = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.search(
+        r'<table class="queue" id="agreement">.*?</table>', dashboard, re.S)[0]))
+    assert "alice 1 0 0%" in agreement and "All 1 0 0%" in agreement
 
 
 def test_a_series_id_too_long_for_the_queue_is_refused_naming_the_incident(app, tmp_path) -> None:

@@ -25,6 +25,7 @@ def dashboard(request: Request, db: DbSession, user: Supervisor) -> Response:
         user,
         auditors=progress.by_auditor(db),
         offences=progress.by_offence(db),
+        series_offences=progress.by_offence(db, progress.SERIES_FLAGS),
         agreement=agreement,
         overall=overall,
     )
