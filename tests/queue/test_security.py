@@ -310,7 +310,8 @@ def test_a_racing_second_check_is_refused_by_the_unique_index(database: Database
         decisions.review(session, sue, decision.id, agree=True)
     real = decisions._review_of
     calls = iter([None])  # the check before the insert misses the other supervisor's review
-    monkeypatch.setattr(decisions, "_review_of", lambda session, decision_id: next(calls, real(session, decision_id)))
+    monkeypatch.setattr(decisions, "_review_of",
+                        lambda session, checked, decision_id: next(calls, real(session, checked, decision_id)))
     with pytest.raises(decisions.AlreadyReviewed, match="by sue"), database.session() as session:
         decisions.review(session, session.get(User, ada.id), decision.id, agree=False)
 
