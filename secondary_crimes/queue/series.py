@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session, selectinload
 
 from secondary_crimes.queue import audit_log
@@ -216,11 +216,26 @@ def load_one(session: Session, series_id: str) -> Series:
     return row
 
 
+def of_incident(session: Session, incident_id: str) -> list[Series]:
+    """The series an incident belongs to, with their flags (usually none or one)."""
+    # incident_ids is a JSON list: find its quoted id in the stored text, then keep exact members.
+    quoted = json.dumps(incident_id).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = session.scalars(
+        select(Series).where(cast(Series.incident_ids, Text).like(f"%{quoted}%", escape="\\"))
+        .options(selectinload(Series.flags)).order_by(Series.id)
+    )
+    return [row for row in rows if incident_id in row.incident_ids]
+
+
+def open_flags(series: Series) -> list[SeriesFlag]:
+    return [flag for flag in series.flags if flag.status == "open" and flag.active]
+
+
 def listing(session: Session, limit: int = 500) -> list[Series]:
     """Series with an open active flag first, then the rest; latest incident first."""
     rows = list(session.scalars(select(Series).options(selectinload(Series.flags))
                                 .order_by(Series.last_reported_at.desc(), Series.id.desc()).limit(limit)))
-    return sorted(rows, key=lambda s: not any(f.status == "open" and f.active for f in s.flags))
+    return sorted(rows, key=lambda s: not open_flags(s))
 
 
 @dataclass

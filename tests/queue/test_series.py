@@ -112,6 +112,24 @@ def test_an_auditor_decides_the_series_once(app, alice, bob) -> None:
     assert _series(app)[1] == [("stalking", "no_crime", True, 3, 2)]
 
 
+def test_the_incident_page_and_the_navigation_lead_to_the_series(app, alice) -> None:
+    _load(app, RUN1, RUN2)
+    page = alice.get("/incidents/T-102").text
+    (link,) = re.findall(r'<p class="series-link" data-series="([^"]+)">(.*?)</p>', page, re.S)
+    assert link[0] == "series-T-101" and 'href="/series/series-T-101"' in link[1]
+    assert "3 incidents, this one 2 of them" in link[1] and "Stalking" in link[1] and "open" in link[1]
+    assert 'class="series-link"' not in alice.get("/incidents/T-201").text  # the other ASHBY: in no series
+    assert 'href="/series"' in alice.get("/queue").text  # the navigation bar
+    listing = alice.get("/series").text
+    opened = re.search(r'<table class="queue series-list" id="open-series">.*?</table>', listing, re.S)[0]
+    assert 'data-series="series-T-101"' in opened and 'id="other-series"' not in listing
+    assert _decide(alice).status_code == 303
+    listing = alice.get("/series").text
+    assert "No series has an open flag." in listing
+    decided = re.search(r'<table class="queue series-list" id="other-series">.*?</table>', listing, re.S)[0]
+    assert 'data-series="series-T-101"' in decided and "recorded" in decided
+
+
 def test_deciding_needs_a_session_and_the_forms_token(app, anon, alice) -> None:
     _load(app, RUN1, RUN2)
     assert anon.get(PAGE, follow_redirects=False).headers["location"].startswith("/login")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from starlette.responses import RedirectResponse, Response
 
-from secondary_crimes.queue import audit_log, claims, corrections, decisions
+from secondary_crimes.queue import audit_log, claims, corrections, decisions, series
 from secondary_crimes.queue.deps import (
     CSRF_FAILED,
     CsrfPassed,
@@ -111,6 +111,7 @@ def _incident_page(
         person_roles=corrections.PERSON_ROLES,
         model_spans=corrections.model_spans(incident),
         describe_correction=corrections.describe,
+        series_of=series.of_incident(db, incident.incident_id),
     )
 
 

@@ -80,7 +80,9 @@ def _page(request: Request, db: Session, user: User, row: Series, *, status_code
 
 @router.get("/series")
 def series_list(request: Request, db: DbSession, user: Viewer) -> Response:
-    return render(request, "series_list.html", user, items=series.listing(db))
+    items = series.listing(db)
+    return render(request, "series_list.html", user, open=[s for s in items if series.open_flags(s)],
+                  others=[s for s in items if not series.open_flags(s)])
 
 
 @router.get("/series/{series_id:path}")  # an id may hold a "/" (sent as %2F)
