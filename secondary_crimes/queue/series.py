@@ -6,8 +6,11 @@ whether the incident's recorded crimes miss the offence, and evidence from every
 A series in the queue is what its latest flagged incident says: its incidents, oldest first, and
 one ``SeriesFlag`` per course-of-conduct offence those crimes do not cover. A file whose latest
 incident of a series is an earlier one (an earlier run loaded again) does not shrink it. As for
-incident flags (load.py), loading never changes a decision or a status: a flag the series no longer
-raises is deleted when nobody decided it and kept, inactive, when someone did.
+incident flags (load.py), loading never changes a decision: a flag the series no longer raises is
+deleted when nobody decided it and kept, inactive, when someone did. One exception to keeping a
+status: a decided flag (recorded or no crime) whose series a later load adds incidents to reopens
+(status open, a new version) since it was decided on fewer incidents; its decisions stay, and the
+reopening is in the audit log (``reopen_series_flag``).
 
 **Deciding.** An auditor decides a series flag once, for the whole series, with the same actions
 and reasons as an incident flag (decisions.checked_form): record, no crime with a reason, or more
@@ -41,6 +44,7 @@ from secondary_crimes.queue.decisions import (
 from secondary_crimes.queue.load import LoadError
 from secondary_crimes.queue.models import (
     ACTIONS,
+    DECIDED,
     Incident,
     Series,
     SeriesDecision,
@@ -76,6 +80,7 @@ class SeriesReport:
     flags_updated: int = 0
     flags_removed: int = 0
     flags_retired: int = 0
+    flags_reopened: int = 0  # decided flags opened again: the series gained incidents since
 
 
 class SeriesLoadError(LoadError):
@@ -149,6 +154,7 @@ def load_series(session: Session, path: Path, *, user: User | None = None) -> Se
     """Upsert the series of a scored file into the queue (the caller commits; the same file twice changes nothing)."""
     report = SeriesReport()
     now = utcnow()
+    reopened: list[tuple[SeriesFlag, str, list[str]]] = []  # (flag, the status it had, the incidents added)
     for view in read_series(path).values():
         row = session.scalar(select(Series).where(Series.series_id == view.series_id)
                              .options(selectinload(Series.flags).selectinload(SeriesFlag.decisions)))
@@ -156,6 +162,7 @@ def load_series(session: Session, path: Path, *, user: User | None = None) -> Se
             continue  # an earlier part of a series already loaded in full
         times = [_when(e.reported_at) for f in view.flags for e in f.evidence]
         times = [t for t in times if t is not None]
+        added = [i for i in view.incident_ids if row is not None and i not in row.incident_ids]
         values = {"incident_ids": view.incident_ids, "model_version": view.model_version[:128],
                   "first_reported_at": min(times, default=None), "last_reported_at": max(times, default=None)}
         if row is None:
@@ -183,6 +190,12 @@ def load_series(session: Session, path: Path, *, user: User | None = None) -> Se
                     setattr(existing, key, value)
                 existing.updated_at = now
                 report.flags_updated += 1
+            if existing is not None and added and existing.status in DECIDED:
+                # Decided on fewer incidents than the series now has: to be decided again. A new version
+                # (in SQL, so a decision made against the old one is a conflict); decisions are kept.
+                reopened.append((existing, existing.status, added))
+                existing.status, existing.version, existing.updated_at = "open", SeriesFlag.version + 1, now
+                report.flags_reopened += 1
         for offence, existing in by_offence.items():
             if offence in wanted:
                 continue
@@ -198,10 +211,20 @@ def load_series(session: Session, path: Path, *, user: User | None = None) -> Se
     if not any(report.__dict__.values()):
         return report  # no series in the file, or nothing changed
     where = str(Path(path).resolve())
-    if user is None:
-        audit_log.record_cli(session, "load_series", where, **report.__dict__)
-    else:
-        audit_log.record(session, user, "load_series", where, **report.__dict__)
+
+    def log(action: str, target: str, **detail: Any) -> None:
+        if user is None:
+            audit_log.record_cli(session, action, target, **detail)
+        else:
+            audit_log.record(session, user, action, target, **detail)
+
+    log("load_series", where, **report.__dict__)
+    for flag, status, added in reopened:
+        latest = flag.latest_decision
+        log("reopen_series_flag", f"series_flag:{flag.id}", series=flag.series.series_id, flag_offence=flag.offence,
+            previous_status=status, decision_id=latest.id if latest else None,
+            decided_incidents=list(latest.incident_ids) if latest else [], added_incidents=added,
+            version=flag.version, file=where)
     return report
 
 

@@ -69,6 +69,38 @@ def test_a_series_grows_as_later_runs_are_loaded(app) -> None:
         (1, 0), (0, 1)]
 
 
+def test_a_decided_series_flag_reopens_when_a_later_load_adds_incidents(app, alice, bob, tmp_path) -> None:
+    _load(app, RUN1)  # T-101, T-102
+    assert _decide(alice, note="two visits").status_code == 303
+    assert _series(app)[1] == [("stalking", "recorded", True, 2, 1)]
+    _load(app, RUN1)  # the same incidents again: the decision stands
+    assert _series(app)[1] == [("stalking", "recorded", True, 2, 1)] and not _audited(app, "reopen_series_flag")
+    _load(app, RUN2)  # T-103 joins the series
+    assert _series(app)[1] == [("stalking", "open", True, 3, 2)]  # a new version, open
+    (event,) = _audited(app, "reopen_series_flag")
+    assert event.username.startswith("cli:") and event.target == "series_flag:1"
+    assert (event.detail["previous_status"], event.detail["decision_id"], event.detail["decided_incidents"],
+            event.detail["added_incidents"], event.detail["version"]) == (
+        "recorded", 1, ["T-101", "T-102"], ["T-103"], 2)
+    assert _audited(app, "load_series")[-1].detail["flags_reopened"] == 1
+    with app.state.db.session() as session:  # the earlier decision is kept
+        (kept,) = session.scalars(select(SeriesDecision))
+        assert (kept.action, kept.incident_ids, kept.note) == ("record", ["T-101", "T-102"], "two visits")
+    page = alice.get(PAGE).text
+    assert "Reopened: T-103 joined the series after the last decision (made on 2 incidents)" in page
+    assert "two visits" in page and 'data-series="series-T-101"' in alice.get("/series").text.split(
+        'id="open-series"')[1].split("</table>")[0]
+    assert 'data-series-decision="1"' in alice.get("/history").text
+    stale = _decide(bob, version=1)  # a form loaded before the reopening
+    assert stale.status_code == 409
+    # Until decided again, the export keeps the earlier decision for the incidents it was made on.
+    records, _ = _export(app, tmp_path)
+    assert list(records) == ["T-102"]
+    assert _decide(bob, version=2, note="three visits").status_code == 303
+    assert _series(app)[1] == [("stalking", "recorded", True, 3, 3)]
+    assert sorted(_export(app, tmp_path)[0]) == ["T-102", "T-103"]
+
+
 def test_the_timeline_lists_the_incidents_in_date_order_with_their_evidence(app, alice) -> None:
     _load(app, RUN2, RUN1)  # loaded out of order
     page = alice.get(PAGE)
