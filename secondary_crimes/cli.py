@@ -160,6 +160,11 @@ def score(
         "--link/--no-link", help="Link the whole output into courses of conduct after scoring (`linked`, "
                                  "`course_of_conduct` in each record). Default: only outputs of up "
                                  "to score_link_max_incidents (settings, 50,000) incidents")] = None,
+    link_store: Annotated[str | None, typer.Option(
+        "--link-store", metavar="URL|queue",
+        help="Person store for the linking pass, so this output links to earlier runs' incidents: a "
+             "database URL, 'queue' for the queue's database, '' for none. Overrides the link_store "
+             "setting (docs/course_of_conduct.md)")] = None,
 ) -> None:
     """Score incidents: offences supported, missed (unrecorded) crimes, evidence and priority.
 
@@ -177,14 +182,15 @@ def score(
 
         try:
             summary = score_spark(input, out, model, master=master, batch_size=batch_size,
-                                  progress=False if quiet else None, trust_unhashed=trust_model or None, link=link)
+                                  progress=False if quiet else None, trust_unhashed=trust_model or None, link=link,
+                                  link_store=link_store)
         except (FileNotFoundError, ModelIntegrityError, ModelCacheError) as error:
             raise _fail(str(error)) from None
     elif engine == "local":
         bundle = _load_model(model, trust_model)
         try:
             summary = score_file(input, out, bundle, batch_size=batch_size, progress=False if quiet else None,
-                                 resume=resume, link=link)
+                                 resume=resume, link=link, link_store=link_store)
         except ModelMismatchError as error:
             raise _fail(str(error)) from None
     else:

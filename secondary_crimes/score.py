@@ -333,6 +333,7 @@ def score_file(
     progress: bool | None = None,
     resume: bool = True,
     link: bool | None = None,
+    link_store: str | None = None,
 ) -> ScoreSummary:
     """Score every valid incident of ``input_path`` into ``output_path`` (JSON Lines).
 
@@ -345,8 +346,9 @@ def score_file(
     left by another model (version or file hash) raises ``ModelMismatchError`` rather than
     mixing two models' records. ``link`` adds ``linked`` and ``course_of_conduct`` to every record
     (``score_link``): True always, False never, None (the default) when at most
-    ``score_link_max_incidents`` incidents were scored. ``progress`` shows a bar of incidents/s and ETA on stderr
-    (None: only when stderr is a terminal).
+    ``score_link_max_incidents`` incidents were scored. ``link_store``: the person store the linking pass
+    uses (a database URL, ``queue`` for the queue's database, "" for none); None: the ``link_store``
+    setting. ``progress`` shows a bar of incidents/s and ETA on stderr (None: only when stderr is a terminal).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -357,7 +359,7 @@ def score_file(
     check_input(input_path)
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return _score_locked(input_path, output, bundle, batch_size, progress, resume, link)
+        return _score_locked(input_path, output, bundle, batch_size, progress, resume, link, link_store)
     except OSError as error:
         if error.filename is None:  # a write with no file named (disk full): name the output
             raise OSError(error.errno, error.strerror or brief(error), str(output)) from error
@@ -365,7 +367,7 @@ def score_file(
 
 
 def _score_locked(input_path: Path, output: Path, bundle: ModelBundle, batch_size: int, progress: bool | None,
-                  resume: bool, link: bool | None) -> ScoreSummary:
+                  resume: bool, link: bool | None, link_store: str | None = None) -> ScoreSummary:
     started = time.perf_counter()
     with _OutputLock(output):
         run = _Run(input_path, output, bundle, batch_size)
@@ -384,19 +386,20 @@ def _score_locked(input_path: Path, output: Path, bundle: ModelBundle, batch_siz
         if not run.state.done:
             _score_stream(run, show_progress(progress))
         if run.state.link is None and should_link(link, run.state.counts.get("scored", 0)):
-            _link_pass(run, show_progress(progress))
+            _link_pass(run, show_progress(progress), link_store)
         summary = run.finish()
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _link_pass(run: _Run, progress: bool) -> None:
-    """Link the whole scored output and rewrite it in place (atomically), then checkpoint that it ran."""
+def _link_pass(run: _Run, progress: bool, store: str | None = None) -> None:
+    """Link the whole scored output and rewrite it in place (atomically), then checkpoint that it ran.
+    ``store``: the person store (``score_link.link_scored``; None: the ``link_store`` setting)."""
     source = run.output_partial if run.output_partial.exists() else run.output  # killed between renames
     if progress:
         print(f"linking {run.state.counts.get('scored', 0)} scored incidents into courses of conduct",
               file=sys.stderr)
-    run.state.link = link_scored(source, source)
+    run.state.link = link_scored(source, source, store=store)
     run.state.save(run.checkpoint_path, fsync=True)
 
 

@@ -308,13 +308,14 @@ def _write_parquet(frame: DataFrame, target: Path) -> None:
     os.replace(staging, target)
 
 
-def _write_linked(session: SparkSession, records: DataFrame, output: Path) -> dict[str, int]:
+def _write_linked(session: SparkSession, records: DataFrame, output: Path, store: str | None = None) -> dict[str, int]:
     """Write the records in input order to a staging file on the driver, link them there as the local
-    engine does (``score_link.link_scored``), then move it into place (JSON Lines) or write it as Parquet."""
+    engine does (``score_link.link_scored``, with the person store ``store``; None: the ``link_store``
+    setting), then move it into place (JSON Lines) or write it as Parquet."""
     staging = output.with_name(f"{output.name}.linking-{uuid.uuid4().hex}.jsonl")  # not hidden: Spark reads it
     try:
         _write_single_text(records, ["line"], staging)
-        counts = link_scored(staging, staging)
+        counts = link_scored(staging, staging, store=store)
         if output.suffix.lower() == ".jsonl":
             os.replace(staging, output)
         else:
@@ -335,6 +336,7 @@ def score_spark(
     progress: bool | None = None,
     trust_unhashed: bool | None = None,
     link: bool | None = None,
+    link_store: str | None = None,
 ) -> ScoreSummary:
     """Score ``input_path`` (.jsonl or .parquet) with Spark into ``output_path`` (.jsonl or .parquet).
 
@@ -344,6 +346,7 @@ def score_spark(
     ``trust_unhashed`` loads a model folder with no recorded file hashes (``ModelBundle.load``).
     The run is all-or-nothing: outputs are moved into place only when Spark has finished.
     ``link``: as ``score_file``'s (None: link outputs of up to ``score_link_max_incidents``).
+    ``link_store``: as ``score_file``'s (the person store of the linking pass, on the driver).
     """
     from pyspark import StorageLevel
     from pyspark.sql import Window
@@ -404,7 +407,7 @@ def score_spark(
         records = results.filter(F.col("kind") == "record")
         linking = should_link(link, int(totals.get("scored") or 0))
         if linking:
-            link_counts = _write_linked(session, records, output)
+            link_counts = _write_linked(session, records, output, link_store)
         elif out_kind == ".jsonl":
             _write_single_text(records, ["line"], output)
         else:
