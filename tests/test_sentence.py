@@ -94,7 +94,7 @@ from secondary_crimes.classify.registry import build_model  # noqa: E402
 from secondary_crimes.classify.sentence import SentenceModel  # noqa: E402
 
 TINY = {"trainable_layers": 1, "epochs": 1, "max_steps": 3, "batch_size": 8, "validation_fraction": 0.25,
-        "eval_batch_size": 32, "seed": 3}
+        "eval_batch_size": 32, "random_state": 3}
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def trained():
 def frozen():
     """The CPU default: the pretrained encoder and a logistic regression per offence."""
     rows = synthetic(60, seed=8)
-    return SentenceModel(validation_fraction=0.25, seed=3).fit(rows, label_matrix(rows)), rows
+    return SentenceModel(validation_fraction=0.25, random_state=3).fit(rows, label_matrix(rows)), rows
 
 
 def test_the_frozen_head_learns_each_offence_from_its_sentences(frozen):
@@ -230,3 +230,56 @@ def test_the_evidence_pass_reuses_the_scoring_pass_embeddings(frozen):
     np.testing.assert_allclose(np.vstack([a.probabilities for a in analyses]), proba)
     assert all(a.evidence for a in analyses)
     assert "_recent_embeddings" not in model.__getstate__()  # the remembered units are never pickled
+
+
+# ----------------------------------------------------------------------------- the encoder cache
+def test_a_fresh_model_fitted_on_the_same_sentences_encodes_nothing_again():
+    """The shared per-encoder cache is what makes a fresh model per cross-validation fold cheap."""
+    from secondary_crimes.classify.sentence import ENCODER_CACHES, EncoderCache
+
+    rows = synthetic(24, seed=12)
+    Y = label_matrix(rows)
+    ENCODER_CACHES.clear()
+    first = SentenceModel(validation_fraction=0.25).fit(rows, Y)
+    shared = ENCODER_CACHES.for_encoder(first._path())
+    assert first._cache() is shared and len(shared.embeddings) > 0
+    misses = shared.misses
+    second = SentenceModel(validation_fraction=0.25).fit(rows, Y)
+    assert shared.misses == misses and shared.hits > 0  # every sentence came from the cache
+    np.testing.assert_allclose(second.predict_proba(rows[:4]), first.predict_proba(rows[:4]), atol=1e-4)  # liblinear
+
+    own = EncoderCache()
+    third = SentenceModel(validation_fraction=0.25, encoder_cache=own).fit(rows, Y)
+    assert third._cache() is own and own.misses > 0 and len(own.embeddings) == len(shared.embeddings)
+    assert shared.misses == misses  # a model with its own cache leaves the shared one alone
+    ENCODER_CACHES.clear()
+    assert len(shared) == 0 and shared.hits == shared.misses == 0
+
+
+def test_the_encoder_cache_is_bounded_shared_by_clones_and_never_pickled():
+    import copy
+    import pickle
+
+    from sklearn.base import clone
+
+    from secondary_crimes.classify import sentence
+    from secondary_crimes.classify.sentence import EncoderCache
+
+    assert not hasattr(sentence, "_STATES") and not hasattr(sentence, "_EMBEDDINGS")  # no hidden module caches
+    cache = EncoderCache(max_states=2, max_embeddings=2)
+    for text in ("a", "b", "c"):
+        cache.put_embedding(("path", 64, text), np.full(3, len(text), np.float32))
+    assert list(cache.embeddings) == [("path", 64, "b"), ("path", 64, "c")]  # the oldest went
+    assert cache.get_embedding(("path", 64, "b")) is not None and cache.get_embedding(("path", 64, "a")) is None
+    assert (cache.hits, cache.misses) == (1, 1)
+    cache.put_embedding(("path", 64, "d"), np.zeros(3, np.float32))
+    assert list(cache.embeddings) == [("path", 64, "b"), ("path", 64, "d")]  # "b" was used last: "c" went
+    nothing = EncoderCache(max_states=0, max_embeddings=0)
+    nothing.put_embedding(("path", 64, "x"), np.zeros(3, np.float32))
+    assert len(nothing) == 0  # a bound of 0 keeps nothing
+
+    model = SentenceModel(encoder_cache=cache)
+    assert clone(model).encoder_cache is cache and copy.deepcopy(model).encoder_cache is cache
+    loaded = pickle.loads(pickle.dumps(model))
+    assert isinstance(loaded.encoder_cache, EncoderCache) and len(loaded.encoder_cache) == 0
+    assert (loaded.encoder_cache.max_states, loaded.encoder_cache.max_embeddings) == (2, 2)

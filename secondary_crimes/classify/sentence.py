@@ -26,14 +26,20 @@ Two heads:
   layer needs ~8 epochs and minutes per thousand sentences to beat the frozen head by a few
   points; it is the configuration for a GPU.
 
-Either way, what the frozen layers compute for a sentence is cached (bounded, per process),
-so repeated fits on the same sentences (cross-validation, out-of-source predictions) pay for
-them once. The pickled model holds the head (and any fine-tuned layers) only; the frozen
-encoder is reloaded from the package.
+Either way, what the frozen layers compute for a sentence while fitting is kept in an
+``EncoderCache`` (two bounded least-recently-used maps), so repeated fits on the same sentences
+(cross-validation, out-of-source predictions: a fresh model per fold) pay for them once. By
+default (``encoder_cache=None``) a model uses the process's shared cache for its encoder,
+``ENCODER_CACHES.for_encoder(path)``; ``ENCODER_CACHES.clear()`` (or ``clear_state_cache()``)
+frees it. Pass an ``EncoderCache`` of your own to keep fits apart or to bound them otherwise.
+While scoring, a model remembers only the embeddings of the units it scored last
+(``RECENT_UNITS``, its own), so the evidence pass reuses the scoring pass's. The pickled model
+holds the head (and any fine-tuned layers) only; the frozen encoder is reloaded from the
+package and a cache is never saved.
 
-Incident probabilities are calibrated on a seeded validation split of incidents that the
-fine-tune never sees: Platt scaling of the pooled logit per offence where the split holds
-``min_calibration_positives`` positives, one shared scaling for the rest.
+Incident probabilities are calibrated on a validation split of incidents (drawn with
+``random_state``) that the fine-tune never sees: Platt scaling of the pooled logit per offence
+where the split holds ``min_calibration_positives`` positives, one shared scaling for the rest.
 """
 
 from __future__ import annotations
@@ -55,21 +61,124 @@ from secondary_crimes.text import sentence_units
 
 log = logging.getLogger(__name__)
 
-# Frozen lower-layer outputs by (encoder path, layer, max_length, text): fp16 (tokens, hidden).
+# The default bounds of an EncoderCache: frozen lower-layer outputs (fp16, tokens x hidden: about
+# 25 KB for a 30-token sentence) and whole-encoder sentence embeddings (float32, 384 numbers).
 STATE_CACHE_SIZE = 60_000
-_STATES: OrderedDict[tuple, Any] = OrderedDict()
-
-
-# Sentence embeddings of the whole frozen encoder by (encoder path, max_length, text): float32 (hidden,).
-_EMBEDDINGS: OrderedDict[tuple, np.ndarray] = OrderedDict()
+EMBEDDING_CACHE_SIZE = 4 * STATE_CACHE_SIZE
 
 # Units a scoring instance remembers (about four scoring batches of real-length incidents, ~6 MB).
 RECENT_UNITS = 4096
 
 
+class EncoderCache:
+    """What the frozen encoder computed for each text, kept for later fits on the same sentences.
+
+    Two least-recently-used maps, each bounded: ``states`` (key ``(encoder path, depth,
+    max_length, text)``, the frozen lower layers' output, fp16 tokens x hidden; at most
+    ``max_states``) and ``embeddings`` (key ``(encoder path, max_length, text)``, the whole
+    frozen encoder's normalised mean-pooled embedding, float32; at most ``max_embeddings``).
+    ``hits`` and ``misses`` count look-ups. A cache is shared, not copied: ``copy``,
+    ``deepcopy`` and ``sklearn.base.clone`` of a model that holds one keep the same cache, and
+    a pickled one comes back empty with the same bounds.
+    """
+
+    def __init__(self, max_states: int = STATE_CACHE_SIZE, max_embeddings: int = EMBEDDING_CACHE_SIZE):
+        self.max_states = max_states
+        self.max_embeddings = max_embeddings
+        self.states: OrderedDict[tuple, Any] = OrderedDict()
+        self.embeddings: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def _get(table: OrderedDict, key: tuple):
+        value = table.get(key)
+        if value is not None:
+            table.move_to_end(key)
+        return value
+
+    @staticmethod
+    def _put(table: OrderedDict, key: tuple, value, bound: int) -> None:
+        if bound <= 0:
+            return
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > bound:
+            table.popitem(last=False)
+
+    def get_state(self, key: tuple):
+        value = self._get(self.states, key)
+        self._count(value)
+        return value
+
+    def put_state(self, key: tuple, value) -> None:
+        self._put(self.states, key, value, self.max_states)
+
+    def get_embedding(self, key: tuple) -> np.ndarray | None:
+        value = self._get(self.embeddings, key)
+        self._count(value)
+        return value
+
+    def put_embedding(self, key: tuple, value: np.ndarray) -> None:
+        self._put(self.embeddings, key, value, self.max_embeddings)
+
+    def _count(self, value) -> None:
+        if value is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+
+    def clear(self) -> None:
+        """Forget everything (the counts too)."""
+        self.states.clear()
+        self.embeddings.clear()
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self.states) + len(self.embeddings)
+
+    def __repr__(self) -> str:
+        return (f"EncoderCache(max_states={self.max_states}, max_embeddings={self.max_embeddings}; "
+                f"holds {len(self.states)} states, {len(self.embeddings)} embeddings)")
+
+    def __copy__(self) -> EncoderCache:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> EncoderCache:
+        return self
+
+    def __reduce__(self):
+        return type(self), (self.max_states, self.max_embeddings)
+
+
+class EncoderCaches:
+    """The process's shared ``EncoderCache``s, one per encoder path, made on first use: what a
+    ``SentenceModel`` without an ``encoder_cache`` of its own uses, so the fresh model of each
+    cross-validation fold finds the sentences the last one encoded."""
+
+    def __init__(self, max_states: int = STATE_CACHE_SIZE, max_embeddings: int = EMBEDDING_CACHE_SIZE):
+        self.max_states = max_states
+        self.max_embeddings = max_embeddings
+        self._by_path: dict[str, EncoderCache] = {}
+
+    def for_encoder(self, path: str) -> EncoderCache:
+        if path not in self._by_path:
+            self._by_path[path] = EncoderCache(self.max_states, self.max_embeddings)
+        return self._by_path[path]
+
+    def clear(self) -> None:
+        """Free every shared cache."""
+        for cache in self._by_path.values():
+            cache.clear()
+        self._by_path.clear()
+
+
+ENCODER_CACHES = EncoderCaches()
+
+
 def clear_state_cache() -> None:
-    _STATES.clear()
-    _EMBEDDINGS.clear()
+    """Free the shared encoder caches (``ENCODER_CACHES.clear()``)."""
+    ENCODER_CACHES.clear()
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -106,8 +215,9 @@ class SentenceModel(OffenceModel):
         validation_fraction: float = 0.15,
         min_calibration_positives: int = 5,
         eval_batch_size: int = 128,
-        seed: int = 13,
+        random_state: int = 13,
         device: str = "auto",
+        encoder_cache: EncoderCache | None = None,
     ):
         self.model_path = model_path
         self.max_length = max_length
@@ -132,14 +242,19 @@ class SentenceModel(OffenceModel):
         self.validation_fraction = validation_fraction
         self.min_calibration_positives = min_calibration_positives
         self.eval_batch_size = eval_batch_size
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
+        self.encoder_cache = encoder_cache
 
     # ----------------------------------------------------------------- runtime pieces
     def _path(self) -> str:
         from secondary_crimes.classify.transformer import packaged_encoder_path
 
         return self.model_path or packaged_encoder_path()
+
+    def _cache(self) -> EncoderCache:
+        """``encoder_cache``, or the process's shared cache for this model's encoder."""
+        return self.encoder_cache if self.encoder_cache is not None else ENCODER_CACHES.for_encoder(self._path())
 
     def _device(self):
         import torch
@@ -223,16 +338,13 @@ class SentenceModel(OffenceModel):
         """The frozen layers' output for each text (fp16, tokens x hidden), cached by text."""
         import torch
 
-        path, depth = self._path(), self.frozen_depth
-        keys = [(path, depth, self.max_length, text) for text in texts]
+        path, depth, cache = self._path(), self.frozen_depth, self._cache()
         out: list = [None] * len(texts)
         todo: dict[str, list[int]] = {}
-        for i, key in enumerate(keys):
-            if key in _STATES:
-                _STATES.move_to_end(key)
-                out[i] = _STATES[key]
-            else:
-                todo.setdefault(texts[i], []).append(i)
+        for i, text in enumerate(texts):
+            out[i] = cache.get_state((path, depth, self.max_length, text))
+            if out[i] is None:
+                todo.setdefault(text, []).append(i)
         if todo:
             encoder, tokenizer, device = self._encoder(), self._tokenizer(), self._device()
             pending = sorted(todo, key=len)
@@ -248,9 +360,7 @@ class SentenceModel(OffenceModel):
                         for i in todo[text]:
                             out[i] = value
                         if remember:
-                            _STATES[(path, depth, self.max_length, text)] = value
-                            if len(_STATES) > STATE_CACHE_SIZE:
-                                _STATES.popitem(last=False)
+                            cache.put_state((path, depth, self.max_length, text), value)
         return out
 
     def _recent(self) -> OrderedDict[str, np.ndarray]:
@@ -262,18 +372,17 @@ class SentenceModel(OffenceModel):
 
     def _embeddings(self, texts: Sequence[str], *, remember: bool) -> np.ndarray:
         """The frozen encoder's normalised mean-pooled embedding of each text (cached by text:
-        while training, in the process-wide cache; while scoring, in this instance's recent units)."""
+        while training, in the ``EncoderCache``; while scoring, in this instance's recent units)."""
         import torch
 
-        path = self._path()
+        path, cache = self._path(), self._cache()
         recent = self._recent()
         out = np.zeros((len(texts), self._encoder().config.hidden_size), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         for i, text in enumerate(texts):
-            key = (path, self.max_length, text)
-            if key in _EMBEDDINGS:
-                _EMBEDDINGS.move_to_end(key)
-                out[i] = _EMBEDDINGS[key]
+            cached = cache.get_embedding((path, self.max_length, text))
+            if cached is not None:
+                out[i] = cached
             elif text in recent:
                 recent.move_to_end(text)
                 out[i] = recent[text]
@@ -294,9 +403,7 @@ class SentenceModel(OffenceModel):
                     for text, vector in zip(chunk, pooled, strict=True):
                         out[todo[text]] = vector
                         if remember:
-                            _EMBEDDINGS[(path, self.max_length, text)] = vector
-                            if len(_EMBEDDINGS) > STATE_CACHE_SIZE * 4:
-                                _EMBEDDINGS.popitem(last=False)
+                            cache.put_embedding((path, self.max_length, text), vector)
                         else:
                             recent[text] = vector
                             if len(recent) > RECENT_UNITS:
@@ -392,8 +499,8 @@ class SentenceModel(OffenceModel):
         if not (len(X) == len(Y) == len(weights)):
             raise ValueError(f"{len(X)} incidents but {len(Y)} label rows and {len(weights)} weights")
         started = time.perf_counter()
-        rng = np.random.default_rng(self.seed)
-        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.random_state)
+        torch.manual_seed(self.random_state)
         order = rng.permutation(len(X))
         n_val = int(round(len(X) * self.validation_fraction)) if len(X) >= 20 else 0
         val_rows, fit_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
