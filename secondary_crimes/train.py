@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,38 +97,41 @@ def _problem(error: ErrorDetails) -> str:
 
 
 def out_of_fold_proba(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,
-                      weights: np.ndarray | None = None) -> np.ndarray:
+                      weights: np.ndarray | None = None, callbacks: Sequence[Callable] | None = None) -> np.ndarray:
     """Each incident's probabilities from a model that did not see it."""
     proba = np.zeros(Y.shape, dtype=float)
     weights = np.ones(len(X)) if weights is None else weights
     folds = KFold(n_splits=config.threshold_folds, shuffle=True, random_state=config.seed)
     for train_index, test_index in folds.split(X):
-        model = build_model(config.kind, config.params)
+        model = build_model(config.kind, config.params, callbacks=callbacks)
         model.fit([X[i] for i in train_index], Y[train_index], sample_weight=weights[train_index])
         proba[test_index] = model.predict_proba([X[i] for i in test_index])
     return proba
 
 
 def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,
-                weights: np.ndarray | None = None):
+                weights: np.ndarray | None = None, callbacks: Sequence[Callable] | None = None):
     """One fit on all but a seeded holdout; thresholds on the holdout's probabilities."""
     from sklearn.model_selection import train_test_split
 
     weights = np.ones(len(X)) if weights is None else weights
     train_index, held_index = train_test_split(np.arange(len(X)), test_size=config.holdout_fraction,
                                                random_state=config.seed, shuffle=True)
-    model = build_model(config.kind, config.params)
+    model = build_model(config.kind, config.params, callbacks=callbacks)
     model.fit([X[i] for i in train_index], Y[train_index], sample_weight=weights[train_index])
     proba = model.predict_proba([X[i] for i in held_index])
     thresholds = choose_thresholds(Y[held_index], proba, min_positives=config.min_positives,
                                    sample_weight=weights[held_index], shared=config.threshold_scope == "shared")
     if config.refit_after_holdout:
-        model = build_model(config.kind, config.params).fit(X, Y, sample_weight=weights)
+        model = build_model(config.kind, config.params, callbacks=callbacks).fit(X, Y, sample_weight=weights)
     return model, thresholds
 
 
-def fit_bundle(config: TrainConfig, dataset: Dataset) -> ModelBundle:
-    """Choose thresholds on held-out probabilities (``threshold_strategy``), then the final fit."""
+def fit_bundle(config: TrainConfig, dataset: Dataset, *, callbacks: Sequence[Callable] | None = None) -> ModelBundle:
+    """Choose thresholds on held-out probabilities (``threshold_strategy``), then the final fit.
+
+    ``callbacks``: epoch callbacks for every fit of a kind that trains in epochs
+    (``classify.registry.build_model``; MLflow tracking logs epochs this way)."""
     X, Y, weights, groups = dataset.incidents, dataset.Y, dataset.weights, dataset.groups
     log.info("training %s on %d incidents from %s", config.kind, len(X), dataset.sources)
     for line in dataset.summary():
@@ -141,16 +145,18 @@ def fit_bundle(config: TrainConfig, dataset: Dataset) -> ModelBundle:
                     len(corpus_groups(groups)))
         strategy = "oof"
     if strategy == "holdout":
-        model, thresholds = holdout_fit(config, X, Y, weights)
+        model, thresholds = holdout_fit(config, X, Y, weights, callbacks)
     elif strategy == "oof":
-        oof = out_of_fold_proba(config, X, Y, weights)
+        oof = out_of_fold_proba(config, X, Y, weights, callbacks)
         thresholds = choose_thresholds(Y, oof, sample_weight=weights, **choose)
-        model = build_model(config.kind, config.params).fit(X, Y, sample_weight=weights, groups=groups)
+        model = build_model(config.kind, config.params, callbacks=callbacks).fit(X, Y, sample_weight=weights,
+                                                                                 groups=groups)
     elif strategy == "by_source":
-        model = build_model(config.kind, config.params).fit(X, Y, sample_weight=weights, groups=groups)
+        model = build_model(config.kind, config.params, callbacks=callbacks).fit(X, Y, sample_weight=weights,
+                                                                                 groups=groups)
         held = getattr(model, "oof_proba_", None)
         if held is None:
-            held = out_of_source_proba(config.kind, config.params, X, Y, weights, groups)
+            held = out_of_source_proba(config.kind, config.params, X, Y, weights, groups, callbacks=callbacks)
         rows = held_rows(held)
         thresholds = choose_thresholds(Y[rows], held[rows], sample_weight=weights[rows], **choose)
     else:

@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from secondary_crimes.classify.ensemble import EnsembleModel
 from secondary_crimes.classify.registry import build_model
-from secondary_crimes.classify.transformer import TransformerModel, epoch_listener
+from secondary_crimes.classify.transformer import TransformerModel
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.taxonomy import LABELS, load_taxonomy
 from secondary_crimes.training_data import label_matrix, synthetic
@@ -29,7 +29,7 @@ TINY = {
     "validation_fraction": 0.25,
     "eval_batch_size": 16,
     "freeze_layers": 4,
-    "seed": 5,
+    "random_state": 5,
 }
 
 
@@ -44,9 +44,8 @@ def incidents() -> list[GoldIncident]:
 @pytest.fixture(scope="module")
 def fitted(incidents):
     epochs = []
-    with epoch_listener(lambda fit, epoch, metrics: epochs.append((fit, epoch, metrics))):
-        model = TransformerModel(**TINY).fit(incidents, label_matrix(incidents))
-    return model, epochs
+    model = TransformerModel(**TINY, callbacks=[lambda model, epoch, metrics: epochs.append((model, epoch, metrics))])
+    return model.fit(incidents, label_matrix(incidents)), epochs
 
 
 def test_registry_builds_the_transformer():
@@ -59,7 +58,7 @@ def test_fit_predicts_probabilities_and_reports_epochs(fitted, incidents):
     assert proba.shape == (5, len(LABELS))
     assert np.all((proba >= 0) & (proba <= 1))
     assert model.steps_ == 3  # max_steps stops training inside the first epoch
-    assert [(fit, epoch) for fit, epoch, _ in epochs] == [(1, 1)]
+    assert [(fitted_model is model, epoch) for fitted_model, epoch, _ in epochs] == [(True, 1)]
     assert {"train_loss", "val_loss", "val_micro_f1"} <= set(epochs[0][2])
     assert model.n_calibration_ == 4 and model.n_train_ == 12
     assert model.predict_proba([]).shape == (0, len(LABELS))
@@ -99,6 +98,27 @@ def test_pickles_as_bytes_and_rebuilds_lazily(fitted, incidents, tmp_path):
     assert getattr(loaded, "_module", None) is None  # rebuilt on first use
     np.testing.assert_allclose(loaded.predict_proba(incidents[:4]), before, atol=1e-5)
     assert loaded.get_params()["max_length"] == 64
+    assert model.callbacks and loaded.callbacks is None  # callbacks are not pickled (a closure need not be)
+
+
+def test_epoch_callbacks_are_a_parameter_not_module_state():
+    from secondary_crimes.classify import transformer
+
+    assert not hasattr(transformer, "epoch_listener") and not hasattr(transformer, "_FIT_COUNTER")
+    assert not hasattr(transformer, "_EPOCH_LISTENERS")
+
+    def log(model, epoch, metrics):
+        return None
+
+    assert build_model("transformer", {}, callbacks=[log]).callbacks == [log]
+    assert build_model("transformer", {"callbacks": [print]}, callbacks=[log]).callbacks == [print, log]
+    assert not hasattr(build_model("baseline", {}, callbacks=[log]), "callbacks")  # no epochs: ignored
+    # an ensemble hands them to the members that take them (the members' fits and out-of-source fits)
+    ensemble = EnsembleModel(members=[{"kind": "transformer", "params": {}}, {"kind": "baseline", "params": {}}],
+                             callbacks=[log])
+    transformer_member, baseline_member = ensemble._build_members()
+    assert transformer_member.callbacks == [log] and not hasattr(baseline_member, "callbacks")
+    assert build_model("ensemble", {"members": ensemble.members}, callbacks=[log]).callbacks == [log]
 
 
 def test_analyse_gives_relationship_and_sentence_evidence(fitted, incidents):
@@ -142,10 +162,13 @@ def test_ensemble_selects_the_best_combination_and_refits_the_winner(data):
     from secondary_crimes.classify.baseline import text_features
 
     rows, Y = data
-    model = EnsembleModel(members=MEMBERS, method="select", refit=True, seed=1).fit(rows[:90], Y[:90])
+    model = EnsembleModel(members=MEMBERS, method="select", refit=True, random_state=1).fit(rows[:90], Y[:90])
     assert set(model.selection_scores_) == {"member0:baseline", "member1:baseline", "average", "stacking"}
     finite = {k: v for k, v in model.selection_scores_.items() if np.isfinite(v)}
-    assert model.chosen_ == max(finite, key=finite.get)
+    winner = {"member0:baseline": ("member", 0), "member1:baseline": ("member", 1), "average": ("average", None),
+              "stacking": ("stacking", None)}[max(finite, key=finite.get)]
+    assert (model.combination_, model.member_index_) == winner
+    assert model.chosen_ == max(finite, key=finite.get)  # the same, as one label for logs
     proba = model.predict_proba(rows[90:])
     assert proba.shape == (30, len(LABELS)) and np.all((proba >= 0) & (proba <= 1))
     everything = text_features(2000).fit(rows[:90]).named_steps["tfidf"].transformer_list[0][1].vocabulary_
@@ -164,7 +187,7 @@ def test_ensemble_average_is_the_weighted_mean_of_members(data):
 def test_ensemble_stacking_and_evidence_only_for_combined_flags(data):
     rows, Y = data
     model = EnsembleModel(members=MEMBERS, method="stacking").fit(rows[:90], Y[:90])
-    assert model.chosen_ == "stacking"
+    assert (model.combination_, model.member_index_, model.chosen_) == ("stacking", None, "stacking")
     thresholds = np.full(len(LABELS), 0.5)
     analyses = model.analyse(rows[90:100], thresholds)
     np.testing.assert_allclose(np.vstack([a.probabilities for a in analyses]), model.predict_proba(rows[90:100]))

@@ -15,10 +15,16 @@ target ``Y`` (n_incidents x n_labels, columns in ``taxonomy.LABELS`` order):
 - ``analyse(X)`` returns one ``Analysis`` per incident: the probabilities plus what the
   model can say about them (evidence spans per offence, relationship, reporter, domestic,
   people). The default explains a linear text model by scoring each sentence alone.
+
+As scikit-learn estimators, models take their settings as constructor parameters stored
+unchanged (so ``get_params``, ``set_params`` and ``sklearn.base.clone`` work), call their seed
+``random_state``, and keep what fitting learns in attributes ending in ``_``. A model pickled
+before ``seed`` was renamed ``random_state`` loads with its seed as ``random_state``.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +55,17 @@ class OffenceModel(BaseEstimator):
     labels: list[str] = LABELS
     # How many sentences to keep as evidence for one offence.
     max_evidence: int = 3
+
+    def __setstate__(self, state: dict) -> None:
+        """Load a pickle, also one made by an older version: ``seed`` (renamed ``random_state`` in
+        issue 15) becomes ``random_state``, and a parameter added since takes its default."""
+        state = dict(state)
+        if "seed" in state and "random_state" not in state:
+            state["random_state"] = state.pop("seed")
+        for name, parameter in inspect.signature(type(self).__init__).parameters.items():
+            if name != "self" and name not in state and parameter.default is not inspect.Parameter.empty:
+                state[name] = parameter.default
+        super().__setstate__(state)
 
     def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,
             groups: Sequence[str] | None = None) -> OffenceModel:

@@ -5,13 +5,16 @@ Members are given by kind and params (``[{"kind": "hybrid", "params": {...}}, {"
 
 - ``average``: a (weighted) mean of the members' calibrated probabilities; members fit on all
   the data.
-- ``stacking``: members fit on all but a seeded ``selection_fraction``; on that part, one
+- ``stacking``: members fit on all but a ``selection_fraction`` drawn with ``random_state``; on that part, one
   logistic regression per offence over the members' logits (labels with too few positives
   there fall back to the average).
 - ``select`` (default): as stacking, and then whichever of {each member alone, the average,
   the stack} has the best pooled average precision on the selection part (the stack scored
-  by cross-validation there) becomes the combination. ``selection_scores_`` and ``chosen_``
-  say what won, so "keep whichever wins on held-out data" is a fitted fact, not a guess.
+  by cross-validation there) becomes the combination. ``selection_scores_`` says how each
+  scored, and ``combination_`` (``"average"``, ``"stacking"``, ``"source_stack"`` or
+  ``"member"``) with ``member_index_`` (which member, when one alone won; else None) say what
+  won, so "keep whichever wins on held-out data" is a fitted fact, not a guess. ``chosen_`` is
+  the same as one label for logs (``"member0:baseline"``, ``"stacking"``, ...); nothing reads it back.
 - ``source_stack``: each member scores every corpus file from a fit without that file
   (``groups`` say which rows are which file), and one ``LogitStack`` (shared weights per
   member, an intercept per offence) is fitted on those out-of-source probabilities, so the
@@ -29,12 +32,16 @@ Relationship, reporter, domestic and people come from one member (``explain_with
 the hybrid, else the transformer, else the first); evidence for the offences that the
 *combined* probabilities flag comes from ``evidence_with`` (by default the sentence model, whose
 evidence is the sentence that states the offence, else the explaining member).
+
+``callbacks`` go to the members that take them (the transformer's epoch callbacks). A model
+pickled before issue 15 (``seed``, and the combination as the string ``chosen_``) loads with
+``random_state``, ``combination_`` and ``member_index_`` derived from them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -46,6 +53,7 @@ from secondary_crimes.records import Incident
 DEFAULT_MEMBERS = ({"kind": "baseline", "params": {}}, {"kind": "transformer", "params": {}})
 _EXPLAINER_PREFERENCE = ("hybrid", "transformer")
 _EVIDENCE_PREFERENCE = ("sentence", "hybrid", "transformer")
+Combination = Literal["average", "stacking", "source_stack", "member"]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -121,7 +129,8 @@ class EnsembleModel(OffenceModel):
         stack_C: float = 1.0,  # noqa: N803
         source_folds: int | None = None,
         stack_features: Sequence[str] = (),
-        seed: int = 13,
+        random_state: int = 13,
+        callbacks: Sequence[Callable[..., Any]] | None = None,
     ):
         self.members = members
         self.method = method
@@ -135,7 +144,8 @@ class EnsembleModel(OffenceModel):
         self.stack_C = stack_C
         self.source_folds = source_folds
         self.stack_features = stack_features
-        self.seed = seed
+        self.random_state = random_state
+        self.callbacks = callbacks
 
     # ----------------------------------------------------------------- fitting
     def _build_members(self) -> list[OffenceModel]:
@@ -143,7 +153,7 @@ class EnsembleModel(OffenceModel):
 
         if not self.members:
             raise ValueError("an ensemble needs at least one member")
-        return [build_model(m["kind"], m.get("params") or {}) for m in self.members]
+        return [build_model(m["kind"], m.get("params") or {}, callbacks=self.callbacks) for m in self.members]
 
     def _weights(self) -> np.ndarray:
         weights = np.ones(len(self.members)) if self.weights is None else np.asarray(self.weights, float)
@@ -169,13 +179,13 @@ class EnsembleModel(OffenceModel):
         if self.method in ("average", "source_stack"):
             for member in self.members_:
                 member.fit(X, Y, sample_weight=weights)
-            self.chosen_ = "average"
+            self.combination_, self.member_index_ = "average", None
             return self
 
         from sklearn.model_selection import KFold, train_test_split
 
         fit_index, sel_index = train_test_split(
-            np.arange(len(X)), test_size=self.selection_fraction, random_state=self.seed, shuffle=True
+            np.arange(len(X)), test_size=self.selection_fraction, random_state=self.random_state, shuffle=True
         )
         for member in self.members_:
             member.fit([X[i] for i in fit_index], Y[fit_index],
@@ -184,20 +194,25 @@ class EnsembleModel(OffenceModel):
         member_proba = [member.predict_proba(selection) for member in self.members_]
         Y_sel = Y[sel_index]
         self.stack_ = _Stack(self.min_positives).fit(member_proba, Y_sel)
-        if self.method == "stacking":
-            self.chosen_ = "stacking"
-        else:
-            for k, (spec, proba) in enumerate(zip(self.members, member_proba, strict=True)):
-                self.selection_scores_[f"member{k}:{spec['kind']}"] = _pooled_ap(Y_sel, proba)
+        self.combination_, self.member_index_ = "stacking", None
+        if self.method == "select":
+            candidates: dict[str, tuple[Combination, int | None]] = {}
+            for k, proba in enumerate(member_proba):
+                candidates[self._member_label(k)] = ("member", k)
+                self.selection_scores_[self._member_label(k)] = _pooled_ap(Y_sel, proba)
+            candidates["average"] = ("average", None)
             self.selection_scores_["average"] = _pooled_ap(Y_sel, self._average(member_proba))
             stacked = np.zeros_like(Y_sel, dtype=float)
-            folds = KFold(n_splits=max(2, min(self.stack_folds, len(sel_index))), shuffle=True, random_state=self.seed)
+            folds = KFold(n_splits=max(2, min(self.stack_folds, len(sel_index))), shuffle=True,
+                          random_state=self.random_state)
             for train, test in folds.split(sel_index):
                 stack = _Stack(self.min_positives).fit([p[train] for p in member_proba], Y_sel[train])
                 stacked[test] = stack.predict_proba([p[test] for p in member_proba])
+            candidates["stacking"] = ("stacking", None)
             self.selection_scores_["stacking"] = _pooled_ap(Y_sel, stacked)
             scored = {k: v for k, v in self.selection_scores_.items() if np.isfinite(v)}
-            self.chosen_ = max(scored, key=scored.get) if scored else "average"
+            self.combination_, self.member_index_ = candidates[max(scored, key=scored.get)] if scored else (
+                "average", None)
         if self.refit:  # refit on everything the members the chosen combination uses
             for k in self._used_members():
                 self.members_[k].fit(X, Y, sample_weight=weights)
@@ -206,8 +221,8 @@ class EnsembleModel(OffenceModel):
     def _fit_source_stack(self, X: list[Incident], Y: np.ndarray, weights: np.ndarray | None,
                           groups: list[str]) -> EnsembleModel:
         """Members' out-of-source probabilities -> a LogitStack; cross-fitted ``oof_proba_``; members on all."""
-        held = [out_of_source_proba(m["kind"], m.get("params") or {}, X, Y, weights, groups, self.source_folds)
-                for m in self.members]
+        held = [out_of_source_proba(m["kind"], m.get("params") or {}, X, Y, weights, groups, self.source_folds,
+                                    callbacks=self.callbacks) for m in self.members]
         rows = held_rows(np.hstack(held))
         extra = self._stack_extra([X[i] for i in rows])
         weight = None if weights is None else weights[rows]
@@ -224,9 +239,9 @@ class EnsembleModel(OffenceModel):
                                                               None if extra is None else extra[inside])
         for member in self.members_:
             member.fit(X, Y, sample_weight=weights, groups=groups)
-        self.chosen_ = "source_stack"
-        for k, (spec, weight) in enumerate(zip(self.members, self.stack_.member_weights, strict=True)):
-            self.selection_scores_[f"weight:member{k}:{spec['kind']}"] = float(weight)
+        self.combination_, self.member_index_ = "source_stack", None
+        for k, weight in enumerate(self.stack_.member_weights):
+            self.selection_scores_[f"weight:{self._member_label(k)}"] = float(weight)
         for name, weight in zip(self.stack_features, self.stack_.extra_weights, strict=True):
             self.selection_scores_[f"weight:{name}"] = float(weight)
         return self
@@ -238,20 +253,53 @@ class EnsembleModel(OffenceModel):
         names = list(getattr(self, "stack_features", ()) or ())
         return stack_features(X, names) if names else None
 
+    def _member_label(self, k: int) -> str:
+        """Member ``k`` as named in ``selection_scores_`` and ``chosen_``: ``member<k>:<kind>``."""
+        return f"member{k}:{self.members[k]['kind']}"
+
     def _used_members(self) -> list[int]:
-        if self.chosen_.startswith("member"):
-            return [int(self.chosen_.split(":")[0].removeprefix("member"))]
+        if self.combination_ == "member":
+            return [self.member_index_]
         return list(range(len(self.members_)))
+
+    @property
+    def chosen_(self) -> str:
+        """What won, as one label for logs and tags (``member<k>:<kind>`` for one member alone, else
+        ``combination_``); derived from ``combination_`` and ``member_index_``, never read back."""
+        if self.combination_ == "member":
+            return self._member_label(self.member_index_)
+        return self.combination_
+
+    # ----------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        if state.get("callbacks") is not None:  # a closure need not pickle, and a loaded model is not training
+            state = {**state, "callbacks": None}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Also load an ensemble pickled before issue 15, whose combination was the string ``chosen_``."""
+        state = dict(state)
+        chosen = state.pop("chosen_", None)
+        if chosen is not None and "combination_" not in state:
+            if chosen.startswith("member"):
+                state["combination_"] = "member"
+                state["member_index_"] = int(chosen.split(":")[0].removeprefix("member"))
+            else:
+                state["combination_"], state["member_index_"] = chosen, None
+        super().__setstate__(state)
 
     # ----------------------------------------------------------------- predicting
     def _combine(self, member_proba: list[np.ndarray], X: Sequence[Incident]) -> np.ndarray:
-        if self.chosen_ == "average":
+        if self.combination_ == "average":
             return self._average(member_proba)
-        if self.chosen_ == "source_stack":
+        if self.combination_ == "source_stack":
             return self.stack_.predict_proba(member_proba, self._stack_extra(X))
-        if self.chosen_ == "stacking":
+        if self.combination_ == "stacking":
             return self.stack_.predict_proba(member_proba)
-        return member_proba[int(self.chosen_.split(":")[0].removeprefix("member"))]
+        if self.combination_ == "member":
+            return member_proba[self.member_index_]
+        raise ValueError(f"unknown combination_ {self.combination_!r}")
 
     def _member_proba(self, X: Sequence[Incident]) -> list[np.ndarray | None]:
         """Each member's probabilities, computed only for members the chosen combination uses."""

@@ -7,7 +7,7 @@ are what a new force would get, so thresholds and ensemble weights are fitted on
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,9 +33,11 @@ def source_folds(groups: Sequence[str], max_folds: int | None = None) -> list[li
 
 def out_of_source_proba(kind: str, params: dict[str, Any] | None, X: Sequence[Incident], Y: np.ndarray,
                         sample_weight: np.ndarray | None, groups: Sequence[str],
-                        max_folds: int | None = None) -> np.ndarray:
+                        max_folds: int | None = None,
+                        callbacks: Sequence[Callable[..., Any]] | None = None) -> np.ndarray:
     """(n x labels) probabilities: each corpus incident's from a ``kind`` model fitted on every
-    row outside its fold of files (other files, synthetic, samples); NaN outside the corpus."""
+    row outside its fold of files (other files, synthetic, samples); NaN outside the corpus.
+    ``callbacks``: epoch callbacks for each fit (``registry.build_model``)."""
     from secondary_crimes.classify.registry import build_model
 
     X, Y, groups = list(X), np.asarray(Y), list(groups)
@@ -44,8 +46,8 @@ def out_of_source_proba(kind: str, params: dict[str, Any] | None, X: Sequence[In
     for fold in source_folds(groups, max_folds):
         test = [i for i, g in enumerate(groups) if g in fold]
         train = [i for i, g in enumerate(groups) if g not in fold]
-        model = build_model(kind, params).fit([X[i] for i in train], Y[train], sample_weight=weights[train],
-                                              groups=[groups[i] for i in train])
+        model = build_model(kind, params, callbacks=callbacks)
+        model.fit([X[i] for i in train], Y[train], sample_weight=weights[train], groups=[groups[i] for i in train])
         proba[test] = model.predict_proba([X[i] for i in test])
         log.info("%s: %s scored out of source (%d incidents)", kind, ", ".join(fold), len(test))
     return proba

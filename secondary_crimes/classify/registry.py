@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Sequence
 from importlib import import_module
+from typing import Any
 
 from secondary_crimes.classify.base import OffenceModel
 
@@ -14,6 +17,10 @@ KINDS = {
     "ensemble": "secondary_crimes.classify.ensemble:EnsembleModel",
 }
 
+# Old parameter names a config may still use -> their names now (issue 15: ``seed`` became
+# ``random_state``, as in scikit-learn). A config that uses one gets a FutureWarning.
+RENAMED_PARAMS = {"seed": "random_state"}
+
 
 def model_class(kind: str) -> type[OffenceModel]:
     if kind not in KINDS:
@@ -22,5 +29,33 @@ def model_class(kind: str) -> type[OffenceModel]:
     return getattr(import_module(module), name)
 
 
-def build_model(kind: str, params: dict | None = None) -> OffenceModel:
-    return model_class(kind)(**(params or {}))
+def model_params(kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of a config's ``params`` for a ``kind`` model, old names (``RENAMED_PARAMS``) renamed.
+
+    ``seed`` still works for now with a FutureWarning; giving both it and ``random_state`` is an error.
+    """
+    params = dict(params or {})
+    for old, new in RENAMED_PARAMS.items():
+        if old not in params:
+            continue
+        if new in params:
+            raise ValueError(f"{kind} params give both {old!r} and {new!r}; {old!r} is the old name of {new!r}")
+        warnings.warn(f"{kind} model parameter {old!r} is deprecated and will be refused in a later version: "
+                      f"call it {new!r}", FutureWarning, stacklevel=3)
+        params[new] = params.pop(old)
+    return params
+
+
+def build_model(kind: str, params: dict | None = None, *,
+                callbacks: Sequence[Callable[..., Any]] | None = None) -> OffenceModel:
+    """A ``kind`` model from a config's ``params``.
+
+    ``callbacks``: called after each training epoch by kinds that train in epochs and take a
+    ``callbacks`` parameter (the transformer; the ensemble hands them to such members); the
+    other kinds have no epochs and ignore them.
+    """
+    cls = model_class(kind)
+    params = model_params(kind, params)
+    if callbacks and "callbacks" in cls._get_param_names():
+        params["callbacks"] = [*(params.get("callbacks") or ()), *callbacks]
+    return cls(**params)

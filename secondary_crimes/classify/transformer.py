@@ -18,6 +18,10 @@ auxiliary heads learn the relationship and the reporter from gold incidents that
 fine-tune never sees: Platt scaling per offence where the split has enough positives and
 negatives, one shared temperature for the rest.
 
+After each epoch every callable in ``callbacks`` is called as ``callback(model, epoch, metrics)``
+(``metrics``: train loss, seconds, and on the validation split its loss and micro F1); MLflow
+tracking logs them this way. Callbacks are not pickled.
+
 ``datasets`` holds the texts, splits them and tokenises them. On a machine with CUDA the
 model trains and predicts there with mixed precision (bf16 where supported, else fp16 with a
 gradient scaler). The fitted estimator pickles (joblib) as its weights' bytes plus config;
@@ -32,7 +36,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -44,20 +48,8 @@ from secondary_crimes.text import model_text
 
 log = logging.getLogger(__name__)
 
-# Listeners called after each epoch with (fit_number, epoch, metrics); tracking adds one.
-_EPOCH_LISTENERS: list[Callable[[int, int, dict[str, float]], None]] = []
-_FIT_COUNTER = [0]
-
-
-@contextmanager
-def epoch_listener(callback: Callable[[int, int, dict[str, float]], None]) -> Iterator[None]:
-    """Call ``callback(fit_number, epoch, metrics)`` after every epoch of every fit inside the block."""
-    _EPOCH_LISTENERS.append(callback)
-    _FIT_COUNTER[0] = 0
-    try:
-        yield
-    finally:
-        _EPOCH_LISTENERS.remove(callback)
+# An epoch callback: ``callback(model, epoch, metrics)``, called after each epoch of a fit.
+EpochCallback = Callable[["TransformerModel", int, dict[str, float]], Any]
 
 
 def packaged_encoder_path() -> str:
@@ -153,11 +145,12 @@ class TransformerModel(OffenceModel):
         validation_fraction: float = 0.2,
         min_calibration_positives: int = 3,
         eval_batch_size: int = 32,
-        seed: int = 13,
+        random_state: int = 13,
         device: str = "auto",
         mixed_precision: str = "auto",
         max_train_incidents: int | None = None,
         freeze_layers: int = 0,
+        callbacks: Sequence[EpochCallback] | None = None,
     ):
         self.model_path = model_path
         self.max_length = max_length
@@ -181,11 +174,12 @@ class TransformerModel(OffenceModel):
         self.validation_fraction = validation_fraction
         self.min_calibration_positives = min_calibration_positives
         self.eval_batch_size = eval_batch_size
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.mixed_precision = mixed_precision
         self.max_train_incidents = max_train_incidents
         self.freeze_layers = freeze_layers
+        self.callbacks = callbacks
 
     # ----------------------------------------------------------------- runtime pieces
     def _device(self):
@@ -229,6 +223,8 @@ class TransformerModel(OffenceModel):
         state = self.__dict__.copy()
         state.pop("_module", None)
         state.pop("_tok", None)
+        if state.get("callbacks") is not None:  # a closure need not pickle, and a loaded model is not training
+            state["callbacks"] = None
         return state
 
     # ----------------------------------------------------------------- tokenising
@@ -317,16 +313,15 @@ class TransformerModel(OffenceModel):
         if len(X) != len(Y) or len(weights) != len(X):
             raise ValueError(f"{len(X)} incidents but {len(Y)} label rows and {len(weights)} weights")
         started = time.perf_counter()
-        fit_number = _FIT_COUNTER[0] = _FIT_COUNTER[0] + 1
-        torch.manual_seed(self.seed)
-        np.random.seed(self.seed)
+        torch.manual_seed(self.random_state)
+        np.random.seed(self.random_state)
         device = self._device()
         path = self.model_path or packaged_encoder_path()
 
         # Split off the calibration / validation incidents (a datasets split, seeded).
         table = datasets.Dataset.from_dict({"row": list(range(len(X)))})
         if self.calibration != "none" and len(X) >= 10 and self.validation_fraction > 0:
-            parts = table.train_test_split(test_size=self.validation_fraction, seed=self.seed)
+            parts = table.train_test_split(test_size=self.validation_fraction, seed=self.random_state)
             train_rows = np.array(parts["train"]["row"])
             val_rows = np.array(parts["test"]["row"])
         else:
@@ -377,7 +372,7 @@ class TransformerModel(OffenceModel):
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.warmup_ratio * total), total)
         autocast, dtype = self._autocast(device)
         scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-        generator = np.random.default_rng(self.seed)
+        generator = np.random.default_rng(self.random_state)
 
         self.history_: list[dict[str, float]] = []
         step = 0
@@ -424,9 +419,9 @@ class TransformerModel(OffenceModel):
                 metrics["val_loss"] = float(val_loss)
                 metrics["val_micro_f1"] = _micro_f1(val_y, val_logits >= 0.0)
             self.history_.append({"epoch": epoch, **metrics})
-            log.info("transformer fit %d epoch %d: %s", fit_number, epoch, metrics)
-            for listener in list(_EPOCH_LISTENERS):
-                listener(fit_number, epoch, metrics)
+            log.info("transformer epoch %d: %s", epoch, metrics)
+            for callback in self.callbacks or ():
+                callback(self, epoch, metrics)
             if self.max_steps and step >= self.max_steps:
                 break
 

@@ -25,7 +25,7 @@ from secondary_crimes.tracking.cards import log_model_card
 from secondary_crimes.tracking.evaluation import evaluate_bundle, format_table
 from secondary_crimes.tracking.promotion import TEST_SPLIT_TAG
 from secondary_crimes.tracking.pseudonymisation import examples
-from secondary_crimes.tracking.pyfunc import kinds_in, log_model
+from secondary_crimes.tracking.pyfunc import log_model
 from secondary_crimes.tracking.store import configure, ensure_experiment
 from secondary_crimes.train import TrainConfig, fit_bundle
 from secondary_crimes.training_data import Dataset, assemble, content_hash, read_labelled
@@ -113,7 +113,6 @@ def tracked_train(
     run, or now when ``redraw_evaluation_set``). Returns the bundle, its folder and the run id.
     """
     from secondary_crimes import plots
-    from secondary_crimes.classify import transformer as transformer_module
 
     config = TrainConfig.from_file(config_path)
     _seed_everything(config.seed)
@@ -195,16 +194,16 @@ def tracked_train(
             }
         )
 
-        def log_epoch(fit_number: int, epoch: int, metrics: dict[str, float]) -> None:
-            prefix = "" if fit_number == 1 else f"fit{fit_number}_"
+        fits = [0]  # the fits of this run so far: each fit starts at epoch 1
+
+        def log_epoch(model: Any, epoch: int, metrics: dict[str, float]) -> None:
+            if epoch == 1:
+                fits[0] += 1
+            prefix = "" if fits[0] == 1 else f"fit{fits[0]}_"
             mlflow.log_metrics({f"{prefix}{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}, step=epoch)
 
         started = time.perf_counter()
-        if "transformer" in kinds_in(config):
-            with transformer_module.epoch_listener(log_epoch):
-                bundle = fit_bundle(config, train_set)
-        else:
-            bundle = fit_bundle(config, train_set)
+        bundle = fit_bundle(config, train_set, callbacks=[log_epoch])
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
         if getattr(bundle.model, "chosen_", None):  # an ensemble: what won on its selection split
             mlflow.set_tag("ensemble_chosen", bundle.model.chosen_)
