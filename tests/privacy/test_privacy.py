@@ -13,7 +13,7 @@ from secondary_crimes.privacy.names import usable
 from secondary_crimes.reader import load_gold
 from secondary_crimes.records import TEXT_FIELDS, GoldIncident
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 def _incident(call_log: str, narrative: str = "", **extra) -> GoldIncident:

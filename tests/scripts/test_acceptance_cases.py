@@ -12,7 +12,7 @@ import yaml
 
 from secondary_crimes.taxonomy import LABELS
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from secondary_crimes.synthetic import generate_incidents, iter_incidents
 from secondary_crimes.synthetic.generator import fitting, load_bank, phrasing
 from secondary_crimes.taxonomy import LABELS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "data" / "sample_incidents.jsonl"
 VALIDATE = Path("/work/shared/corpus/validate.py")
 RELATIONSHIPS = {"intimate_partner", "ex_partner", "family", "acquaintance", "neighbour", "stranger", "none"}

@@ -13,8 +13,8 @@ from secondary_crimes.records import GoldIncident
 from secondary_crimes.train import TrainConfig
 from secondary_crimes.training_data import DataConfig, Dataset, synthetic
 
-SCRIPT = Path(__file__).resolve().parents[1] / "training" / "learning_curve.py"
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+SCRIPT = Path(__file__).resolve().parents[2] / "training" / "learning_curve.py"
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
 def _module():
