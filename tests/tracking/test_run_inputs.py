@@ -26,17 +26,13 @@ EXPORT = {
 
 
 @pytest.fixture()
-def run(tmp_path, monkeypatch):
+def run(store):
+    """A run started on the test's own store (tests/tracking/conftest.py)."""
     import mlflow
 
-    previous = mlflow.get_tracking_uri()
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
-    monkeypatch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(tmp_path / "mlartifacts"))
-    uri = tracking.configure()
-    experiment = tracking.ensure_experiment("inputs-test", uri)
+    experiment = tracking.ensure_experiment("inputs-test", tracking.configure())
     with mlflow.start_run(experiment_id=experiment) as active:
         yield active.info.run_id
-    mlflow.set_tracking_uri(previous)
 
 
 def test_training_and_test_sets_are_logged_as_inputs(run, tmp_path):

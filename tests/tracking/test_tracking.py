@@ -22,7 +22,7 @@ from secondary_crimes.classify.bundle import load_bundle
 from secondary_crimes.tracking import pseudonymise, pseudonymise_incident
 from secondary_crimes.training_data import synthetic
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NAME = "secondary-crimes-tiny"
 
 

@@ -21,22 +21,10 @@ from secondary_crimes.train import TrainConfig
 from secondary_crimes.training_data import content_hash
 
 NAME = "secondary-crimes-promote-test"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"test_missed_micro_f1": 0.70, "test_missed_macro_f1": 0.60, "test_incident_recall": 0.70,
         "test_incident_precision": 0.80, "test_review_priority_ap": 0.75, "test_offences_micro_f1": 0.90,
         "test_offences_macro_f1": 0.80, "test_brier": 0.02, "test_inference_incidents_per_s": 500.0}
-
-
-@pytest.fixture()
-def store(tmp_path, monkeypatch):
-    import mlflow
-
-    previous = mlflow.get_tracking_uri()
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
-    monkeypatch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(tmp_path / "mlartifacts"))
-    tracking.configure()
-    yield mlflow.MlflowClient()
-    mlflow.set_tracking_uri(previous)
 
 
 def _register(client, metrics: dict[str, float], split: str | None = "split-a") -> str:
