@@ -1,5 +1,8 @@
-"""Database fixtures shared by the queue and person-store tests: real SQLite files and a real PostgreSQL
-schema per test run (``db_url`` runs a test on both)."""
+"""Fixtures shared across test folders.
+
+Databases (the queue and person-store tests): real SQLite files and a real PostgreSQL schema per
+test run (``db_url`` runs a test on both). Scoring (tests/core, tests/engines, tests/link): the small
+real baseline model of ``scoring_helpers`` (``model_dir``, ``bundle``)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from scoring_helpers import model_folder
 
+from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.queue.db import Database
 
 PG_URL = os.environ.get("SECONDARY_CRIMES_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -94,3 +99,13 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(f"{request.param}_url")
 
 
+@pytest.fixture(scope="module")
+def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the scoring tests' small real baseline (fitted once per machine, in pytest's cache)."""
+    return model_folder(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def bundle(model_dir: Path) -> ModelBundle:
+    """That baseline, loaded once per test module."""
+    return ModelBundle.load(model_dir)

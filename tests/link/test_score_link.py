@@ -8,20 +8,9 @@ from pathlib import Path
 import pytest
 
 from secondary_crimes import score as score_module
-from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.link import run as link_run
 from secondary_crimes.score import score_file
 from secondary_crimes.score_link import should_link
-
-try:  # the small real baseline the scoring tests use
-    from tests.test_score_streaming import model_folder
-except ImportError:  # `pytest` puts tests/ itself on sys.path
-    from test_score_streaming import model_folder
-
-
-@pytest.fixture(scope="module")
-def bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> ModelBundle:
-    return ModelBundle.load(model_folder(request, tmp_path_factory))
 
 
 @pytest.fixture()

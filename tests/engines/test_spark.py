@@ -8,14 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from scoring_helpers import input_rows, write_input
 
 from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.score import score_file
-
-try:  # shared helpers: a real baseline bundle and inputs with bad rows
-    from tests.test_score_streaming import input_rows, model_folder, write_input
-except ImportError:  # `pytest` puts tests/ itself on sys.path
-    from test_score_streaming import input_rows, model_folder, write_input
 
 pytestmark = pytest.mark.spark
 
@@ -35,11 +31,6 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-
-
-@pytest.fixture(scope="module")
-def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return model_folder(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +145,7 @@ LINK_DDL = (
     "missed:boolean, reason:string, "
     f"evidence:array<struct<incident_id:string, reported_at:string, spans:array<{SPAN_DDL}>>>>>"
 )
-PINNED = Path(__file__).parent / "core" / "data" / "decide_sample.jsonl"  # decide's output on the sample
+PINNED = Path(__file__).resolve().parents[1] / "core" / "data" / "decide_sample.jsonl"  # decide's output on the sample
 
 
 def test_parquet_schema_is_derived_from_the_scored_model(spark):

@@ -11,27 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from scoring_helpers import input_rows, write_input
 
 from secondary_crimes import score as score_module
-from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.score import score_file
 
-try:  # shared helpers: a real baseline bundle and inputs with bad rows
-    from tests.test_score_streaming import input_rows, model_folder, write_input
-except ImportError:  # `pytest` puts tests/ itself on sys.path
-    from test_score_streaming import input_rows, model_folder, write_input
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return model_folder(request, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def bundle(model_dir: Path) -> ModelBundle:
-    return ModelBundle.load(model_dir)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

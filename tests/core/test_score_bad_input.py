@@ -9,30 +9,15 @@ import os
 from pathlib import Path
 
 import pytest
+from scoring_helpers import input_rows, read_jsonl, write_input
 from typer.testing import CliRunner
 
 from secondary_crimes import score as score_module
-from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.cli import app
 from secondary_crimes.failures import OutputError
 from secondary_crimes.score import score_file
 
-try:  # shared helpers: a real baseline bundle and inputs with bad rows
-    from tests.test_score_streaming import input_rows, model_folder, read_jsonl, write_input
-except ImportError:  # `pytest` puts tests/ itself on sys.path
-    from test_score_streaming import input_rows, model_folder, read_jsonl, write_input
-
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return model_folder(request, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def bundle(model_dir: Path) -> ModelBundle:
-    return ModelBundle.load(model_dir)
 
 
 @pytest.fixture(scope="module")
