@@ -33,10 +33,12 @@ def test_spark_options_reach_the_spark_engine(spark_calls, tmp_path: Path):
     source = tmp_path / "in.jsonl"
     source.write_text("{}\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["score", str(source), "--out", str(tmp_path / "out.parquet"), "--engine",
-                                      "spark", "--master", "local[8]", "--batch-size", "16", "--no-link", "-q"])
+                                      "spark", "--master", "local[8]", "--batch-size", "16", "--no-link", "-q",
+                                      "--link-store", "queue"])
     assert result.exit_code == 0, result.output
     assert spark_calls == [{"input": source, "output": tmp_path / "out.parquet", "model": None, "master": "local[8]",
-                            "batch_size": 16, "progress": False, "trust_unhashed": None, "link": False}]
+                            "batch_size": 16, "progress": False, "trust_unhashed": None, "link": False,
+                            "link_store": "queue"}]
     assert result.stdout.startswith("scored 3 incidents")
 
 

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from scoring_helpers import input_rows, write_input  # tests/: a real baseline bundle, inputs with bad rows
 
 from secondary_crimes import score as score_module
 from secondary_crimes.checkpoint import ModelMismatchError
@@ -18,11 +19,6 @@ from secondary_crimes.classify.bundle import META_FILE, MODEL_FILE, ModelBundle,
 from secondary_crimes.classify.integrity import HASHES_KEY, ModelIntegrityError, sha256_file
 from secondary_crimes.score import score_file
 from secondary_crimes.settings import get_settings
-
-try:  # shared helpers: a real baseline bundle and inputs with bad rows
-    from tests.test_score_streaming import input_rows, model_folder, write_input
-except ImportError:  # `pytest` puts tests/ itself on sys.path
-    from test_score_streaming import input_rows, model_folder, write_input
 
 
 class Planted:
@@ -33,11 +29,6 @@ class Planted:
 
     def __reduce__(self):
         return os.mkdir, (str(self.marker),)
-
-
-@pytest.fixture(scope="module")
-def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return model_folder(request, tmp_path_factory)
 
 
 @pytest.fixture()
