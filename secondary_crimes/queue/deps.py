@@ -126,6 +126,12 @@ def require(role: str):
     return check
 
 
+# The current user, holding at least that role (403 otherwise): one alias per role for the routers.
+Auditor = Annotated[User, Depends(require("auditor"))]
+Supervisor = Annotated[User, Depends(require("supervisor"))]
+Admin = Annotated[User, Depends(require("admin"))]
+
+
 async def csrf_passed(request: Request) -> bool:
     """Whether the form carries this session's CSRF token."""
     form = await request.form()

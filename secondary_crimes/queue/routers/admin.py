@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from secondary_crimes.queue import audit_log
-from secondary_crimes.queue.deps import DbSession, record_view, render, require
-from secondary_crimes.queue.models import User
+from secondary_crimes.queue.deps import Admin, DbSession, record_view, render
 
 router = APIRouter()
-Admin = Annotated[User, Depends(require("admin"))]
 
 
 @router.get("/audit")

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import RedirectResponse, Response
 
 from secondary_crimes.queue import claims
 from secondary_crimes.queue.auth import find_user
-from secondary_crimes.queue.deps import CsrfChecked, CurrentUser, DbSession, flash, require
+from secondary_crimes.queue.deps import CsrfChecked, CurrentUser, DbSession, Supervisor, flash
 from secondary_crimes.queue.models import User
 
 router = APIRouter(dependencies=[CsrfChecked])
-Supervisor = Annotated[User, Depends(require("supervisor"))]
 Count = Annotated[int, Form(ge=1, le=claims.MAX_BATCH)]
 
 

@@ -6,17 +6,16 @@ from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from secondary_crimes.queue import audit_log, corrections
-from secondary_crimes.queue.deps import CsrfChecked, DbSession, flash, incident_url, require, safe_next
+from secondary_crimes.queue.deps import Auditor, CsrfChecked, DbSession, flash, incident_url, safe_next
 from secondary_crimes.queue.models import User
 from secondary_crimes.queue.routers.incidents import incident_page_for, load_incident
 
 router = APIRouter(dependencies=[CsrfChecked])
-Auditor = Annotated[User, Depends(require("auditor"))]
 IncidentId = Annotated[str, Form(max_length=64)]
 Version = Annotated[int, Form()]
 Note = Annotated[str, Form()]

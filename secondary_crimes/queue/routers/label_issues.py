@@ -9,19 +9,17 @@ view is in the audit log.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import Response
 
 from secondary_crimes.label_quality import ISSUES_FILE, read_issues
 from secondary_crimes.queue.config import data_dir
-from secondary_crimes.queue.deps import DbSession, record_view, render, require
-from secondary_crimes.queue.models import Incident, User
+from secondary_crimes.queue.deps import DbSession, Supervisor, record_view, render
+from secondary_crimes.queue.models import Incident
 
 router = APIRouter()
-Supervisor = Annotated[User, Depends(require("supervisor"))]
 MAX_ROWS = 1000
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
@@ -16,17 +16,16 @@ from secondary_crimes.queue.deps import (
     CsrfChecked,
     CurrentUser,
     DbSession,
+    Supervisor,
     Viewer,
     flash,
     record_view,
     render,
-    require,
 )
 from secondary_crimes.queue.models import Decision, SeriesDecision, User
 from secondary_crimes.queue.names import login_name
 
 router = APIRouter()
-Supervisor = Annotated[User, Depends(require("supervisor"))]
 
 
 @router.get("/history")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
@@ -15,11 +15,11 @@ from secondary_crimes.queue.deps import (
     CsrfChecked,
     CurrentUser,
     DbSession,
+    Supervisor,
     Viewer,
     flash,
     record_view,
     render,
-    require,
     templates,
 )
 from secondary_crimes.queue.display import describe
@@ -29,7 +29,6 @@ from secondary_crimes.records import TEXT_FIELDS
 from secondary_crimes.taxonomy import load_taxonomy
 
 router = APIRouter()
-Supervisor = Annotated[User, Depends(require("supervisor"))]
 
 
 def series_url(series_id: str) -> str:
