@@ -72,3 +72,8 @@ def test_without_a_run_the_page_says_how_to_make_one(app, sue) -> None:
     path.write_text("not json\n", encoding="utf-8")
     response = sue.get(PAGE)
     assert response.status_code == 200 and "cannot be read" in response.text and "1: not a label issue" in response.text
+
+
+def test_the_bar_links_the_page_for_supervisors_only(app, alice, sue) -> None:
+    assert 'href="/label-issues"' in sue.get("/queue").text
+    assert 'href="/label-issues"' not in alice.get("/queue").text
