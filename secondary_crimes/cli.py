@@ -113,6 +113,9 @@ def train(
     output: Annotated[Path | None, typer.Option(help="Where to save the model (default: the config's)")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow and register the model "
                                         "(needs the tracking extra)")] = False,
+    redraw_evaluation_set: Annotated[bool, typer.Option(
+        "--redraw-evaluation-set", help="With --track: draw the model name's registered evaluation set anew "
+                                        "(later versions no longer compare with earlier ones)")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train a model from a config and save it (optionally tracked in MLflow)."""
@@ -120,12 +123,14 @@ def train(
 
     _logging(verbose)
     train_config = _train_config(config)
+    if redraw_evaluation_set and not track:
+        raise _fail("--redraw-evaluation-set needs --track: the evaluation set is registered in MLflow")
     if track:
         if importlib.util.find_spec("mlflow") is None:
             raise _fail("--track needs mlflow: pip install -e '.[tracking]'")
         from secondary_crimes.tracking import tracked_train
 
-        bundle, path, run_id = tracked_train(config, output=output)
+        bundle, path, run_id = tracked_train(config, output=output, redraw_evaluation_set=redraw_evaluation_set)
         _echo_data_summary(bundle.metadata.get("data", {}))
         typer.echo(f"trained {bundle.version} -> {path} (MLflow run {run_id})")
         return

@@ -90,7 +90,7 @@ def _held_out(config: TrainConfig, config_path: str | Path, dataset: Dataset, re
         raise ValueError(
             f"{config_path}: none of the {len(registered.incident_ids)} incidents of {config.name}'s registered "
             f"evaluation set ({registered.sha256[:12]}, run {registered.run_id}) is in this run's data; "
-            "train on data that holds them, or redraw the set (tracked_train(..., redraw_evaluation_set=True)): "
+            "train on data that holds them, or redraw the set (train --track --redraw-evaluation-set): "
             "versions evaluated on another set do not compare"
         )
     if missing or not registered.matches(test_set):

@@ -66,3 +66,21 @@ def test_evaluate_json_has_every_figure(tiny_model_dir):
     level = report["incident_level"]
     assert level["incidents"] == 30 and 0 <= level["recall"] <= 1
     assert set(level["missed_found_in_top"]) == {"10%", "20%", "30%"}
+
+
+def test_redrawing_the_evaluation_set_needs_track_and_reaches_tracked_train(monkeypatch, tmp_path):
+    result = runner.invoke(app, ["train", "--config", "training/baseline.yaml", "--redraw-evaluation-set"])
+    assert result.exit_code != 0
+    assert "--redraw-evaluation-set needs --track" in result.output and "Traceback" not in result.output
+    import secondary_crimes.tracking as tracking
+
+    calls = []
+
+    def tracked_train(config, *, output=None, redraw_evaluation_set=False):
+        calls.append(redraw_evaluation_set)
+        raise SystemExit(0)  # the tracked run itself is tested in tests/tracking
+
+    monkeypatch.setattr(tracking, "tracked_train", tracked_train)
+    runner.invoke(app, ["train", "--config", "training/baseline.yaml", "--track", "--redraw-evaluation-set"])
+    runner.invoke(app, ["train", "--config", "training/baseline.yaml", "--track"])
+    assert calls == [True, False]
