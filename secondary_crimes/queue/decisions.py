@@ -96,15 +96,22 @@ def checked_form(
     return None, None, note
 
 
-def advance_version(session: Session, flag_model: type, decision_model: type, flag_id: int, version: int,
-                    status: str):
-    """Compare-and-set a flag (an incident's ``Flag`` or a ``SeriesFlag``) from the ``version`` its
-    decider saw to the next, with its new ``status``: of two concurrent decisions exactly one
-    matches. The refreshed flag; ``Conflict`` with the current flag and its decisions otherwise."""
+def advance_version(session: Session, flag_model: type, decision_model: type, flag_id: int, *, version: int,
+                    action: str, offence: str | None, reason_code: str | None, note: str):
+    """Check a decision form on a flag (an incident's ``Flag`` or a ``SeriesFlag``) and compare-and-set
+    the flag from the ``version`` its decider saw to the next, with the action's status: of two
+    concurrent decisions exactly one matches. Returns the refreshed flag and the checked offence,
+    reason code and note; ``NotFound``, ``DecisionError``, or ``Conflict`` with the current flag and
+    its decisions."""
+    check_action(action)
+    flag = session.get(flag_model, flag_id)
+    if flag is None:
+        raise NotFound(f"no {'series flag' if flag_model is not Flag else 'flag'} {flag_id}")
+    offence, reason_code, note = checked_form(action, offence, reason_code, note, flagged=flag.offence)
     result = session.execute(
         update(flag_model)
         .where(flag_model.id == flag_id, flag_model.version == version)
-        .values(version=flag_model.version + 1, status=status, updated_at=utcnow())
+        .values(version=flag_model.version + 1, status=ACTIONS[action], updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -116,9 +123,8 @@ def advance_version(session: Session, flag_model: type, decision_model: type, fl
             .execution_options(populate_existing=True)
         )
         raise Conflict(current)
-    flag = session.get(flag_model, flag_id)
     session.refresh(flag)
-    return flag
+    return flag, offence, reason_code, note
 
 
 def decide(
@@ -133,12 +139,9 @@ def decide(
     note: str = "",
 ) -> Decision:
     """Record ``user``'s decision on a flag they saw at ``version`` (the caller commits)."""
-    check_action(action)
-    flag = session.get(Flag, flag_id)
-    if flag is None:
-        raise NotFound(f"no flag {flag_id}")
-    offence, reason_code, note = checked_form(action, offence, reason_code, note, flagged=flag.offence)
-    flag = advance_version(session, Flag, Decision, flag_id, version, ACTIONS[action])
+    flag, offence, reason_code, note = advance_version(session, Flag, Decision, flag_id, version=version,
+                                                       action=action, offence=offence, reason_code=reason_code,
+                                                       note=note)
     decision = Decision(
         flag_id=flag.id,
         user_id=user.id,

@@ -38,12 +38,9 @@ from secondary_crimes.queue.decisions import (
     DecisionError,
     NotFound,
     advance_version,
-    check_action,
-    checked_form,
 )
 from secondary_crimes.queue.load import LoadError
 from secondary_crimes.queue.models import (
-    ACTIONS,
     DECIDED,
     Incident,
     Series,
@@ -308,12 +305,9 @@ def decide_series(
     note: str = "",
 ) -> SeriesDecision:
     """Record ``user``'s one decision on a series flag they saw at ``version`` (the caller commits)."""
-    check_action(action)
-    flag = session.get(SeriesFlag, flag_id)
-    if flag is None:
-        raise NotFound(f"no series flag {flag_id}")
-    offence, reason_code, note = checked_form(action, offence, reason_code, note, flagged=flag.offence)
-    flag = advance_version(session, SeriesFlag, SeriesDecision, flag_id, version, ACTIONS[action])
+    flag, offence, reason_code, note = advance_version(session, SeriesFlag, SeriesDecision, flag_id,
+                                                       version=version, action=action, offence=offence,
+                                                       reason_code=reason_code, note=note)
     decision = SeriesDecision(series_flag_id=flag.id, user_id=user.id, action=action, offence=offence,
                               reason_code=reason_code, note=note, flag_version=flag.version,
                               incident_ids=list(flag.series.incident_ids))
