@@ -363,11 +363,11 @@ class SentenceModel(OffenceModel):
                             cache.put_state((path, depth, self.max_length, text), value)
         return out
 
-    def _recent(self) -> OrderedDict[str, np.ndarray]:
-        """This instance's embeddings of the units it scored last (``RECENT_UNITS``): the
-        evidence pass over the flagged incidents of a batch reuses the scoring pass's."""
+    def _recent(self) -> EncoderCache:
+        """This instance's embeddings of the units it scored last (``RECENT_UNITS``, never pickled):
+        the evidence pass over the flagged incidents of a batch reuses the scoring pass's."""
         if getattr(self, "_recent_embeddings", None) is None:
-            self._recent_embeddings: OrderedDict[str, np.ndarray] = OrderedDict()
+            self._recent_embeddings = EncoderCache(max_states=0, max_embeddings=RECENT_UNITS)
         return self._recent_embeddings
 
     def _embeddings(self, texts: Sequence[str], *, remember: bool) -> np.ndarray:
@@ -380,12 +380,12 @@ class SentenceModel(OffenceModel):
         out = np.zeros((len(texts), self._encoder().config.hidden_size), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         for i, text in enumerate(texts):
-            cached = cache.get_embedding((path, self.max_length, text))
+            key = (path, self.max_length, text)
+            cached = cache.get_embedding(key)
+            if cached is None:
+                cached = recent.get_embedding(key)
             if cached is not None:
                 out[i] = cached
-            elif text in recent:
-                recent.move_to_end(text)
-                out[i] = recent[text]
             else:
                 todo.setdefault(text, []).append(i)
         if todo:
@@ -402,12 +402,7 @@ class SentenceModel(OffenceModel):
                     pooled = torch.nn.functional.normalize(pooled.float(), dim=1).cpu().numpy()
                     for text, vector in zip(chunk, pooled, strict=True):
                         out[todo[text]] = vector
-                        if remember:
-                            cache.put_embedding((path, self.max_length, text), vector)
-                        else:
-                            recent[text] = vector
-                            if len(recent) > RECENT_UNITS:
-                                recent.popitem(last=False)
+                        (cache if remember else recent).put_embedding((path, self.max_length, text), vector)
         return out
 
     def _linear_features(self, texts: Sequence[str], *, remember: bool = False):
