@@ -156,7 +156,8 @@ def read_scored(path: Path) -> Iterator[tuple[QueuedIncident, InputIncident]]:
         raise LoadError("\n".join(problems))
 
 
-def _set(obj: Any, values: dict[str, Any]) -> bool:
+def set_changed(obj: Any, values: dict[str, Any]) -> bool:
+    """Set on ``obj`` each of ``values`` that differs; whether any did."""
     changed = False
     for key, value in values.items():
         if getattr(obj, key) != value:
@@ -223,7 +224,7 @@ def upsert(
                 report.incidents_added += 1
                 changed = False
             else:
-                changed = _set(row, values)
+                changed = set_changed(row, values)
             by_offence = {flag.offence: flag for flag in row.flags if flag.offence != CHECK_OFFENCE}
             for check in row.flags:
                 if check.offence == CHECK_OFFENCE:  # a check item is the sample's: only its sort key follows
@@ -242,7 +243,7 @@ def upsert(
                     )
                     report.flags_added += 1
                     changed = True
-                elif _set(flag, flag_values):
+                elif set_changed(flag, flag_values):
                     flag.updated_at = now
                     report.flags_updated += 1
                     changed = True

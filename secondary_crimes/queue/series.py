@@ -39,7 +39,7 @@ from secondary_crimes.queue.decisions import (
     NotFound,
     advance_version,
 )
-from secondary_crimes.queue.load import LoadError
+from secondary_crimes.queue.load import LoadError, set_changed
 from secondary_crimes.queue.models import (
     DECIDED,
     Incident,
@@ -167,9 +167,7 @@ def load_series(session: Session, path: Path, *, user: User | None = None) -> Se
             row.flags = []
             session.add(row)
             report.series_added += 1
-        elif any(getattr(row, key) != value for key, value in values.items()):
-            for key, value in values.items():
-                setattr(row, key, value)
+        elif set_changed(row, values):
             row.updated_at = now
             report.series_updated += 1
         wanted = {flag.offence: flag for flag in view.flags if flag.missed}
@@ -182,9 +180,7 @@ def load_series(session: Session, path: Path, *, user: User | None = None) -> Se
                 row.flags.append(SeriesFlag(offence=offence, status="open", version=0, created_at=now, updated_at=now,
                                             **values))
                 report.flags_added += 1
-            elif any(getattr(existing, key) != value for key, value in values.items()):
-                for key, value in values.items():
-                    setattr(existing, key, value)
+            elif set_changed(existing, values):
                 existing.updated_at = now
                 report.flags_updated += 1
             if existing is not None and added and existing.status in DECIDED:
