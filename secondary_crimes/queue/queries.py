@@ -1,24 +1,41 @@
-"""The queue: incidents with open flags in review-priority order, filtered, counted and paged."""
+"""The queue: incidents with open flags in review-priority order, filtered, counted and paged; and the
+series (courses of conduct) whose flags match the same filters, counted and listed beside them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from sqlalchemy import ColumnElement, ScalarSelect, Select, Text, cast, distinct, exists, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    Text,
+    cast,
+    distinct,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from secondary_crimes.queue import claims
-from secondary_crimes.queue.models import DECIDED, STATUSES, Flag, Incident
+from secondary_crimes.queue.models import CHECK_OFFENCE, DECIDED, STATUSES, Flag, Incident, Series, SeriesFlag
 
 PAGE_SIZE = 50
 STATUS_FILTERS = ("open", "more_info", "recorded", "no_crime", "decided", "all")
 DEFAULTS = (("page", 1), ("status", "open"), ("sort", "priority"), ("mine", False))
 """Query-string values left out of links (they are what an absent parameter means)."""
 SORTS = ("priority", "incident", "flags", "reported", "opening_code", "domestic", "reporter", "model")
+SERIES_KIND = "series"
+"""The offence filter's value that lists series flags only (courses of conduct, decided once per series)."""
+SERIES_PREVIEW = 10
+"""Series listed below the incidents on the queue's first page (all of them: the ``series`` filter)."""
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -42,7 +59,8 @@ class QueueFilters(BaseModel):
     date_to: Annotated[ReportedDate | None, Optional] = None
     status: Annotated[str, BeforeValidator(lambda v: _blank_to_none(v) or "open")] = "open"
     model_version: Annotated[str | None, Optional] = None
-    q: Annotated[str | None, Optional, Field(max_length=200)] = None
+    # The length applies to a search, not to a blank one (None): the filter form always sends q.
+    q: Annotated[Annotated[str, Field(max_length=200)] | None, Optional] = None
     sort: Annotated[Literal[*SORTS], BeforeValidator(lambda v: _blank_to_none(v) or "priority")] = "priority"
     dir: Annotated[Literal["asc", "desc"] | None, Optional] = None
     mine: Annotated[bool, BeforeValidator(lambda v: _blank_to_none(v) or False)] = False
@@ -65,6 +83,17 @@ class QueueFilters(BaseModel):
         )
 
 
+def _status_conditions(flag: type[Flag] | type[SeriesFlag], status: str) -> list[Any]:
+    """Conditions on an incident or series flag for the status filter ("all": none)."""
+    if status == "open":
+        return [flag.status == "open", flag.active.is_(True)]
+    if status == "decided":
+        return [flag.status.in_(DECIDED)]
+    if status in STATUSES:
+        return [flag.status == status]
+    return []
+
+
 def _flag_conditions(filters: QueueFilters, *, with_status: bool = True) -> list[Any]:
     """Conditions on one of the incident's flags (all met by the same flag)."""
     conditions: list[Any] = [Flag.incident_pk == Incident.id]
@@ -73,17 +102,11 @@ def _flag_conditions(filters: QueueFilters, *, with_status: bool = True) -> list
     if filters.model_version:
         conditions.append(Flag.model_version == filters.model_version)
     if with_status:
-        status = filters.status
-        if status == "open":
-            conditions += [Flag.status == "open", Flag.active.is_(True)]
-        elif status == "decided":
-            conditions.append(Flag.status.in_(DECIDED))
-        elif status in STATUSES:
-            conditions.append(Flag.status == status)
+        conditions += _status_conditions(Flag, filters.status)
     return conditions
 
 
-def _incident_conditions(filters: QueueFilters) -> list[Any]:
+def _incident_conditions(filters: QueueFilters, *, search: bool = True) -> list[Any]:
     conditions: list[Any] = []
     if filters.domestic is not None:
         conditions.append(Incident.domestic == filters.domestic)
@@ -93,15 +116,19 @@ def _incident_conditions(filters: QueueFilters) -> list[Any]:
         conditions.append(Incident.reported_at >= datetime.combine(filters.date_from, time.min))
     if filters.date_to:
         conditions.append(Incident.reported_at < datetime.combine(filters.date_to + timedelta(days=1), time.min))
-    if filters.q and filters.q.strip():
+    if search and filters.q and filters.q.strip():
         conditions.append(search_condition(filters.q))
     return conditions
 
 
+def _like_pattern(text: str) -> str:
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def search_condition(text: str) -> ColumnElement[bool]:
     """Incidents whose id, people's names or texts hold ``text`` (case-insensitive, a bound parameter)."""
-    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
+    pattern = _like_pattern(text)
     columns = (Incident.incident_id, cast(Incident.people, Text), Incident.call_log, Incident.officer_narrative)
     return or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
@@ -145,6 +172,75 @@ def _filtered(query: Select, filters: QueueFilters, viewer: int | None = None) -
     return query
 
 
+def _series_flag_conditions(filters: QueueFilters, *, with_status: bool = True) -> list[Any]:
+    """Conditions on one of a series' flags (all met by the same flag), as ``_flag_conditions``.
+
+    The offence filter's ``series`` value takes every series flag and ``check`` none (check items are
+    incidents). The incident filters (domestic, reporter, dates) apply to the incident the flag is on:
+    the series' latest, which the same load put in the queue.
+    """
+    conditions: list[Any] = [SeriesFlag.series_pk == Series.id]
+    if filters.offence == CHECK_OFFENCE:
+        conditions.append(false())
+    elif filters.offence and filters.offence != SERIES_KIND:
+        conditions.append(SeriesFlag.offence == filters.offence)
+    if with_status:
+        conditions += _status_conditions(SeriesFlag, filters.status)
+    if incident_conditions := _incident_conditions(filters, search=False):
+        conditions.append(exists().where(Incident.incident_id == SeriesFlag.incident_id, *incident_conditions))
+    return conditions
+
+
+def _series_conditions(filters: QueueFilters) -> list[Any]:
+    """Conditions on a series: its model version; the search in its id, its incidents' ids and the texts
+    of the incident its flags are on. Claims hold incidents, not series: *My claims* lists no series."""
+    conditions: list[Any] = []
+    if filters.mine:
+        conditions.append(false())
+    if filters.model_version:
+        conditions.append(Series.model_version == filters.model_version)
+    if filters.q and filters.q.strip():
+        pattern, flag = _like_pattern(filters.q), aliased(SeriesFlag)
+        conditions.append(or_(
+            Series.series_id.ilike(pattern, escape="\\"),
+            cast(Series.incident_ids, Text).ilike(pattern, escape="\\"),
+            exists().where(flag.series_pk == Series.id, Incident.incident_id == flag.incident_id,
+                           search_condition(filters.q)),
+        ))
+    return conditions
+
+
+def _series_filtered(query: Select, filters: QueueFilters) -> Select:
+    """``query`` over series: those matching the filters with a flag that matches them too."""
+    return query.where(*_series_conditions(filters), exists().where(*_series_flag_conditions(filters)))
+
+
+def series_counts(session: Session, filters: QueueFilters) -> dict[str, int]:
+    """Per flag status, how many series (matching the filters) have a series flag in it."""
+    counts = dict.fromkeys(STATUSES, 0)
+    query = (
+        select(SeriesFlag.status, func.count(distinct(SeriesFlag.series_pk)))
+        .join(SeriesFlag.series)
+        .where(SeriesFlag.active.is_(True) | (SeriesFlag.status != "open"),
+               *_series_flag_conditions(filters, with_status=False)[1:], *_series_conditions(filters))
+        .group_by(SeriesFlag.status)
+    )
+    for status, count in session.execute(query):
+        counts[status] = count
+    return counts
+
+
+def _series_rows(session: Session, filters: QueueFilters, limit: int, offset: int = 0) -> list[Series]:
+    """Matching series with all their flags, the latest incident first (the sort applies to incidents)."""
+    return list(session.scalars(
+        _series_filtered(select(Series), filters)
+        .options(selectinload(Series.flags))
+        .order_by(Series.last_reported_at.desc().nulls_last(), Series.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ))
+
+
 @dataclass
 class QueuePage:
     incidents: list[Incident]
@@ -154,6 +250,12 @@ class QueuePage:
     page: int
     pages: int
     model_versions: list[str]
+    # Series (courses of conduct) matching the filters: this page's rows (the first SERIES_PREVIEW on the
+    # first page; a page of them under the ``series`` filter), how many in all, and per flag status.
+    series: list[Series] = field(default_factory=list)
+    series_total: int = 0
+    series_counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    series_only: bool = False
 
 
 def status_counts(session: Session, filters: QueueFilters) -> dict[str, int]:
@@ -173,8 +275,19 @@ def status_counts(session: Session, filters: QueueFilters) -> dict[str, int]:
 def queue_page(
     session: Session, filters: QueueFilters, page_size: int | None = None, viewer: int | None = None
 ) -> QueuePage:
-    """One page of incidents in the chosen order, each with all its flags and its live claim."""
+    """One page of incidents in the chosen order, each with all its flags and its live claim; and the
+    series whose flags match the filters (under the ``series`` filter, a page of series and no incident)."""
     page_size = page_size or PAGE_SIZE
+    versions = sorted(set(session.scalars(select(Flag.model_version).distinct()))
+                      | set(session.scalars(select(Series.model_version).distinct())))
+    series_total = session.scalar(_series_filtered(select(func.count(Series.id)), filters)) or 0
+    series_counts_ = series_counts(session, filters)
+    if filters.offence == SERIES_KIND:
+        pages = max(1, -(-series_total // page_size))
+        page = min(filters.page, pages)
+        rows = _series_rows(session, filters, page_size, (page - 1) * page_size)
+        return QueuePage([], {}, 0, dict.fromkeys(STATUSES, 0), page, pages, versions, rows, series_total,
+                         series_counts_, series_only=True)
     total = session.scalar(_filtered(select(func.count(Incident.id)), filters, viewer)) or 0
     pages = max(1, -(-total // page_size))
     page = min(filters.page, pages)
@@ -185,6 +298,7 @@ def queue_page(
         .limit(page_size)
         .offset((page - 1) * page_size)
     ).all()
-    versions = list(session.scalars(select(Flag.model_version).distinct().order_by(Flag.model_version)))
     holds = claims.holds(session, [incident.id for incident in rows])
-    return QueuePage(list(rows), holds, total, status_counts(session, filters), page, pages, versions)
+    series = _series_rows(session, filters, SERIES_PREVIEW) if page == 1 and series_total else []
+    return QueuePage(list(rows), holds, total, status_counts(session, filters), page, pages, versions, series,
+                     series_total, series_counts_)

@@ -1,4 +1,5 @@
-"""The queue page (incidents by review priority: search, filters, sort, counts, pages) and bulk duplicates."""
+"""The queue page (incidents by review priority, and series: search, filters, sort, counts, pages) and bulk
+duplicates."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from secondary_crimes.queue import decisions
 from secondary_crimes.queue.deps import CsrfChecked, CurrentUser, DbSession, Viewer, flash, render, safe_next
 from secondary_crimes.queue.models import User
-from secondary_crimes.queue.queries import STATUS_FILTERS, QueueFilters, queue_page
+from secondary_crimes.queue.queries import SERIES_KIND, STATUS_FILTERS, QueueFilters, queue_page
 
 router = APIRouter()
 
@@ -28,6 +29,7 @@ def queue(request: Request, db: DbSession, user: Viewer, filters: Annotated[Queu
         page=page,
         filters=filters,
         status_filters=STATUS_FILTERS,
+        series_kind=SERIES_KIND,
         here=here,
         auditors=auditors if user.can("supervisor") else [],
     )

@@ -20,6 +20,7 @@ from secondary_crimes.queue.deps import (
     flash,
     record_view,
     render,
+    safe_next,
     templates,
 )
 from secondary_crimes.queue.display import describe
@@ -34,6 +35,16 @@ router = APIRouter()
 def series_url(series_id: str) -> str:
     """The series page's path, the id percent-encoded whatever characters it holds."""
     return "/series/" + quote(series_id, safe="")
+
+
+def back_to(back: str | None) -> str:
+    """Where the series page's back link (and ``u``) goes: the queue page it was opened from, else the list."""
+    return safe_next(back, default="/series", prefix="/queue")
+
+
+def series_url_back(series_id: str, back: str) -> str:
+    """The series page, keeping the queue page to go back to (none for the series list, the default)."""
+    return series_url(series_id) + ("" if back == "/series" else f"?back={quote(back, safe='')}")
 
 
 def series_people_url(series_id: str) -> str:
@@ -68,13 +79,16 @@ def _load(db: Session, series_id: str) -> Series:
         raise HTTPException(status_code=404, detail=str(error)) from None
 
 
-def _page(request: Request, db: Session, user: User, row: Series, *, status_code: int = 200,
-          conflict: str | None = None, error: str | None = None) -> Response:
+def _page(request: Request, db: Session, user: User, row: Series, *, back: str = "/series", status_code: int = 200,
+          selected: int | None = None, conflict: str | None = None, error: str | None = None) -> Response:
+    """The series page; ``selected`` the flag card the keyboard acts on (the first, open ones first, by default)."""
     occasions = series.timeline(db, row)
     flags = sorted(row.flags, key=lambda f: (f.status != "open", not f.active, f.id))
+    if selected not in {f.id for f in flags}:
+        selected = flags[0].id if flags else None
     return render(request, "series.html", user, status_code=status_code, series=row, flags=flags,
                   occasions=[(o, _texts(o)) for o in occasions], labels=load_taxonomy().labels,
-                  conflict=conflict, error=error)
+                  conflict=conflict, error=error, back=back, selected=selected)
 
 
 @router.get("/series")
@@ -85,8 +99,8 @@ def series_list(request: Request, db: DbSession, user: Viewer) -> Response:
 
 
 @router.get("/series/{series_id:path}")  # an id may hold a "/" (sent as %2F)
-def series_page(request: Request, db: DbSession, user: Viewer, series_id: str) -> Response:
-    return _page(request, db, user, _load(db, series_id))
+def series_page(request: Request, db: DbSession, user: Viewer, series_id: str, back: str = "/series") -> Response:
+    return _page(request, db, user, _load(db, series_id), back=back_to(back))
 
 
 @router.get("/series-people/{series_id:path}")
@@ -110,7 +124,9 @@ def decide(
     offence: Annotated[str, Form()] = "",
     reason_code: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/series",
 ) -> Response:
+    back = back_to(back)
     try:
         decision = series.decide_series(db, user, flag_id, version=version, action=action, offence=offence or None,
                                  reason_code=reason_code or None, note=note)
@@ -123,8 +139,8 @@ def decide(
         audit_log.record(db, user, "decide_series_conflict", f"series_flag:{flag_id}", version=version,
                          decision=action)
         db.commit()
-        return _page(request, db, user, _load(db, conflict.flag.series.series_id), status_code=409,
-                     conflict=str(conflict))
+        return _page(request, db, user, _load(db, conflict.flag.series.series_id), back=back, status_code=409,
+                     selected=flag_id, conflict=str(conflict))
     except series.DecisionError as error:
         db.rollback()
         audit_log.record(db, user, "decide_series_rejected", f"series_flag:{flag_id}", reason=str(error),
@@ -133,7 +149,10 @@ def decide(
         flag = db.get(SeriesFlag, flag_id)
         if flag is None:
             raise HTTPException(status_code=404, detail=f"no series flag {flag_id}") from None
-        return _page(request, db, user, _load(db, flag.series.series_id), status_code=400, error=str(error))
-    series_id = decision.flag.series.series_id
-    flash(request, f"Saved for the whole series {series_id}: {describe(decision)}.", "ok")
-    return RedirectResponse(series_url(series_id), status_code=303)
+        return _page(request, db, user, _load(db, flag.series.series_id), back=back, status_code=400,
+                     selected=flag_id, error=str(error))
+    row = decision.flag.series
+    flash(request, f"Saved for the whole series {row.series_id}: {describe(decision)}.", "ok")
+    if back != "/series" and not series.open_flags(row):  # opened from the queue, nothing left open: back to it
+        return RedirectResponse(back, status_code=303)
+    return RedirectResponse(series_url_back(row.series_id, back), status_code=303)
