@@ -280,3 +280,88 @@ def test_series_timeline_decided_once_in_chromium(server: str, sqlite_url: str, 
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_series_keyboard_shortcuts_in_chromium(server: str, chromium_path: str, sqlite_url: str) -> None:
+    """From the queue's series rows to a series page and back, with the incident page's shortcuts."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from secondary_crimes.queue.checks import CheckSettings
+    from secondary_crimes.queue.db import Database
+
+    database = Database(sqlite_url)
+    with database.session() as session:
+        for name in ("scored_series_run1.jsonl", "scored_series_run2.jsonl"):
+            load_file(session, SCORED_V1.parent / name, checks=CheckSettings())
+    database.dispose()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            log_in(page, server, "alice")
+
+            # The open queue: its incidents, then the series; j moves past the incidents onto the series row.
+            rows = page.locator("table.queue tbody tr[data-href]")
+            expect(rows).to_have_count(5)
+            expect(page.locator(".count.open .series-count")).to_have_text("+ 1 series")
+            for _ in range(4):
+                page.keyboard.press("j")
+            expect(rows.nth(4)).to_have_class(re.compile("selected"))
+            expect(rows.nth(4)).to_have_attribute("data-series", "series-T-101")
+
+            # The series kind of the offence filter: series only; Enter opens the selected one.
+            page.goto(f"{server}/queue?offence=series")
+            expect(rows).to_have_count(1)
+            expect(page.locator("#series-total")).to_have_text("1")
+            expect(rows.nth(0)).to_have_class(re.compile("selected"))
+            page.keyboard.press("Enter")
+            expect(page).to_have_url(re.compile(r"/series/series-T-101\?back=/queue%3Foffence%3Dseries$"))
+            card = page.locator(".flag-card.selected")
+            expect(card).to_have_attribute("data-flag", "1")
+
+            # ? shows the help; u goes back to the queue page it came from.
+            page.keyboard.press("?")
+            expect(page.locator("dialog#help")).to_be_visible()
+            page.keyboard.press("Escape")
+            expect(page.locator("dialog#help")).to_be_hidden()
+            page.keyboard.press("u")
+            expect(page).to_have_url(f"{server}/queue?offence=series")
+            page.keyboard.press("o")
+            expect(page).to_have_url(re.compile(r"/series/series-T-101\?back="))
+
+            # n: no crime, the reason focused and required; Esc leaves it; r: record, Save focused; Enter saves
+            # for the whole series, and with nothing open left it is back to the queue.
+            page.keyboard.press("n")
+            reason = card.locator("select[name=reason_code]")
+            expect(card.locator('input[value="no_crime"]')).to_be_checked()
+            expect(reason).to_be_focused()
+            assert reason.evaluate("el => el.required")
+            page.keyboard.press("Escape")
+            page.keyboard.press("r")
+            expect(card.locator('input[value="record"]')).to_be_checked()
+            expect(card.locator("button[type=submit]")).to_be_focused()
+            assert not reason.evaluate("el => el.required")
+            page.keyboard.press("Enter")
+            expect(page).to_have_url(f"{server}/queue?offence=series")
+            expect(page.locator(".flash.ok")).to_contain_text("Saved for the whole series series-T-101: Stalking")
+            expect(page.locator("#series-total")).to_have_text("0")
+            expect(page.locator(".count.recorded .series-count")).to_have_attribute("data-series-count", "1")
+
+            # m on the decided series: more information, the note focused; Ctrl+Enter saves from the note.
+            page.goto(f"{server}/series/series-T-101")
+            page.keyboard.press("m")
+            note = page.locator(".flag-card.selected textarea[name=note]")
+            expect(note).to_be_focused()
+            note.type("ask the officer in the case")
+            page.keyboard.press("Control+Enter")
+            expect(page).to_have_url(f"{server}/series/series-T-101")
+            expect(page.locator(".flag-card.selected .status")).to_have_text("more info")
+            expect(page.locator(".flag-card.selected ol.decisions li")).to_have_count(2)
+            OUTPUT.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(OUTPUT / "series_keyboard.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()

@@ -1,5 +1,6 @@
-// Keyboard shortcuts for the review queue. j/k move, Enter/o open, r/n/m decide,
-// Ctrl+Enter submit, u back to the queue, ? help; selected text -> a missed offence's evidence.
+// Keyboard shortcuts for the review queue. j/k move, Enter/o open, r/n/m decide (an incident's
+// flags, or a series' flags on its page), Ctrl+Enter submit, u back to the queue, ? help;
+// selected text -> a missed offence's evidence.
 // No build step, no dependencies.
 (function () {
   "use strict";
@@ -54,11 +55,12 @@
     if (event.key === "Escape" && typing(document.activeElement)) { document.activeElement.blur(); return; }
     if (typing(document.activeElement) || event.ctrlKey || event.metaKey || event.altKey) return;
     const onQueue = document.body.classList.contains("queue-page");
-    const onIncident = document.body.classList.contains("incident-page");
+    // A page of flag cards to decide: an incident's, or a series' (decided once for the series).
+    const onFlags = ["incident-page", "series-page"].some((c) => document.body.classList.contains(c));
     switch (event.key) {
       case "?": if (help) { help.open ? help.close() : help.showModal(); } break;
-      case "j": if (onQueue) move(rows(), "selected", 1); else if (onIncident) move(cards(), "selected", 1); break;
-      case "k": if (onQueue) move(rows(), "selected", -1); else if (onIncident) move(cards(), "selected", -1); break;
+      case "j": if (onQueue) move(rows(), "selected", 1); else if (onFlags) move(cards(), "selected", 1); break;
+      case "k": if (onQueue) move(rows(), "selected", -1); else if (onFlags) move(cards(), "selected", -1); break;
       case "o":
       case "Enter": {
         if (!onQueue) return;
@@ -66,9 +68,9 @@
         if (row) { event.preventDefault(); window.location = row.dataset.href; }
         break;
       }
-      case "r": if (onIncident) { event.preventDefault(); choose("record"); } break;
-      case "n": if (onIncident) { event.preventDefault(); choose("no_crime"); } break;
-      case "m": if (onIncident) { event.preventDefault(); choose("more_info"); } break;
+      case "r": if (onFlags) { event.preventDefault(); choose("record"); } break;
+      case "n": if (onFlags) { event.preventDefault(); choose("no_crime"); } break;
+      case "m": if (onFlags) { event.preventDefault(); choose("more_info"); } break;
       case "u": { const back = document.getElementById("back"); if (back) window.location = back.href; break; }
       default: return;
     }
