@@ -140,10 +140,10 @@ def train(
 
 
 def _echo_data_summary(data: dict) -> None:
-    """Which source labelled each incident seen in two sources, and what was left out."""
+    """Which source labelled each incident seen in two sources, and which train on some offences only."""
     from secondary_crimes.training_data import summary_lines
 
-    for line in summary_lines(data.get("resolved", {}), data.get("left_out", {})):
+    for line in summary_lines(data.get("resolved", {}), data.get("partial", {})):
         typer.echo(f"data: {line}")
 
 

@@ -13,8 +13,8 @@ Two ways to get the out-of-sample probabilities:
   so each file is scored by a model that saw neither it nor its force's writing;
 - with ``--decisions`` (the ``queue export`` file): k folds over the corpus and the auditors'
   decisions together, laid over the corpus as training reads them (``training_data.assemble``).
-  A decision that settles only some offences is scored, and checked on those offences only,
-  but never trained on (the models cannot learn from partly known labels).
+  A decision that settles only some offences trains on those offences (the others are
+  ``UNKNOWN`` to the models), and is scored and checked on those offences only.
 
 The course-of-conduct labels (harassment, stalking, coercive control, breach of an order) of a
 series file's incidents (``series_*``) are not checked: they rest on the series' other
@@ -200,10 +200,12 @@ def cross_fitted(config, patterns: list[str], decisions: list[str], *, folds: in
 
     The decisions are laid over the corpus as training reads them (``assemble``: an auditor's
     decision on an offence overrides the corpus label). A decision on only some offences of an
-    incident the corpus lacks is scored by its fold's model, and checked on those offences only.
+    incident the corpus lacks trains on those offences, is scored by its fold's model, and is
+    checked on those offences only.
     """
     from sklearn.model_selection import KFold
 
+    from secondary_crimes.classify.base import known_mask
     from secondary_crimes.score import decide_all
     from secondary_crimes.train import fit_bundle
     from secondary_crimes.training_data import CORPUS_GROUP, Dataset, assemble, read_labelled
@@ -211,15 +213,13 @@ def cross_fitted(config, patterns: list[str], decisions: list[str], *, folds: in
     hand = assemble(dataclasses.replace(config.data, corpus=list(patterns), sample=[], extra=list(decisions),
                                         synthetic_n=0))
     decided = {row.incident_id: row for row in read_labelled(list(decisions))[0]}
-    held = {row.incident_id for row in hand.incidents}
-    partial = [row for row in decided.values() if row.incident_id not in held and not row.complete]
-    rows = hand.incidents + partial
+    rows = hand.incidents
     if len(rows) < folds:
         raise ValueError(f"{len(rows)} labelled incidents in {patterns} and {decisions}, fewer than {folds} folds")
     sources = [g.removeprefix(CORPUS_GROUP) if g.startswith(CORPUS_GROUP) else DECISIONS_SOURCE
-               for g in hand.groups] + [DECISIONS_SOURCE] * len(partial)
+               for g in hand.groups]
     index = {label: j for j, label in enumerate(LABELS)}
-    known = np.ones((len(rows), len(LABELS)), bool)
+    known = known_mask(hand.Y)  # a decision on some offences, with nothing under it, knows only those
     by_auditors = np.zeros_like(known)
     for i, row in enumerate(rows):
         decision = decided.get(row.incident_id)
@@ -228,8 +228,6 @@ def cross_fitted(config, patterns: list[str], decisions: list[str], *, folds: in
         columns = list(range(len(LABELS))) if decision.known_offences is None else \
             [index[label] for label in decision.known_offences]
         by_auditors[i, columns] = True
-        if i >= len(hand.incidents):
-            known[i] = by_auditors[i]
     ids = {row.incident_id for row in rows}
     background = assemble(dataclasses.replace(config.data, extra=[]), include_corpus=False)
     background = background.subset([i for i, row in enumerate(background.incidents) if row.incident_id not in ids])
@@ -237,9 +235,7 @@ def cross_fitted(config, patterns: list[str], decisions: list[str], *, folds: in
     probabilities = np.zeros(known.shape)
     thresholds = np.zeros(known.shape)
     records: list[dict] = [{}] * len(rows)
-    trainable = len(hand.incidents)
     for number, (train, test) in enumerate(KFold(folds, shuffle=True, random_state=seed).split(rows), 1):
-        train = [i for i in train if i < trainable]
         dataset = Dataset(background.incidents + [rows[i] for i in train],
                           dict(background.sources, hand_labelled=len(train)),
                           np.concatenate([background.weights, hand.weights[train]]),

@@ -6,7 +6,8 @@ offence, a unit (sentence or window, ``text.sentence_units``) is
 - positive when it overlaps that offence's quote;
 - negative when the incident does not carry the offence at all;
 - unknown (masked out of the loss) otherwise: other sentences of an incident that has the
-  offence may restate it, and a quote that cannot be found says nothing about where it is.
+  offence may restate it, a quote that cannot be found says nothing about where it is, and an
+  offence nobody decided (``base.UNKNOWN`` in the incident's labels) says nothing at all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from secondary_crimes.classify.base import UNKNOWN
 from secondary_crimes.extract.types import Span
 from secondary_crimes.records import TEXT_FIELDS, Incident
 from secondary_crimes.taxonomy import LABELS
@@ -83,7 +85,8 @@ def sentence_examples(incidents: Sequence[Incident], Y: np.ndarray, *, max_words
         y = np.zeros((len(spans), len(LABELS)), dtype=np.float32)
         k = np.ones((len(spans), len(LABELS)), dtype=bool)
         evidence = getattr(incident, "evidence", None) or {}
-        for j in np.flatnonzero(Y[i]):
+        k[:, np.asarray(Y[i]) == UNKNOWN] = False
+        for j in np.flatnonzero(np.asarray(Y[i]) == 1):
             k[:, j] = False
             quote = evidence.get(LABELS[j])
             located = locate_quote(incident, quote) if quote else []

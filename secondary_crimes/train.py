@@ -168,9 +168,9 @@ def fit_bundle(config: TrainConfig, dataset: Dataset, *, callbacks: Sequence[Cal
         "threshold_strategy": strategy,
         "threshold_scope": config.threshold_scope,
         "data": {"sources": dataset.sources, "incidents": len(X), "sha256": dataset.content_hash(),
-                 "resolved": dict(dataset.resolved), "left_out": dict(dataset.left_out),
+                 "resolved": dict(dataset.resolved), "partial": dict(dataset.partial),
                  "weights": dict(config.data.weights),
-                 "positives": dict(zip(model.labels, map(int, Y.sum(axis=0)), strict=True))},
+                 "positives": dict(zip(model.labels, map(int, (Y == 1).sum(axis=0)), strict=True))},
     }
     return ModelBundle(model, thresholds, f"{config.kind}-{stamp}", config.kind, metadata)
 

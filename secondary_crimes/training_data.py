@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from secondary_crimes.classify.base import UNKNOWN
 from secondary_crimes.reader import load_gold
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.taxonomy import LABELS
@@ -57,9 +58,10 @@ class Dataset:
     # a corpus file is one force's writing, the unit that out-of-source predictions hold out.
     groups: list[str] | None = None
     # How each duplicate incident id was settled ("<source that trains> over <source dropped>": count),
-    # and partial records (auditors' decisions on some offences) left out for want of a complete one.
+    # and per source the partial records (auditors' decisions on some offences, no complete record
+    # under them) that train on the offences decided only: the rest are UNKNOWN in ``Y``.
     resolved: dict[str, int] = field(default_factory=dict)
-    left_out: dict[str, int] = field(default_factory=dict)
+    partial: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.weights is None:
@@ -76,7 +78,7 @@ class Dataset:
         """The rows at ``index`` (sources kept as they are)."""
         index = [int(i) for i in index]
         return Dataset([self.incidents[i] for i in index], dict(self.sources), self.weights[index],
-                       [self.groups[i] for i in index], dict(self.resolved), dict(self.left_out))
+                       [self.groups[i] for i in index], dict(self.resolved), dict(self.partial))
 
     @property
     def corpus_groups(self) -> list[str]:
@@ -85,7 +87,14 @@ class Dataset:
 
     @property
     def Y(self) -> np.ndarray:
-        return label_matrix(self.incidents)
+        """The training target: 1 present, 0 absent, ``UNKNOWN`` where an incident's labels do
+        not decide the offence (``known_offences``)."""
+        return target_matrix(self.incidents)
+
+    @property
+    def complete(self) -> np.ndarray:
+        """The rows whose every offence is decided (what an evaluation can score)."""
+        return np.array([incident.complete for incident in self.incidents], dtype=bool)
 
     def content_hash(self) -> str:
         digest = hashlib.sha256()
@@ -94,15 +103,15 @@ class Dataset:
         return digest.hexdigest()
 
     def summary(self) -> list[str]:
-        """Lines saying which source won each duplicate incident id, and what was left out."""
-        return summary_lines(self.resolved, self.left_out)
+        """Lines saying which source won each duplicate incident id, and which train on some offences."""
+        return summary_lines(self.resolved, self.partial)
 
 
-def summary_lines(resolved: dict[str, int], left_out: dict[str, int]) -> list[str]:
+def summary_lines(resolved: dict[str, int], partial: dict[str, int]) -> list[str]:
     """``Dataset.summary`` from its two counts (as a bundle's ``metadata["data"]`` keeps them)."""
     lines = [f"{count} incident(s) labelled by {rule}" for rule, count in resolved.items()]
-    lines += [f"{count} incident(s) of {source} left out: auditors decided only some of their offences "
-              "and no other source labels them all" for source, count in left_out.items()]
+    lines += [f"{count} incident(s) of {source} train on the offences auditors decided only: "
+              "no other source labels them all" for source, count in partial.items()]
     return lines
 
 
@@ -123,6 +132,17 @@ def label_matrix(incidents: list[GoldIncident], attribute: str = "offences") -> 
     for i, incident in enumerate(incidents):
         for label in getattr(incident, attribute) or []:
             Y[i, index[label]] = 1
+    return Y
+
+
+def target_matrix(incidents: list[GoldIncident]) -> np.ndarray:
+    """``label_matrix`` of the offences with ``UNKNOWN`` in each offence outside an incident's
+    ``known_offences`` (where set): the models' training target."""
+    Y = label_matrix(incidents)
+    for i, incident in enumerate(incidents):
+        if incident.known_offences is not None:
+            known = set(incident.known_offences)
+            Y[i, [j for j, label in enumerate(LABELS) if label not in known]] = UNKNOWN
     return Y
 
 
@@ -205,8 +225,8 @@ def assemble(config: DataConfig, *, include_corpus: bool = True) -> Dataset:
     Each incident carries its source's weight (``config.weights``). An id seen twice trains once:
     the auditors' decisions (``extra``) override every other source on the offences they decided
     (``overlay``), otherwise the first source is kept; ``Dataset.resolved`` counts each outcome.
-    An extra record that decides only some offences and has no complete record under it is left
-    out (``Dataset.left_out``): the models cannot yet learn from partly known labels.
+    An extra record that decides only some offences and has no complete record under it trains
+    on those offences (the others are ``UNKNOWN`` in ``Dataset.Y``), counted in ``Dataset.partial``.
     """
     rows: dict[str, _Row] = {}
     resolved: dict[str, int] = {}
@@ -232,12 +252,10 @@ def assemble(config: DataConfig, *, include_corpus: bool = True) -> Dataset:
         found = synthetic(config.synthetic_n, config.synthetic_seed)
         sources[source] = len(found)
         add(found, "synthetic", source, "synthetic")
-    left_out: dict[str, int] = {}
-    kept = []
-    for row in rows.values():
-        if row.incident.complete:
-            kept.append(row)
-        else:
-            left_out[row.source] = left_out.get(row.source, 0) + 1
+    partial: dict[str, int] = {}
+    kept = list(rows.values())
+    for row in kept:
+        if not row.incident.complete:
+            partial[row.source] = partial.get(row.source, 0) + 1
     return Dataset([r.incident for r in kept], sources, np.array([r.weight for r in kept], dtype=float),
-                   [r.group for r in kept], resolved, left_out)
+                   [r.group for r in kept], resolved, partial)

@@ -1,7 +1,10 @@
 """The contract every offence model obeys, so the scorer never asks which it has.
 
 A model is a scikit-learn estimator over a sequence of ``Incident``s with a multi-label
-target ``Y`` (n_incidents x n_labels, columns in ``taxonomy.LABELS`` order):
+target ``Y`` (n_incidents x n_labels, columns in ``taxonomy.LABELS`` order): 1 the offence is
+present, 0 absent, ``UNKNOWN`` (-1, scikit-learn's mark for an unlabelled sample) nobody decided
+it, as when auditors decided only some of an incident's offences. Every fit leaves unknown cells
+out of what it learns (``known_mask``) and learns from the incident's known offences:
 
 - ``fit(X, Y, sample_weight=None, groups=None)`` learns (``sample_weight``: one weight per
   incident, so hand-labelled incidents can count for more than synthetic ones; ``groups``: where
@@ -35,6 +38,18 @@ from secondary_crimes.extract.types import Person, Span
 from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import LABELS
 from secondary_crimes.text import sentences
+
+UNKNOWN = -1  # a target cell nobody decided
+
+
+def known_mask(Y: np.ndarray) -> np.ndarray:
+    """Where ``Y`` is decided (True) rather than ``UNKNOWN``."""
+    return np.asarray(Y) != UNKNOWN
+
+
+def positives(Y: np.ndarray) -> np.ndarray:
+    """The positive cells of ``Y`` (an unknown cell is not one) as 0/1 ints."""
+    return (np.asarray(Y) == 1).astype(int)
 
 
 @dataclass

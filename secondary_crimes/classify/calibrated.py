@@ -3,7 +3,8 @@
 scikit-learn's ``OneVsRestClassifier(CalibratedClassifierCV(...))`` fails on labels with
 fewer positives than calibration folds, which a 17-label corpus of a few hundred records
 always has. This fits one ``CalibratedClassifierCV`` per label with as many folds as the
-label can support, and falls back to the label's base rate when it has no positives.
+label can support, and falls back to the label's base rate when it has no positives. Each
+label learns from the rows where it is known (``base.UNKNOWN`` cells are left out).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
+
+from secondary_crimes.classify.base import known_mask
 
 
 def linear_classifier(C: float = 4.0) -> LogisticRegression:
@@ -34,20 +37,25 @@ class PerLabelCalibrated(BaseEstimator, ClassifierMixin):
         return linear_classifier()
 
     def fit(self, X, Y, sample_weight=None):
-        """Fit one calibrated model per column; ``sample_weight`` weights incidents in both the
-        classifier and its calibration."""
+        """Fit one calibrated model per column on the rows where it is known; ``sample_weight``
+        weights incidents in both the classifier and its calibration."""
         Y = np.asarray(Y)
+        known = known_mask(Y)
         self.models_: list = []
         for j in range(Y.shape[1]):
-            y = Y[:, j]
+            rows = np.flatnonzero(known[:, j])
+            y = Y[rows, j].astype(int)
+            every = len(rows) == Y.shape[0]
+            x = X if every else X[rows]
+            weight = sample_weight if sample_weight is None or every else np.asarray(sample_weight)[rows]
             positives, negatives = int(y.sum()), int(len(y) - y.sum())
             folds = min(self.max_folds, positives, negatives)
             if folds >= 2:
                 model = CalibratedClassifierCV(clone(self._base()), method=self.method, cv=folds)
-                model.fit(X, y, sample_weight=sample_weight)
+                model.fit(x, y, sample_weight=weight)
                 self.models_.append(model)
             elif positives and negatives:
-                self.models_.append(clone(self._base()).fit(X, y, sample_weight=sample_weight))
+                self.models_.append(clone(self._base()).fit(x, y, sample_weight=weight))
             else:
                 self.models_.append(float(positives > 0))
         return self

@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from secondary_crimes.classify.base import Analysis, OffenceModel
+from secondary_crimes.classify.base import Analysis, OffenceModel, known_mask
 from secondary_crimes.classify.out_of_source import corpus_groups, held_rows, out_of_source_proba, source_folds
 from secondary_crimes.classify.stack import LogitStack
 from secondary_crimes.records import Incident
@@ -64,10 +64,11 @@ def _logit(p: np.ndarray) -> np.ndarray:
 def _pooled_ap(Y: np.ndarray, proba: np.ndarray) -> float:
     from sklearn.metrics import average_precision_score
 
-    y = np.asarray(Y).ravel()
+    known = known_mask(Y).ravel()
+    y = np.asarray(Y).ravel()[known]
     if not y.any() or y.all():
         return float("nan")
-    return float(average_precision_score(y, np.asarray(proba).ravel()))
+    return float(average_precision_score(y, np.asarray(proba).ravel()[known]))
 
 
 class _Stack:
@@ -81,11 +82,13 @@ class _Stack:
         from sklearn.linear_model import LogisticRegression
 
         self.models_: list = []
+        known = known_mask(Y)
         for j in range(Y.shape[1]):
-            y = Y[:, j].astype(int)
+            rows = np.flatnonzero(known[:, j])
+            y = Y[rows, j].astype(int)
             positives = int(y.sum())
             if positives >= self.min_positives and len(y) - positives >= self.min_positives:
-                features = np.column_stack([_logit(p[:, j]) for p in member_proba])
+                features = np.column_stack([_logit(p[rows, j]) for p in member_proba])
                 self.models_.append(LogisticRegression(C=self.C).fit(features, y))
             else:
                 self.models_.append(None)

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from secondary_crimes.classify.base import Analysis, OffenceModel
+from secondary_crimes.classify.base import Analysis, OffenceModel, known_mask
 from secondary_crimes.extract.types import Span
 from secondary_crimes.records import Incident
 from secondary_crimes.sentence_labels import sentence_examples
@@ -586,13 +586,15 @@ class SentenceModel(OffenceModel):
             return
         pooled, _, _ = self._pooled(X, remember=True)
         y = np.asarray(Y)
-        if 0 < y.sum() < y.size:
-            shared = LogisticRegression(C=1.0).fit(pooled.reshape(-1, 1), y.reshape(-1))
+        known = known_mask(y)
+        if 0 < (y[known] == 1).sum() < known.sum():
+            shared = LogisticRegression(C=1.0).fit(pooled[known].reshape(-1, 1), y[known])
             self.calibration_[:] = [shared.coef_[0, 0], shared.intercept_[0]]
         for j in range(n_labels):
-            positives = int(y[:, j].sum())
-            if positives >= self.min_calibration_positives and len(y) - positives >= self.min_calibration_positives:
-                model = LogisticRegression(C=1.0).fit(pooled[:, [j]], y[:, j])
+            rows = np.flatnonzero(known[:, j])
+            positives = int(y[rows, j].sum())
+            if positives >= self.min_calibration_positives and len(rows) - positives >= self.min_calibration_positives:
+                model = LogisticRegression(C=1.0).fit(pooled[rows][:, [j]], y[rows, j])
                 self.calibration_[j] = [model.coef_[0, 0], model.intercept_[0]]
 
     # ----------------------------------------------------------------- predicting

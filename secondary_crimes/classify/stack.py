@@ -6,7 +6,7 @@ logits for that offence (shared weights: how far to trust each member) and, opti
 per-offence intercept (each offence's base rate), and optional incident-level features shared
 by every offence (evidence to the contrary lowers them all). It is meant to be fitted on
 out-of-source predictions, so its weights and its calibration hold on writing the members
-never saw.
+never saw. Pairs whose target is ``base.UNKNOWN`` are left out of the fit.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+
+from secondary_crimes.classify.base import known_mask
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -42,11 +44,12 @@ class LogitStack:
             sample_weight: np.ndarray | None = None, extra: np.ndarray | None = None) -> LogitStack:
         """``extra``: optional (incidents x k) incident-level features (e.g. evidence to the contrary)."""
         Y = np.asarray(Y)
-        weight = None if sample_weight is None else np.repeat(np.asarray(sample_weight, float), Y.shape[1])
+        known = known_mask(Y).reshape(-1)
+        weight = None if sample_weight is None else np.repeat(np.asarray(sample_weight, float), Y.shape[1])[known]
         self.n_members_ = len(member_proba)
         self.n_extra_ = 0 if extra is None else int(np.asarray(extra).shape[1])
         self.model_ = LogisticRegression(C=self.C, max_iter=5000)
-        self.model_.fit(self._features(member_proba, extra), Y.reshape(-1), sample_weight=weight)
+        self.model_.fit(self._features(member_proba, extra)[known], Y.reshape(-1)[known], sample_weight=weight)
         return self
 
     def predict_proba(self, member_proba: Sequence[np.ndarray], extra: np.ndarray | None = None) -> np.ndarray:

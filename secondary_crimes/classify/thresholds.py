@@ -1,8 +1,13 @@
-"""Per-offence decision thresholds chosen on held-out (out-of-fold) probabilities."""
+"""Per-offence decision thresholds chosen on held-out (out-of-fold) probabilities.
+
+Cells whose gold is ``base.UNKNOWN`` (an offence nobody decided) count neither way.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from secondary_crimes.classify.base import known_mask
 
 
 def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, min_positives: int = 3,
@@ -13,8 +18,10 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, min_positives: int 
     positives has too little evidence to move a threshold, and keeps ``default``.
     ``sample_weight`` counts each incident's true and false positives by its weight.
     """
-    y_true = np.asarray(y_true).astype(bool)
-    weight = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    known = known_mask(y_true)
+    y_true = np.asarray(y_true)[known].astype(bool)
+    proba = np.asarray(proba)[known]
+    weight = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=float)[known]
     if y_true.sum() < min_positives:
         return default
     grid = np.round(np.arange(0.05, 0.96, 0.01), 2)

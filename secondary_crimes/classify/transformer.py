@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from secondary_crimes.classify.base import Analysis, OffenceModel
+from secondary_crimes.classify.base import Analysis, OffenceModel, known_mask
 from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import load_taxonomy
 from secondary_crimes.text import model_text
@@ -298,18 +298,20 @@ class TransformerModel(OffenceModel):
     # ----------------------------------------------------------------- fitting
     def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,
             groups: Sequence[str] | None = None) -> TransformerModel:
-        """Fine-tune; ``sample_weight`` scales each incident's share of the loss."""
+        """Fine-tune; ``sample_weight`` scales each incident's share of the loss; unknown cells of
+        ``Y`` (``base.UNKNOWN``) are left out of the loss and the calibration."""
         import datasets
         import torch
         from transformers import AutoConfig, get_linear_schedule_with_warmup
 
         datasets.disable_progress_bars()
-        Y = np.asarray(Y, dtype=np.float32)
+        known = known_mask(Y)
+        Y = np.where(known, np.asarray(Y), 0).astype(np.float32)  # unknown cells: masked wherever Y is read
         X = list(X)
         weights = np.ones(len(X), np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
         if self.max_train_incidents:
-            X, Y = X[: self.max_train_incidents], Y[: self.max_train_incidents]
-            weights = weights[: self.max_train_incidents]
+            cut = self.max_train_incidents
+            X, Y, known, weights = X[:cut], Y[:cut], known[:cut], weights[:cut]
         if len(X) != len(Y) or len(weights) != len(X):
             raise ValueError(f"{len(X)} incidents but {len(Y)} label rows and {len(weights)} weights")
         started = time.perf_counter()
@@ -348,14 +350,19 @@ class TransformerModel(OffenceModel):
 
         chunk_ids, owners = self._encode([model_text(x) for x in X])
         positives = Y[train_rows].sum(axis=0)
-        negatives = len(train_rows) - positives
+        negatives = (known[train_rows] & (Y[train_rows] == 0)).sum(axis=0)
         pos_weight = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
         pos_weight = np.clip(pos_weight, 1.0, self.pos_weight_cap).astype(np.float32)
-        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
         row_loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device), reduction="none")
         row_weights = torch.tensor(weights / weights[train_rows].mean() if len(train_rows) else weights)
         aux_loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
         targets = torch.tensor(Y)
+        decided = torch.tensor(known.astype(np.float32))
+
+        def row_loss(logits, rows):  # each incident's mean loss over its decided offences
+            mask = decided[rows].to(device)
+            return (row_loss_fn(logits.float(), targets[rows].to(device)) * mask).sum(dim=1) / mask.sum(dim=1).clamp(
+                min=1.0)
 
         head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
         optimizer = torch.optim.AdamW(
@@ -384,7 +391,7 @@ class TransformerModel(OffenceModel):
             for rows, batch in self._batches(chunk_ids, owners, order, self.batch_size, device):
                 with autocast:
                     logits, aux_logits = net(**batch)
-                per_row = row_loss_fn(logits.float(), targets[rows].to(device)).mean(dim=1)
+                per_row = row_loss(logits, rows)
                 loss = (per_row * row_weights[rows].to(device)).mean()
                 for name, out in aux_logits.items():
                     wanted = aux_targets[name][rows].to(device)
@@ -414,10 +421,9 @@ class TransformerModel(OffenceModel):
             }
             if len(val_rows):
                 val_logits = self._logits(chunk_ids, owners, val_rows)[0]
-                val_y = Y[val_rows]
-                val_loss = loss_fn(torch.tensor(val_logits, device=device), torch.tensor(val_y, device=device))
-                metrics["val_loss"] = float(val_loss)
-                metrics["val_micro_f1"] = _micro_f1(val_y, val_logits >= 0.0)
+                metrics["val_loss"] = float(row_loss(torch.tensor(val_logits, device=device), val_rows).mean())
+                val_known = known[val_rows]
+                metrics["val_micro_f1"] = _micro_f1(Y[val_rows][val_known], val_logits[val_known] >= 0.0)
             self.history_.append({"epoch": epoch, **metrics})
             log.info("transformer epoch %d: %s", epoch, metrics)
             for callback in self.callbacks or ():
@@ -428,7 +434,7 @@ class TransformerModel(OffenceModel):
         # Calibrate on the validation split, then keep the weights as bytes for pickling.
         self._fit_calibration(
             self._logits(chunk_ids, owners, val_rows)[0] if len(val_rows) else None,
-            Y[val_rows] if len(val_rows) else None,
+            np.where(known[val_rows], Y[val_rows], -1) if len(val_rows) else None,
         )
         buffer = io.BytesIO()
         torch.save({k: v.detach().float().cpu() for k, v in net.state_dict().items()}, buffer)
@@ -443,7 +449,8 @@ class TransformerModel(OffenceModel):
         return self
 
     def _fit_calibration(self, logits: np.ndarray | None, Y: np.ndarray | None) -> None:
-        """Per-offence Platt scaling where the split supports it, one temperature elsewhere."""
+        """Per-offence Platt scaling where the split supports it, one temperature elsewhere;
+        unknown cells of ``Y`` are left out."""
         n_labels = len(self.labels)
         self.calibration_a_ = np.ones(n_labels)
         self.calibration_b_ = np.zeros(n_labels)
@@ -453,21 +460,25 @@ class TransformerModel(OffenceModel):
         from scipy.optimize import minimize_scalar
         from sklearn.linear_model import LogisticRegression
 
+        known = known_mask(Y)
+        y_known, logits_known = np.asarray(Y)[known], logits[known]
+
         def nll(log_t: float) -> float:
-            p = np.clip(_sigmoid(logits / math.exp(log_t)), 1e-7, 1 - 1e-7)
-            return float(-np.mean(Y * np.log(p) + (1 - Y) * np.log(1 - p)))
+            p = np.clip(_sigmoid(logits_known / math.exp(log_t)), 1e-7, 1 - 1e-7)
+            return float(-np.mean(y_known * np.log(p) + (1 - y_known) * np.log(1 - p)))
 
         temperature = math.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x)
         self.temperature_ = temperature
         for j in range(n_labels):
-            positives = int(Y[:, j].sum())
-            negatives = len(Y) - positives
+            rows = np.flatnonzero(known[:, j])
+            positives = int((Y[rows, j] == 1).sum())
+            negatives = len(rows) - positives
             if (
                 self.calibration == "platt"
                 and positives >= self.min_calibration_positives
                 and negatives >= self.min_calibration_positives
             ):
-                platt = LogisticRegression(C=1.0).fit(logits[:, [j]], Y[:, j].astype(int))
+                platt = LogisticRegression(C=1.0).fit(logits[rows][:, [j]], Y[rows, j].astype(int))
                 self.calibration_a_[j] = float(platt.coef_[0, 0])
                 self.calibration_b_[j] = float(platt.intercept_[0])
                 self.calibration_method_[j] = "platt"

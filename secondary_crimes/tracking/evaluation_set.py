@@ -51,9 +51,10 @@ class EvaluationSet:
 
     def split(self, dataset: Dataset) -> tuple[Dataset, list[GoldIncident], list[str]]:
         """The training part (every incident not in the set), the set's incidents found in
-        ``dataset`` (in the set's order) and the ids of those not found."""
+        ``dataset`` with every offence decided (in the set's order) and the ids of the rest."""
         wanted = set(self.incident_ids)
-        position = {incident.incident_id: i for i, incident in enumerate(dataset.incidents)}
+        position = {incident.incident_id: i for i, incident in enumerate(dataset.incidents)
+                    if incident.complete}
         train = [i for i, incident in enumerate(dataset.incidents) if incident.incident_id not in wanted]
         test = [dataset.incidents[position[i]] for i in self.incident_ids if i in position]
         missing = [i for i in self.incident_ids if i not in position]
@@ -65,12 +66,12 @@ class EvaluationSet:
 
 
 def draw(dataset: Dataset, fraction: float, seed: int) -> list[str]:
-    """A seeded ``fraction`` of the dataset's incident ids (the held-out split tracking always drew)."""
+    """A seeded ``fraction`` of the ids of the dataset's incidents whose every offence is decided
+    (the held-out split tracking always drew; a partly decided incident cannot be evaluated)."""
     from sklearn.model_selection import train_test_split
 
-    _, test_index = train_test_split(
-        np.arange(len(dataset.incidents)), test_size=fraction, random_state=seed, shuffle=True
-    )
+    complete = np.flatnonzero(dataset.complete)
+    _, test_index = train_test_split(complete, test_size=fraction, random_state=seed, shuffle=True)
     return [dataset.incidents[i].incident_id for i in test_index]
 
 

@@ -165,7 +165,7 @@ def tracked_train(
         mlflow.log_params({k: str(v)[:6000] for k, v in params.items()})
         mlflow.log_artifact(str(config_path), "config")
         mlflow.log_dict(asdict(config), "config/resolved.json")
-        positives = dict(zip(LABELS, map(int, dataset.Y.sum(axis=0)), strict=True))
+        positives = dict(zip(LABELS, map(int, (dataset.Y == 1).sum(axis=0)), strict=True))
         data_summary = {
             "sha256": data_hash,
             "incidents": len(dataset.incidents),
@@ -174,7 +174,7 @@ def tracked_train(
             "test_from_corpus": sum(i.incident_id in corpus_ids for i in test_set),
             "sources": dataset.sources,
             "resolved": dataset.resolved,
-            "left_out": dataset.left_out,
+            "partial": dataset.partial,
             "test_sha256": test_hash,
             "evaluation_set": None if registered is None else {
                 "sha256": registered.sha256, "run_id": registered.run_id, "incidents": len(registered.incident_ids),

@@ -128,8 +128,9 @@ def test_the_command_ranks_the_flipped_corpus_labels_first(flipped_corpus, tmp_p
 def test_auditors_decisions_are_checked_on_the_offences_they_decided(flipped_corpus, tmp_path: Path) -> None:
     """An export: a wrong decision on a corpus incident and a partial decision on a new one."""
     patterns, _, config = flipped_corpus
-    rows = generate_incidents(40, seed=9)
-    damage = next(r for r in rows if "criminal_damage" in r["offences"])
+    rows = generate_incidents(200, seed=9)
+    damage = next(r for r in rows if r["offences"] == ["criminal_damage"]  # a door kicked in, nothing else
+                  and PLAIN_DAMAGE.search((r.get("evidence") or {}).get("criminal_damage", "")))
     nothing = next(r for r in rows if not r["offences"])
     # Auditors rejected the criminal damage that is plainly there, and recorded a rape on an
     # incident with nothing in it; neither incident is in the corpus, and they decided only these.

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from secondary_crimes.classify.base import UNKNOWN
 from secondary_crimes.records import GoldIncident
+from secondary_crimes.taxonomy import LABELS
 from secondary_crimes.training_data import DataConfig, assemble
 
 from .conftest import SAMPLE
@@ -85,13 +87,20 @@ def test_a_complete_extra_record_replaces_the_other_source(tmp_path):
     assert dataset.resolved == {f"{extra} over {SAMPLE}": 1}
 
 
-def test_partial_decisions_with_no_complete_record_are_left_out_and_counted(tmp_path):
+def test_partial_decisions_with_no_complete_record_train_on_what_was_decided(tmp_path):
     base = _sample() | {"incident_id": "NEW-1"}
     extra = _write(tmp_path / "labels.jsonl", [_decided(base, ["theft"], ["theft", "common_assault"])])
     dataset = assemble(DataConfig(corpus=[], sample=[str(SAMPLE)], extra=[extra], synthetic_n=0))
-    assert "NEW-1" not in _by_id(dataset) and len(dataset.incidents) == 30
-    assert dataset.left_out == {extra: 1} and dataset.resolved == {}
-    assert "1 incident(s) of" in dataset.summary()[0] and "left out" in dataset.summary()[0]
+    assert "NEW-1" in _by_id(dataset) and len(dataset.incidents) == 31
+    assert dataset.partial == {extra: 1} and dataset.resolved == {}
+    assert "1 incident(s) of" in dataset.summary()[0] and "decided only" in dataset.summary()[0]
+    row = [incident.incident_id for incident in dataset.incidents].index("NEW-1")
+    target = dict(zip(LABELS, dataset.Y[row], strict=True))
+    # theft decided present, common assault decided absent, every other offence unknown
+    assert target["theft"] == 1 and target["common_assault"] == 0
+    assert {label for label, value in target.items() if value == UNKNOWN} == set(LABELS) - {"theft", "common_assault"}
+    assert dataset.complete.sum() == 30 and not dataset.complete[row]
+    assert (dataset.Y[dataset.complete] != UNKNOWN).all()
 
 
 def test_other_duplicates_keep_the_first_source_and_are_counted(tmp_path):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from test_export import PLAN, SCORED_V1, _correct, _decide, _export
 
+from secondary_crimes.classify.base import UNKNOWN
 from secondary_crimes.queue.db import Database
 from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import LABELS
@@ -36,18 +36,20 @@ def _exported(sqlite_url: str, tmp_path: Path) -> Path:
     return labels
 
 
-def test_partly_decided_incidents_are_counted_as_left_out_of_training(sqlite_url: str, tmp_path: Path) -> None:
+def test_partly_decided_incidents_train_on_the_offences_decided(sqlite_url: str, tmp_path: Path) -> None:
     labels = _exported(sqlite_url, tmp_path)
     data = DataConfig(corpus=[], sample=[], extra=[str(labels)], synthetic_n=50, synthetic_seed=3)
     dataset = assemble(data)
     # decisions on some offences only (three flags' incidents and one with facts corrected):
-    # not trained on, and the data summary says so
-    assert dataset.left_out == {str(labels): 4}
+    # trained on those offences, the rest unknown, and the data summary says so
+    assert dataset.partial == {str(labels): 4}
     assert any(str(labels) in line and "4" in line for line in dataset.summary())
+    row = [incident.incident_id for incident in dataset.incidents].index("SC2400263")
+    target = dict(zip(LABELS, dataset.Y[row], strict=True))
+    assert target["assault_with_injury"] == 1  # the offence the auditor added
+    assert UNKNOWN in target.values() and 0 < sum(value != UNKNOWN for value in target.values()) < len(LABELS)
 
 
-@pytest.mark.xfail(strict=True, reason="partly known labels are left out of training (Dataset.left_out): "
-                   "per-label masks in each model's fit are issue 13's next step")
 def test_the_retrained_model_differs_where_the_auditor_corrected_it(sqlite_url: str, tmp_path: Path) -> None:
     labels = _exported(sqlite_url, tmp_path)
 

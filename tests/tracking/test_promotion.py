@@ -151,7 +151,7 @@ def test_a_tracked_run_records_its_test_split_hash(tiny_run):
     test = [i for i in synthetic(60, seed=5) if i.incident_id in set(summary["test_ids"])]
     assert len(test) == 15
     assert client.get_run(run_id).data.tags[TEST_SPLIT_TAG] == summary["test_sha256"] == content_hash(test)
-    assert summary["resolved"] == {} and summary["left_out"] == {}
+    assert summary["resolved"] == {} and summary["partial"] == {}
     assert set(KEY_METRICS) - {"test_review_priority_ap"} <= set(client.get_run(run_id).data.metrics)
 
 
