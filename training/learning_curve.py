@@ -13,7 +13,11 @@ seed; the table gives their mean and standard deviation, and each file's mean F1
     python training/learning_curve.py --config training/hybrid.yaml --k 0 25 --seeds 0 1 --json out.json
 
 A file with fewer than k + ``--min-test`` incidents is left out of that k's row (its ``files``
-column says how many were pooled). Corpus data is read where it lies, never copied.
+column says how many were pooled). With ``--common-test`` every k scores the same incidents of
+each file (those after the largest k in the shuffle; a file needs the largest k + ``--min-test``),
+so the rows differ only by what was learned. ``--label-weight`` weighs the new force's labelled
+incidents (default: the corpus weight), as ``data.weights.extra`` weighs an auditors' export.
+Corpus data is read where it lies, never copied.
 """
 
 from __future__ import annotations
@@ -44,11 +48,13 @@ DEFAULT_K = (0, 10, 25, 50, 100)
 DEFAULT_SEEDS = (0, 1, 2)
 
 
-def labelled_split(rows: list[GoldIncident], source: str, k: int, seed: int) -> tuple[list[GoldIncident],
-                                                                                      list[GoldIncident]]:
-    """(the k labelled incidents of ``source``, the rest): one seeded shuffle per (file, seed)."""
+def labelled_split(rows: list[GoldIncident], source: str, k: int, seed: int, test_from: int | None = None
+                   ) -> tuple[list[GoldIncident], list[GoldIncident]]:
+    """(the k labelled incidents of ``source``, the incidents to score): one seeded shuffle per
+    (file, seed); those scored are the rest after k, or after ``test_from`` (>= k) when given."""
     order = np.random.default_rng([seed, zlib.crc32(source.encode())]).permutation(len(rows))
-    return [rows[i] for i in order[:k]], [rows[i] for i in order[k:]]
+    start = k if test_from is None else max(k, test_from)
+    return [rows[i] for i in order[:k]], [rows[i] for i in order[start:]]
 
 
 def with_labels(train: Dataset, labelled: list[GoldIncident], source: str, weight: float) -> Dataset:
@@ -78,17 +84,22 @@ def _mean_sd(values: Sequence[float | None]) -> tuple[float | None, float | None
 def learning_curve(config: TrainConfig, by_source: dict[str, list[GoldIncident]], background: Dataset,
                    ks: Sequence[int] = DEFAULT_K, seeds: Sequence[int] = DEFAULT_SEEDS, *, min_test: int = 20,
                    score: Callable[[TrainConfig, Dataset, list[GoldIncident]], list[dict]] = _score,
+                   common_test: bool = False, label_weight: float | None = None,
                    ) -> list[dict[str, Any]]:
     """One row per k: pooled missed micro F1 (mean and sd over seeds), P and R, and per-file F1.
 
     ``by_source``: labelled incidents per corpus file (series files are trained on, never held
-    out); ``background``: the config's other sources, less any corpus incident.
+    out); ``background``: the config's other sources, less any corpus incident; ``common_test``:
+    every k scores the same incidents (see the module docstring); ``label_weight``: the weight of
+    the new force's labelled incidents (default: the corpus weight).
     """
     weight = config.data.weight("corpus")
+    labelled_weight = weight if label_weight is None else float(label_weight)
     held_out = [source for source in by_source if not source.startswith(SERIES_PREFIX)]
+    test_from = max(ks) if common_test and ks else None
     rows: list[dict[str, Any]] = []
     for k in ks:
-        files = [s for s in held_out if len(by_source[s]) - k >= min_test]
+        files = [s for s in held_out if len(by_source[s]) - (k if test_from is None else test_from) >= min_test]
         per_seed: list[dict[str, float | None]] = []
         per_file: dict[str, list[float | None]] = {s: [] for s in files}
         scored_n: list[int] = []
@@ -97,8 +108,9 @@ def learning_curve(config: TrainConfig, by_source: dict[str, list[GoldIncident]]
             gold: list[GoldIncident] = []
             scored: list[dict] = []
             for source in files:
-                labelled, rest = labelled_split(by_source[source], source, k, seed)
-                train = with_labels(without_source(background, by_source, source, weight), labelled, source, weight)
+                labelled, rest = labelled_split(by_source[source], source, k, seed, test_from)
+                train = with_labels(without_source(background, by_source, source, weight), labelled, source,
+                                    labelled_weight)
                 records = score(config, train, rest)
                 per_file[source].append(_missed(evaluate(rest, records))["f1"])
                 gold += rest
@@ -146,6 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-test", type=int, default=20, help="incidents a file keeps to be scored (default 20)")
     parser.add_argument("--synthetic-n", type=int, help="override the config's data.synthetic_n (a faster curve)")
     parser.add_argument("--threshold-folds", type=int, help="override the config's threshold_folds (a faster curve)")
+    parser.add_argument("--common-test", action="store_true",
+                        help="score the same incidents at every k (those after the largest k)")
+    parser.add_argument("--label-weight", type=float, help="weight of the new force's labelled incidents "
+                        "(default: the corpus weight)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -163,10 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     background = _background(config.data, [row for rows in by_source.values() for row in rows])
     started = time.perf_counter()
-    rows = learning_curve(config, by_source, background, args.k, args.seeds, min_test=args.min_test)
+    rows = learning_curve(config, by_source, background, args.k, args.seeds, min_test=args.min_test,
+                          common_test=args.common_test, label_weight=args.label_weight)
     print(format_table(rows))
     print(f"\n{config.kind} ({args.config}), synthetic_n {config.data.synthetic_n}, threshold_folds "
-          f"{config.threshold_folds}, seeds {args.seeds}: {time.perf_counter() - started:.0f} s")
+          f"{config.threshold_folds}, seeds {args.seeds}, common test {args.common_test}, label weight "
+          f"{args.label_weight or config.data.weight('corpus')}: {time.perf_counter() - started:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -74,6 +74,30 @@ def test_a_row_per_k_and_no_labelled_incident_is_scored() -> None:
     assert "| 25 | 0 |" in curve.format_table([row])
 
 
+def test_a_common_test_set_scores_the_same_incidents_at_every_k_and_weighs_the_labels() -> None:
+    by_source = _files()
+    background = Dataset(synthetic(10, seed=1), {"synthetic": 10})
+    config = TrainConfig(data=DataConfig(corpus=[], sample=[], synthetic_n=0))
+    seen: list = []
+    weights: list = []
+
+    def score(config: TrainConfig, train: Dataset, rows: list[GoldIncident]) -> list[dict]:
+        weights.append({w for row, w in zip(train.incidents, train.weights, strict=True)
+                        if row.incident_id.startswith(rows[0].incident_id.split("-")[0])})
+        return _oracle(seen)(config, train, rows)
+
+    rows = curve.learning_curve(config, by_source, background, ks=(0, 5, 15), seeds=(0,), min_test=10,
+                                score=score, common_test=True, label_weight=3.0)
+    assert [row["scored"] for row in rows] == [45, 45, 45]  # 15 of each file's 30 at every k
+    scored_at = {}
+    for trained, scored in seen:
+        held = scored[0].split("-")[0]
+        assert not trained & set(scored)
+        scored_at.setdefault(held, []).append(sorted(scored))
+    assert all(len({tuple(s) for s in lists}) == 1 for lists in scored_at.values())  # the same incidents
+    assert weights[:3] == [set()] * 3 and all(w == {3.0} for w in weights[3:])  # k > 0: labels at weight 3
+
+
 def test_the_script_on_tiny_files_with_a_real_baseline(tmp_path: Path, capsys) -> None:
     """The command end to end: tiny synthetic 'corpus' files (never the corpus), a small baseline."""
     for name, rows in _files(24, ("alpha", "beta", "series_delta")).items():
