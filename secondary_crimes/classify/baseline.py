@@ -11,6 +11,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from secondary_crimes.classify.base import OffenceModel
 from secondary_crimes.classify.calibrated import PerLabelCalibrated, linear_classifier
+from secondary_crimes.privacy.placeholders import placeholder_text
 from secondary_crimes.records import Incident
 from secondary_crimes.text import model_text
 
@@ -25,11 +26,15 @@ def text_features(max_features: int = 50000) -> Pipeline:
 
 
 def ngram_tfidf(max_features: int = 50000) -> FeatureUnion:
-    """Texts (strings) -> sparse TF-IDF of word 1-2 grams and character 3-5 grams."""
+    """Texts (strings) -> sparse TF-IDF of word 1-2 grams and character 3-5 grams.
+
+    Both vectorizers read ``placeholder_text``: lower-cased, people's names and identifiers as
+    placeholders (``_person_``, ``_address_``), so the vocabularies hold no name it finds.
+    """
     return FeatureUnion([
-        ("words", TfidfVectorizer(lowercase=True, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+        ("words", TfidfVectorizer(preprocessor=placeholder_text, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
                                   max_features=max_features, token_pattern=r"(?u)\b\w[\w'/]*\b")),
-        ("chars", TfidfVectorizer(lowercase=True, analyzer="char_wb", ngram_range=(3, 5), min_df=2,
+        ("chars", TfidfVectorizer(preprocessor=placeholder_text, analyzer="char_wb", ngram_range=(3, 5), min_df=2,
                                   sublinear_tf=True, max_features=max_features)),
     ])
 

@@ -91,8 +91,12 @@ def usable(word: str) -> bool:
             and bare.upper() not in SHORTHAND and bare.lower() not in STREET_SUFFIXES)
 
 
-def rule_names(text: str) -> list[Name]:
-    """Names found by the logs' writing conventions, in order of discovery."""
+def rule_names(text: str, *, lone_capitals: bool = True) -> list[Name]:
+    """Names found by the logs' writing conventions, in order of discovery.
+
+    ``lone_capitals=False`` leaves out the lone upper-case word, which in an upper-case log is
+    any word ("HIT", "STATES"), not a name.
+    """
     out: list[Name] = []
     for forename, surname in _FULL_NAME.findall(text):
         if surname not in SHORTHAND:
@@ -106,7 +110,7 @@ def rule_names(text: str) -> list[Name]:
     for m in _INITIAL_NAME.finditer(text):
         if usable(m.group(3)):
             out.append(Name(m.group(3), "SURNAME"))
-    for word in _CAPS_WORD.findall(text):
+    for word in _CAPS_WORD.findall(text) if lone_capitals else ():
         if word not in SHORTHAND and len(word) >= 3:
             out.append(Name(word, "SURNAME", False))
     for name in _CUED_NAME.findall(text):
@@ -127,14 +131,15 @@ def tagger() -> Language:
 
 def cued_names(text: str) -> list[Name]:
     """Up to two noun or proper-noun words after a role or kinship cue, in any case."""
-    if not text.strip() or _mostly_upper(text):  # upper-case logs: the tagger guesses, _CAPS_WORD covers them
+    if not text.strip() or mostly_upper(text):  # upper-case logs: the tagger guesses, _CAPS_WORD covers them
         return []
     return list(_cued_names(text))
 
 
-def _mostly_upper(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return bool(letters) and sum(c.isupper() for c in letters) > 0.6 * len(letters)
+def mostly_upper(text: str) -> bool:
+    """More than 60% of the letters are capitals (an upper-case log or line)."""
+    letters = sum(map(str.isalpha, text))
+    return bool(letters) and sum(map(str.isupper, text)) > 0.6 * letters
 
 
 def _name_token(token, first: bool) -> bool:

@@ -1,9 +1,14 @@
-"""Which terms of a fitted model's vocabularies look like people's names (a report; training is unchanged).
+"""Which terms of a fitted model's vocabularies look like people's names (a report: the check on placeholders).
 
 A TF-IDF vectorizer keeps every n-gram seen in enough training texts, names included ("platt",
-"jason platt"). ``name_like_terms`` lists the word terms that contain a name found in the
-training incidents (``names.incident_names``), so that a later change can replace names with
-placeholders before features are built and drop them from the model.
+"jason platt"). The baseline's n-grams (``classify.baseline.ngram_tfidf``: the baseline, the
+hybrid's text features, the sentence model) read ``placeholders.placeholder_text``, which
+replaces the names its rules find with ``_person_`` before features are built; the hybrid's
+attribute models (``classify.attributes``) do not yet. ``name_like_terms`` lists the word terms
+that still contain a name found in the training incidents (``names.incident_names``: rules and
+the tagger, optionally the extraction's people): the names the placeholder rules miss (lower
+case with no cue, upper-case logs without a title), the vectorizers without placeholders, and
+some ordinary words the tagger took for names.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ structured fitted attributes, and pickles made before the change still loading.
 
 ``tiny_proba_before.npz`` holds the probabilities of tiny fitted models of every kind, written by
 the code before the ``seed`` -> ``random_state`` rename (commit 113425f, the same specs with
-``seed``): the refactor must not change what a model predicts.
+``seed``): the refactor must not change what a model predicts. The entries of the kinds that read
+``classify.baseline.ngram_tfidf`` (baseline, hybrid, sentence, the ensembles of baselines) were
+rewritten when its n-grams began to read names as placeholders (``privacy.placeholders``), by that
+change alone; the transformer's is the original.
 """
 
 from __future__ import annotations
