@@ -1,13 +1,14 @@
 """A trained model with its thresholds and metadata: saved, loaded and named by version.
 
-On disk a bundle is a folder: ``model.joblib`` (the fitted estimator) and ``meta.json``
+On disk a bundle is a folder: ``model.joblib`` (the fitted estimator), ``meta.json``
 (kind, version, labels, thresholds, training data summary, and the SHA-256 of every other
-file). A ``models:/`` or ``runs:/`` URI is resolved through the MLflow registry
-(``secondary_crimes.tracking.registry``, which does not import the training code). Loading
-unpickles code, so the files are checked against their recorded hashes first
-(``classify.integrity``); still load only models your own team trained. joblib stays the
-format: the models hold our own classes, torch weights and spaCy pieces, which skops would
-need listed and re-tested type by type.
+file) and, for a model that keeps files beside its pickle (``classify.model_files``: the
+transformer's weights as ``weights/*.safetensors``), those files. A ``models:/`` or ``runs:/``
+URI is resolved through the MLflow registry (``secondary_crimes.tracking.registry``, which
+does not import the training code). Loading unpickles code, so the files are checked against
+their recorded hashes first (``classify.integrity``); still load only models your own team
+trained. joblib stays the format: the models hold our own classes, torch weights and spaCy
+pieces, which skops would need listed and re-tested type by type.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from secondary_crimes.classify.integrity import (
     identity,
     recorded_hashes,
 )
+from secondary_crimes.classify.model_files import reading, writing
 from secondary_crimes.settings import get_settings
 from secondary_crimes.taxonomy import LABELS
 
@@ -49,7 +51,8 @@ class ModelBundle:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.model, path / MODEL_FILE)
+        with writing(path):  # a model may keep files beside it (the transformer's weights: weights/*.safetensors)
+            joblib.dump(self.model, path / MODEL_FILE)
         hashes = folder_hashes(path, skip=META_FILE)
         extra = {k: v for k, v in self.metadata.items() if k != HASHES_KEY}
         meta = {"kind": self.kind, "version": self.version, "labels": LABELS,
@@ -82,7 +85,8 @@ class ModelBundle:
         check_folder(path, hashes, meta_name=META_FILE, skip={MODEL_FILE})
         with (path / MODEL_FILE).open("rb") as handle:
             check_handle(handle, hashes[MODEL_FILE], path / MODEL_FILE, META_FILE)
-            model = joblib.load(handle)
+            with reading(path, hashes, META_FILE):  # such files reach the model checked against their hashes
+                model = joblib.load(handle)
         extra = {k: v for k, v in meta.items() if k not in {"kind", "version", "labels", "thresholds", HASHES_KEY}}
         sha256 = identity(hashlib.sha256(raw).hexdigest(), hashes, META_FILE)
         return cls(model, thresholds, meta["version"], meta["kind"], extra, sha256)
