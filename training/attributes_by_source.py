@@ -5,7 +5,7 @@ For each corpus file, the extraction's rules and an ``AttributeModel`` fitted on
 relationship, reporter and domestic; the script prints accuracy per file and pooled, and the
 pooled confusion of the learned calls (rows gold, columns predicted).
 
-    python training/attributes_by_source.py [--config training/default.yaml]
+    python training/attributes_by_source.py [--config training/default.yaml] [--offence-weight W] [--caller-weight W]
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", default="training/default.yaml")
     parser.add_argument("--offence-weight", type=float, default=None,
                         help="AttributeModel's offence_weight (default: the model's own default)")
+    parser.add_argument("--caller-weight", type=float, default=None,
+                        help="AttributeModel's caller_weight; 0 leaves out the caller cues (default: the model's own)")
     args = parser.parse_args(argv)
     config = TrainConfig.from_file(args.config)
     by_source = read_by_source(config.data.corpus)
@@ -36,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     for held, gold in by_source.items():
         train = without_source(background, by_source, held)
         params = {} if args.offence_weight is None else {"offence_weight": args.offence_weight}
+        if args.caller_weight is not None:
+            params["caller_weight"] = args.caller_weight
         model = AttributeModel(**params).fit(train.incidents, extract(train.incidents), train.weights)
         extractions = extract(gold)
         learned = model.predict(gold, extractions)

@@ -47,6 +47,10 @@ PLACE_WORDS = {
     "landline",
 }
 CALLER_CUES = {"third_party_public", "witness", "third_party_professional"}
+# Cues that the caller tells of someone other than themselves (patterns/caller_cues.jsonl: "caller reports
+# a male", "RP re daughter", "not seen for 3 days") are counted over the opening of the call log up to this
+# many tokens (whole sentences): a caller's tie to the person concerned is often on the second log line.
+OTHER_WINDOW_TOKENS = 40
 # A suspect's own relationship word ("husband Piotr controls her money", "EX (S1 DEAN HOLT)") counts
 # this much more than a relationship cue elsewhere in the text.
 SUSPECT_RELATIONSHIP_WEIGHT = 2.0
@@ -435,16 +439,16 @@ class Extractor:
     # Reporter: who made the first report, from the opening of the call log ----------------
 
     @staticmethod
-    def _reporter_window(docs: dict[str, Doc]) -> tuple[str, int] | None:
-        """Where the reporter is described: the opening sentence(s), at least 12 tokens, of the call
-        log (the officer narrative when there is no log): (field, end token)."""
+    def _reporter_window(docs: dict[str, Doc], min_tokens: int = 12) -> tuple[str, int] | None:
+        """Where the reporter is described: the opening sentence(s), at least ``min_tokens`` tokens, of
+        the call log (the officer narrative when there is no log): (field, end token)."""
         field = "call_log" if "call_log" in docs else next(iter(docs), None)
         if field is None:
             return None
         window_end = 0
         for sentence in docs[field].sents:
             window_end = sentence.end
-            if window_end >= 12:
+            if window_end >= min_tokens:
                 break
         return field, window_end
 
@@ -460,6 +464,11 @@ class Extractor:
             extraction.cues[key] = extraction.cues.get(key, 0.0) + 1.0
         if field != "call_log":
             extraction.cues["reporter:no_call_log"] = 1.0
+        other_end = self._reporter_window(docs, OTHER_WINDOW_TOKENS)[1]
+        for span in doc.spans.get("sc_caller", []):
+            if span.end <= other_end:
+                key = f"reporter:{span.label_}"
+                extraction.cues[key] = extraction.cues.get(key, 0.0) + 1.0
         for label in REPORTER_PRIORITY:
             found = [span for span in cues if span.label_ == label]
             if found:
