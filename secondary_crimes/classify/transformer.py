@@ -18,14 +18,34 @@ auxiliary heads learn the relationship and the reporter from gold incidents that
 fine-tune never sees: Platt scaling per offence where the split has enough positives and
 negatives, one shared temperature for the rest.
 
+The fine-tune runs on ``transformers.Trainer`` (``transformer_trainer.OffenceTrainer``: its
+``compute_loss`` is the masked, weighted, pos-weighted loss above plus the auxiliary heads; a
+``ChunkCollator`` batches whole incidents, all of an incident's windows together). With a
+validation split the Trainer evaluates it after every epoch; ``EarlyStoppingCallback`` stops
+once ``val_loss`` has not improved for ``early_stopping_patience`` epochs, and the epoch with
+the lowest ``val_loss`` is kept (``load_best_model_at_end``, from checkpoints in a temporary
+folder, deleted after the fit; none are written for a fit of a single epoch, where there is
+nothing to choose). The same split then calibrates, so it has chosen the epoch as well.
+``early_stopping_patience=None`` (or 0) trains every epoch and keeps the last.
+``transformers.set_seed`` seeds the fit (``random_state``), and the Trainer seeds its
+shuffling and dropout with it.
+
 After each epoch every callable in ``callbacks`` is called as ``callback(model, epoch, metrics)``
-(``metrics``: train loss, seconds, and on the validation split its loss and micro F1); MLflow
-tracking logs them this way. Callbacks are not pickled.
+(``metrics``: ``train_loss``, ``epoch_seconds``, ``train_incidents_per_s``, and on the validation
+split ``val_loss`` and ``val_micro_f1``); MLflow tracking logs them this way. Callbacks are not
+pickled.
 
 ``datasets`` holds the texts, splits them and tokenises them. On a machine with CUDA the
 model trains and predicts there with mixed precision (bf16 where supported, else fp16 with a
-gradient scaler). The fitted estimator pickles (joblib) as its weights' bytes plus config;
-the torch module is rebuilt lazily on first use.
+gradient scaler; the Trainer's ``bf16``/``fp16``). The fitted weights are safetensors (the
+format of ``save_pretrained`` and of the Trainer's checkpoints: every tensor of the encoder
+and the heads, ``format: pt``). In a saved bundle they are the file
+``weights/transformer-<sha>.safetensors`` beside ``model.joblib``, covered by the bundle's
+file hashes (``classify.model_files``), and the pickle holds its name, the config and the
+calibration. A model pickled on its own (``joblib.dump``) carries the safetensors bytes
+inside. One pickled before this change (``state_bytes_``: ``torch.save`` bytes) still loads,
+and saving it into a bundle writes the safetensors file. The torch module is rebuilt lazily
+on first use.
 """
 
 from __future__ import annotations
@@ -34,6 +54,7 @@ import io
 import logging
 import math
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
@@ -41,7 +62,8 @@ from typing import Any
 
 import numpy as np
 
-from secondary_crimes.classify.base import Analysis, OffenceModel, known_mask
+from secondary_crimes.classify.base import UNKNOWN, Analysis, OffenceModel, known_mask
+from secondary_crimes.classify.model_files import current_reader, current_writer
 from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import load_taxonomy
 from secondary_crimes.text import model_text
@@ -68,6 +90,65 @@ def _aux_classes(name: str) -> tuple[str, ...]:
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+def _cuda_bf16() -> bool:
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def _weights_to_safetensors(state: dict) -> bytes:
+    """A state dict as safetensors bytes (float32 on the CPU; metadata as ``save_pretrained`` writes)."""
+    from safetensors.torch import save
+
+    return save({k: v.detach().float().cpu().contiguous() for k, v in state.items()}, metadata={"format": "pt"})
+
+
+class ChunkCollator:
+    """Padded tensors for a group of whole incidents: every window of each incident, ``owner`` saying whose.
+
+    The Trainer's data collator (``features``: ``{"row": i}``), and the batches of prediction.
+    With ``labels`` (n x L: 1, 0 or ``UNKNOWN``) it adds the batch's ``labels``, and with
+    ``row_weights`` and ``aux`` (name -> class index per incident, -100 unknown) those too.
+    """
+
+    def __init__(self, chunk_ids: list[list[int]], owners: np.ndarray, pad_id: int,
+                 labels: np.ndarray | None = None, row_weights: np.ndarray | None = None,
+                 aux: dict[str, np.ndarray] | None = None):
+        self.chunk_ids, self.pad_id = chunk_ids, pad_id
+        self.by_incident: dict[int, list[int]] = {}
+        for position, owner in enumerate(owners):
+            self.by_incident.setdefault(int(owner), []).append(position)
+        self.labels, self.row_weights, self.aux = labels, row_weights, aux or {}
+
+    def rows(self, rows: Sequence[int]) -> dict[str, Any]:
+        import torch
+
+        positions = [(local, p) for local, row in enumerate(rows) for p in self.by_incident.get(int(row), [])]
+        width = max(len(self.chunk_ids[p]) for _, p in positions)
+        ids = torch.full((len(positions), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(positions), width), dtype=torch.long)
+        for k, (_, p) in enumerate(positions):
+            ids[k, : len(self.chunk_ids[p])] = torch.tensor(self.chunk_ids[p])
+            mask[k, : len(self.chunk_ids[p])] = 1
+        batch: dict[str, Any] = {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "owner": torch.tensor([local for local, _ in positions], dtype=torch.long),
+            "n_incidents": len(rows),
+        }
+        index = np.asarray(rows, dtype=int)
+        if self.labels is not None:
+            batch["labels"] = torch.from_numpy(self.labels[index])
+        if self.row_weights is not None:
+            batch["row_weight"] = torch.from_numpy(self.row_weights[index])
+        for name, targets in self.aux.items():
+            batch[f"aux_{name}"] = torch.from_numpy(targets[index])
+        return batch
+
+    def __call__(self, features: list[dict[str, int]]) -> dict[str, Any]:
+        return self.rows([feature["row"] for feature in features])
 
 
 def _build_net(
@@ -150,6 +231,7 @@ class TransformerModel(OffenceModel):
         mixed_precision: str = "auto",
         max_train_incidents: int | None = None,
         freeze_layers: int = 0,
+        early_stopping_patience: int | None = 2,
         callbacks: Sequence[EpochCallback] | None = None,
     ):
         self.model_path = model_path
@@ -179,6 +261,7 @@ class TransformerModel(OffenceModel):
         self.mixed_precision = mixed_precision
         self.max_train_incidents = max_train_incidents
         self.freeze_layers = freeze_layers
+        self.early_stopping_patience = early_stopping_patience
         self.callbacks = callbacks
 
     # ----------------------------------------------------------------- runtime pieces
@@ -205,27 +288,53 @@ class TransformerModel(OffenceModel):
             self._tok = AutoTokenizer.from_pretrained(self.model_path or packaged_encoder_path(), local_files_only=True)
         return self._tok
 
-    def _net(self):
-        """The torch module, rebuilt from the pickled weights on first use after loading."""
-        if getattr(self, "_module", None) is None:
+    def _weights(self) -> dict:
+        """The fitted tensors: from the safetensors bytes, or from an old pickle's torch bytes."""
+        if getattr(self, "weights_", None) is not None:
+            from safetensors.torch import load
+
+            return load(self.weights_)
+        if getattr(self, "state_bytes_", None) is not None:  # pickled before the weights were safetensors
             import torch
 
-            if not hasattr(self, "state_bytes_"):
-                raise RuntimeError("TransformerModel is not fitted")
+            return torch.load(io.BytesIO(self.state_bytes_), map_location="cpu", weights_only=True)
+        if getattr(self, "weights_file_", None) is not None:
+            raise RuntimeError(f"TransformerModel: its weights are in {self.weights_file_} beside model.joblib; "
+                               "load the folder with ModelBundle.load / load_bundle, not the pickle alone")
+        raise RuntimeError("TransformerModel is not fitted")
+
+    def _net(self):
+        """The torch module, rebuilt from the fitted weights on first use after loading."""
+        if getattr(self, "_module", None) is None:
+            state = self._weights()
             net = _build_net(self.encoder_config_, len(self.labels), self.aux_sizes_, self.dropout, self.chunk_pooling)
-            state = torch.load(io.BytesIO(self.state_bytes_), map_location="cpu", weights_only=True)
             net.load_state_dict(state)
             net.eval()
             self._module = net.to(self._device())
         return self._module
 
     def __getstate__(self) -> dict[str, Any]:
+        """Config, calibration and the weights: inline safetensors bytes, or, while a bundle is saved,
+        the name of the safetensors file written beside its ``model.joblib``."""
         state = self.__dict__.copy()
         state.pop("_module", None)
         state.pop("_tok", None)
         if state.get("callbacks") is not None:  # a closure need not pickle, and a loaded model is not training
             state["callbacks"] = None
+        writer = current_writer()
+        if writer is not None and (state.get("weights_") is not None or state.get("state_bytes_") is not None):
+            weights = state.pop("weights_", None) or _weights_to_safetensors(self._weights())
+            state.pop("state_bytes_", None)
+            state["weights_file_"] = writer.write(weights, stem="transformer", suffix=".safetensors")
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Load a pickle; in a bundle being loaded, read the weights file its hashes vouch for."""
+        state = dict(state)
+        reader = current_reader()
+        if state.get("weights_file_") is not None and reader is not None:
+            state["weights_"] = reader.read(state.pop("weights_file_"))
+        super().__setstate__(state)
 
     # ----------------------------------------------------------------- tokenising
     def _encode(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
@@ -269,40 +378,26 @@ class TransformerModel(OffenceModel):
         self, chunk_ids: list[list[int]], owners: np.ndarray, incident_order: np.ndarray, batch_size: int, device
     ) -> Iterator[tuple[np.ndarray, dict]]:
         """Padded tensors for groups of whole incidents (all of an incident's windows together)."""
-        import torch
-
-        by_incident: dict[int, list[int]] = {}
-        for position, owner in enumerate(owners):
-            by_incident.setdefault(int(owner), []).append(position)
-        pad = self._tokenizer().pad_token_id or 0
+        collate = ChunkCollator(chunk_ids, owners, self._tokenizer().pad_token_id or 0)
         for start in range(0, len(incident_order), batch_size):
             rows = incident_order[start : start + batch_size]
-            positions = [(local, p) for local, row in enumerate(rows) for p in by_incident.get(int(row), [])]
-            width = max(len(chunk_ids[p]) for _, p in positions)
-            ids = torch.full((len(positions), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(positions), width), dtype=torch.long)
-            for k, (_, p) in enumerate(positions):
-                ids[k, : len(chunk_ids[p])] = torch.tensor(chunk_ids[p])
-                mask[k, : len(chunk_ids[p])] = 1
-            owner = torch.tensor([local for local, _ in positions], dtype=torch.long)
-            yield (
-                rows,
-                {
-                    "input_ids": ids.to(device),
-                    "attention_mask": mask.to(device),
-                    "owner": owner.to(device),
-                    "n_incidents": len(rows),
-                },
-            )
+            batch = collate.rows(rows)
+            yield rows, {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X: Sequence[Incident], Y: np.ndarray, sample_weight: np.ndarray | None = None,
             groups: Sequence[str] | None = None) -> TransformerModel:
-        """Fine-tune; ``sample_weight`` scales each incident's share of the loss; unknown cells of
-        ``Y`` (``base.UNKNOWN``) are left out of the loss and the calibration."""
+        """Fine-tune with ``transformers.Trainer``; ``sample_weight`` scales each incident's share of the
+        loss; unknown cells of ``Y`` (``base.UNKNOWN``) are left out of the loss and the calibration."""
         import datasets
-        import torch
-        from transformers import AutoConfig, get_linear_schedule_with_warmup
+        from transformers import AutoConfig, EarlyStoppingCallback, TrainingArguments, set_seed
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        from secondary_crimes.classify.transformer_trainer import (
+            EpochReport,
+            OffenceTrainer,
+            validation_metrics,
+        )
 
         datasets.disable_progress_bars()
         known = known_mask(Y)
@@ -314,9 +409,10 @@ class TransformerModel(OffenceModel):
             X, Y, known, weights = X[:cut], Y[:cut], known[:cut], weights[:cut]
         if len(X) != len(Y) or len(weights) != len(X):
             raise ValueError(f"{len(X)} incidents but {len(Y)} label rows and {len(weights)} weights")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda' (the Trainer's choice), not {self.device!r}")
         started = time.perf_counter()
-        torch.manual_seed(self.random_state)
-        np.random.seed(self.random_state)
+        set_seed(self.random_state)  # the heads' initialisation; the Trainer seeds its shuffling with it too
         device = self._device()
         path = self.model_path or packaged_encoder_path()
 
@@ -335,13 +431,11 @@ class TransformerModel(OffenceModel):
         aux_targets = {}
         for name in aux_names:
             classes = {c: k for k, c in enumerate(_aux_classes(name))}
-            aux_targets[name] = torch.tensor([classes.get(getattr(x, name, None), -100) for x in X])
+            aux_targets[name] = np.array([classes.get(getattr(x, name, None), -100) for x in X], dtype=np.int64)
 
         self.encoder_config_ = AutoConfig.from_pretrained(path, local_files_only=True).to_dict()
-        net = _build_net(
-            self.encoder_config_, Y.shape[1], self.aux_sizes_, self.dropout, self.chunk_pooling, model_path=path
-        ).to(device)
-        self._module = net
+        net = _build_net(self.encoder_config_, Y.shape[1], self.aux_sizes_, self.dropout, self.chunk_pooling,
+                         model_path=path)
         if self.freeze_layers:  # embeddings and the lowest layers stay as pretrained (faster on CPU)
             frozen = [net.encoder.embeddings, *net.encoder.encoder.layer[: max(0, self.freeze_layers - 1)]]
             for module in frozen:
@@ -353,99 +447,98 @@ class TransformerModel(OffenceModel):
         negatives = (known[train_rows] & (Y[train_rows] == 0)).sum(axis=0)
         pos_weight = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
         pos_weight = np.clip(pos_weight, 1.0, self.pos_weight_cap).astype(np.float32)
-        row_loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device), reduction="none")
-        row_weights = torch.tensor(weights / weights[train_rows].mean() if len(train_rows) else weights)
-        aux_loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
-        targets = torch.tensor(Y)
-        decided = torch.tensor(known.astype(np.float32))
+        row_weights = (weights / weights[train_rows].mean() if len(train_rows) else weights).astype(np.float32)
+        collate = ChunkCollator(chunk_ids, owners, self._tokenizer().pad_token_id or 0,
+                                labels=np.where(known, Y, UNKNOWN).astype(np.float32), row_weights=row_weights,
+                                aux=aux_targets)
 
-        def row_loss(logits, rows):  # each incident's mean loss over its decided offences
-            mask = decided[rows].to(device)
-            return (row_loss_fn(logits.float(), targets[rows].to(device)) * mask).sum(dim=1) / mask.sum(dim=1).clamp(
-                min=1.0)
-
-        head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": [p for p in net.encoder.parameters() if p.requires_grad], "lr": self.lr},
-                {"params": head_params, "lr": self.head_lr},
-            ],
-            weight_decay=self.weight_decay,
-        )
         steps_per_epoch = math.ceil(len(train_rows) / self.batch_size)
         total = steps_per_epoch * self.epochs
         if self.max_steps:
             total = min(total, self.max_steps)
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(self.warmup_ratio * total), total)
-        autocast, dtype = self._autocast(device)
-        scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-        generator = np.random.default_rng(self.random_state)
+        planned_epochs = math.ceil(total / max(steps_per_epoch, 1))
+        evaluates = len(val_rows) > 0
+        # Checkpoints only where there is an epoch to choose: a validation split and two epochs or more.
+        choose_epoch = evaluates and bool(self.early_stopping_patience) and planned_epochs > 1
+        mixed = device.type == "cuda" and self.mixed_precision not in (False, "no", "none", "off")
+        bf16 = mixed and _cuda_bf16()
 
         self.history_: list[dict[str, float]] = []
-        step = 0
-        for epoch in range(1, self.epochs + 1):
-            net.train()
-            order = generator.permutation(train_rows)
-            losses = []
-            epoch_started = time.perf_counter()
-            for rows, batch in self._batches(chunk_ids, owners, order, self.batch_size, device):
-                with autocast:
-                    logits, aux_logits = net(**batch)
-                per_row = row_loss(logits, rows)
-                loss = (per_row * row_weights[rows].to(device)).mean()
-                for name, out in aux_logits.items():
-                    wanted = aux_targets[name][rows].to(device)
-                    if (wanted >= 0).any():
-                        loss = loss + self.aux_weight * aux_loss_fn(out.float(), wanted)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-                    optimizer.step()
-                scheduler.step()
-                losses.append(float(loss.detach()))
-                step += 1
-                if self.max_steps and step >= self.max_steps:
-                    break
-            metrics = {
-                "train_loss": float(np.mean(losses)) if losses else float("nan"),
-                "epoch_seconds": time.perf_counter() - epoch_started,
-                "train_incidents_per_s": min(len(order), len(losses) * self.batch_size)
-                / max(time.perf_counter() - epoch_started, 1e-9),
-            }
-            if len(val_rows):
-                val_logits = self._logits(chunk_ids, owners, val_rows)[0]
-                metrics["val_loss"] = float(row_loss(torch.tensor(val_logits, device=device), val_rows).mean())
-                val_known = known[val_rows]
-                metrics["val_micro_f1"] = _micro_f1(Y[val_rows][val_known], val_logits[val_known] >= 0.0)
+
+        def report(epoch: int, metrics: dict[str, float]) -> None:
             self.history_.append({"epoch": epoch, **metrics})
             log.info("transformer epoch %d: %s", epoch, metrics)
             for callback in self.callbacks or ():
                 callback(self, epoch, metrics)
-            if self.max_steps and step >= self.max_steps:
-                break
 
-        # Calibrate on the validation split, then keep the weights as bytes for pickling.
+        epoch_report = EpochReport(report, evaluates=evaluates)
+        with tempfile.TemporaryDirectory(prefix="sc-transformer-") as checkpoints:
+            args = TrainingArguments(
+                output_dir=checkpoints,
+                per_device_train_batch_size=self.batch_size,
+                per_device_eval_batch_size=self.eval_batch_size,
+                num_train_epochs=self.epochs,
+                max_steps=total if self.max_steps else -1,
+                learning_rate=self.lr,  # the encoder's; the heads' is head_lr (OffenceTrainer.create_optimizer)
+                weight_decay=self.weight_decay,
+                lr_scheduler_type="linear",
+                warmup_steps=int(self.warmup_ratio * total),
+                max_grad_norm=1.0,
+                seed=self.random_state,
+                eval_strategy="epoch" if evaluates else "no",
+                save_strategy="epoch" if choose_epoch else "no",
+                save_only_model=True,  # the weights alone: the fit never resumes from a checkpoint
+                save_total_limit=1,  # with load_best_model_at_end: the best one and the latest
+                load_best_model_at_end=choose_epoch,
+                metric_for_best_model="val_loss" if evaluates else None,
+                greater_is_better=False,
+                logging_strategy="epoch",
+                report_to="none",
+                disable_tqdm=True,
+                remove_unused_columns=False,
+                label_names=["labels"],
+                use_cpu=device.type == "cpu",
+                bf16=bf16,
+                fp16=mixed and not bf16,
+                dataloader_pin_memory=device.type == "cuda",
+            )
+            if args.n_gpu > 1:  # one device: DataParallel would split an incident's windows from their owner
+                args._n_gpu = 1
+            trainer = OffenceTrainer(
+                model=net,
+                args=args,
+                data_collator=collate,
+                train_dataset=[{"row": int(r)} for r in train_rows],
+                eval_dataset=[{"row": int(r)} for r in val_rows] if evaluates else None,
+                compute_metrics=validation_metrics(pos_weight) if evaluates else None,
+                callbacks=[EarlyStoppingCallback(self.early_stopping_patience)] if choose_epoch else None,
+                pos_weight=pos_weight,
+                aux_weight=self.aux_weight,
+                head_lr=self.head_lr,
+                epoch_report=epoch_report,
+            )
+            for noisy in (PrinterCallback, ProgressCallback):  # logs go to this module's logger, not stdout
+                trainer.remove_callback(noisy)
+            trainer.train()
+            net = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+            self.steps_ = trainer.state.global_step
+            del trainer
+        self._module = net.eval()
+        self.kept_epoch_ = epoch_report.best_epoch if choose_epoch else len(self.history_)
+
+        # Calibrate on the validation split, then keep the weights (safetensors) for pickling.
         self._fit_calibration(
             self._logits(chunk_ids, owners, val_rows)[0] if len(val_rows) else None,
             np.where(known[val_rows], Y[val_rows], -1) if len(val_rows) else None,
         )
-        buffer = io.BytesIO()
-        torch.save({k: v.detach().float().cpu() for k, v in net.state_dict().items()}, buffer)
-        self.state_bytes_ = buffer.getvalue()
+        self.weights_ = _weights_to_safetensors(net.state_dict())
+        self.__dict__.pop("state_bytes_", None)
+        self.__dict__.pop("weights_file_", None)
         self.n_train_ = len(train_rows)
         self.n_calibration_ = len(val_rows)
-        self.steps_ = step
         self.pos_weight_ = pos_weight
         self.train_positives_ = positives  # per offence, in the fine-tuned rows (what pos_weight came from)
         self.fit_seconds_ = time.perf_counter() - started
-        net.eval()
         return self
 
     def _fit_calibration(self, logits: np.ndarray | None, Y: np.ndarray | None) -> None:
@@ -536,9 +629,3 @@ class TransformerModel(OffenceModel):
                                         for incident, analysis in zip(X, out, strict=True)])
         return out
 
-
-def _micro_f1(y_true: np.ndarray, predicted: np.ndarray) -> float:
-    y_true = np.asarray(y_true).astype(bool)
-    tp = float(np.sum(predicted & y_true))
-    denominator = float(np.sum(predicted) + np.sum(y_true))
-    return 2 * tp / denominator if denominator else 0.0

@@ -7,7 +7,10 @@ the code before the ``seed`` -> ``random_state`` rename (commit 113425f, the sam
 ``seed``): the refactor must not change what a model predicts. The entries of the kinds that read
 ``classify.baseline.ngram_tfidf`` (baseline, hybrid, sentence, the ensembles of baselines) were
 rewritten when its n-grams began to read names as placeholders (``privacy.placeholders``), by that
-change alone; the transformer's is the original.
+change alone. The transformer's was rewritten when its fine-tune moved to ``transformers.Trainer``
+(issue 13, defect 7), by that change alone: the Trainer shuffles with its own seeded sampler and
+reseeds torch before training, so batches and dropout draws differ; with dropout off and the old
+loop's batch order both fits give the same probabilities exactly (loss, weights, optimizer, schedule).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import joblib
@@ -96,9 +97,114 @@ def test_pickles_as_bytes_and_rebuilds_lazily(fitted, incidents, tmp_path):
     joblib.dump(model, tmp_path / "m.joblib")
     loaded = joblib.load(tmp_path / "m.joblib")
     assert getattr(loaded, "_module", None) is None  # rebuilt on first use
+    assert not hasattr(loaded, "state_bytes_") and set(_safetensors_keys(loaded.weights_)) >= {"head.weight"}
     np.testing.assert_allclose(loaded.predict_proba(incidents[:4]), before, atol=1e-5)
     assert loaded.get_params()["max_length"] == 64
     assert model.callbacks and loaded.callbacks is None  # callbacks are not pickled (a closure need not be)
+
+
+def _safetensors_keys(data: bytes) -> list[str]:
+    from safetensors.torch import load
+
+    return list(load(data))
+
+
+def _old_style(model: TransformerModel) -> TransformerModel:
+    """The model as the hand-written loop pickled it: torch.save bytes in ``state_bytes_``, and no
+    parameter or attribute added since (``early_stopping_patience``, ``weights_``, ``kept_epoch_``)."""
+    import io
+
+    import torch
+
+    old = TransformerModel()
+    skip = {"weights_", "kept_epoch_", "early_stopping_patience", "_module", "_tok", "callbacks"}
+    old.__dict__ = {k: v for k, v in model.__dict__.items() if k not in skip}
+    old.callbacks = None
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().float().cpu() for k, v in model._net().state_dict().items()}, buffer)
+    old.state_bytes_ = buffer.getvalue()
+    return old
+
+
+def test_a_saved_bundle_keeps_the_weights_as_safetensors_beside_the_pickle(fitted, incidents, tmp_path):
+    from safetensors import safe_open
+
+    from secondary_crimes.classify.bundle import META_FILE, MODEL_FILE, ModelBundle
+    from secondary_crimes.classify.integrity import HASHES_KEY, ModelIntegrityError
+
+    model, _ = fitted
+    thresholds = np.full(len(LABELS), 0.5)
+    folder = ModelBundle(model, thresholds, "t1", "transformer").save(tmp_path / "bundle")
+    (weights,) = (folder / "weights").glob("transformer-*.safetensors")
+    recorded = json.loads((folder / META_FILE).read_text(encoding="utf-8"))[HASHES_KEY]
+    assert set(recorded) == {MODEL_FILE, weights.relative_to(folder).as_posix()}  # the hashes cover it
+    with safe_open(str(weights), framework="pt") as tensors:
+        assert tensors.metadata() == {"format": "pt"}
+        assert {"head.weight", "encoder.embeddings.word_embeddings.weight"} <= set(tensors.keys())
+    # the pickle holds the file's name, no weight bytes of either format
+    pickled = joblib.load(folder / MODEL_FILE)
+    assert pickled.weights_file_ == weights.relative_to(folder).as_posix()
+    assert not hasattr(pickled, "weights_") and not hasattr(pickled, "state_bytes_")
+    assert (folder / MODEL_FILE).stat().st_size < weights.stat().st_size / 50
+    with pytest.raises(RuntimeError, match="ModelBundle.load"):  # the pickle alone cannot predict
+        pickled.predict_proba(incidents[:1])
+
+    loaded = ModelBundle.load(folder)
+    np.testing.assert_allclose(loaded.model.predict_proba(incidents[:4]), model.predict_proba(incidents[:4]),
+                               atol=1e-6)
+    assert [a.relationship for a in loaded.model.analyse(incidents[:3])] == \
+        [a.relationship for a in model.analyse(incidents[:3])]
+    # saving again replaces weights/ (no stale file), and a changed weights file is refused
+    again = ModelBundle(loaded.model, thresholds, "t2", "transformer").save(folder)
+    assert list((again / "weights").iterdir()) == [weights]
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match="SHA-256 differs"):
+        ModelBundle.load(folder)
+
+
+def test_a_model_pickled_before_safetensors_still_loads_and_predicts(fitted, incidents, tmp_path):
+    from secondary_crimes.classify.bundle import META_FILE, MODEL_FILE, ModelBundle
+    from secondary_crimes.classify.integrity import HASHES_KEY, folder_hashes
+
+    model, _ = fitted
+    expected = model.predict_proba(incidents[:4])
+    old = _old_style(model)
+    joblib.dump(old, tmp_path / "old.joblib")
+    loaded = joblib.load(tmp_path / "old.joblib")
+    assert loaded.early_stopping_patience == 2  # a parameter added since takes its default
+    np.testing.assert_allclose(loaded.predict_proba(incidents[:4]), expected, atol=1e-6)
+
+    # a bundle saved by the old code: model.joblib with the torch bytes inside
+    folder = tmp_path / "old-bundle"
+    folder.mkdir()
+    joblib.dump(old, folder / MODEL_FILE)
+    meta = {"kind": "transformer", "version": "old", "labels": LABELS,
+            "thresholds": dict.fromkeys(LABELS, 0.5), HASHES_KEY: folder_hashes(folder, skip=META_FILE)}
+    (folder / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    bundle = ModelBundle.load(folder)
+    np.testing.assert_allclose(bundle.model.predict_proba(incidents[:4]), expected, atol=1e-6)
+    # saved again, it keeps safetensors: the torch bytes are gone
+    resaved = ModelBundle.load(bundle.save(tmp_path / "resaved"))
+    assert list((tmp_path / "resaved" / "weights").glob("*.safetensors"))
+    assert not hasattr(joblib.load(tmp_path / "resaved" / MODEL_FILE), "state_bytes_")
+    np.testing.assert_allclose(resaved.model.predict_proba(incidents[:4]), expected, atol=1e-6)
+
+
+def test_early_stopping_stops_when_the_validation_loss_stops_improving(incidents):
+    # learning rates of 0: the validation loss after epoch 2 equals epoch 1's, which is no improvement
+    epochs = []
+    params = {**TINY, "epochs": 5, "max_steps": None, "batch_size": 12, "freeze_layers": 6, "lr": 0.0,
+              "head_lr": 0.0, "early_stopping_patience": 1}
+    model = TransformerModel(**params, callbacks=[lambda m, epoch, metrics: epochs.append(epoch)])
+    model.fit(incidents, label_matrix(incidents))
+    assert epochs == [1, 2] and [h["epoch"] for h in model.history_] == [1, 2]
+    assert model.history_[1]["val_loss"] == pytest.approx(model.history_[0]["val_loss"], abs=1e-6)
+    assert model.steps_ == 2 and model.kept_epoch_ == 1  # 12 training incidents: one batch an epoch
+    assert {"train_loss", "val_loss", "val_micro_f1", "epoch_seconds", "train_incidents_per_s"} <= set(
+        model.history_[0])
+    assert model.predict_proba(incidents[:2]).shape == (2, len(LABELS))
 
 
 def test_epoch_callbacks_are_a_parameter_not_module_state():
