@@ -34,6 +34,7 @@ from sklearn.linear_model import LogisticRegression
 
 from secondary_crimes.extract.extractor import DOMESTIC_RELATIONSHIPS, RELATIONSHIPS, REPORTERS
 from secondary_crimes.extract.types import Extraction
+from secondary_crimes.privacy.placeholders import placeholder_text
 from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import LABELS
 from secondary_crimes.text import model_text
@@ -103,10 +104,11 @@ class AttributeModel:
         texts = [model_text(incident) for incident in incidents]
         openings = [opening(incident) for incident in incidents]
         if fit:
-            self.words_ = TfidfVectorizer(lowercase=True, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                          max_features=self.max_features)
-            self.openings_ = TfidfVectorizer(lowercase=True, ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                             max_features=self.max_features)
+            # names, addresses and other identifiers as placeholders (lower-cased): none in the vocabulary
+            self.words_ = TfidfVectorizer(preprocessor=placeholder_text, ngram_range=(1, 2), min_df=2,
+                                          sublinear_tf=True, max_features=self.max_features)
+            self.openings_ = TfidfVectorizer(preprocessor=placeholder_text, ngram_range=(1, 2), min_df=2,
+                                             sublinear_tf=True, max_features=self.max_features)
             self.words_.fit(texts)
             self.openings_.fit(openings)
         parts = [

@@ -115,3 +115,14 @@ def test_a_pickled_baseline_scores_the_same(fitted):
     incidents, model = fitted
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(again.predict_proba(incidents), model.predict_proba(incidents))
+
+
+def test_the_attribute_models_vocabularies_hold_no_name():
+    """The hybrid's learned relationship/reporter/domestic read the same placeholders (real extraction)."""
+    from secondary_crimes.classify.attributes import AttributeModel
+    from secondary_crimes.extract.extractor import extract
+
+    incidents = _incidents()
+    model = AttributeModel().fit(incidents, extract(incidents))
+    found = name_like_terms(model, incidents)
+    assert set(model.words_.vocabulary_) >= {"_person_", "punched"} and found == {}
