@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     link_person_threshold: float
     link_alias_bits: float
     link_max_block_size: int
+    link_name_prior_records: int
     link_store: str | None
     score_link_max_incidents: int
 

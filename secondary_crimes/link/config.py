@@ -22,7 +22,8 @@ class LinkConfig:
     min_parties: int = 2  # same victim and same perpetrator: two parties, one of them the perpetrator
     person_threshold: float = 0.9  # splink match probability at which mentions are clustered into one person
     alias_bits: float = 5.0  # "her ex" in one incident and a named ex-partner in another, the rest agreeing
-    max_block_size: int = 50  # a blocking key (full name, identifier, two name words) in more records is not used
+    max_block_size: int = 50  # no block holds more records: a more common key is split into time neighbourhoods
+    name_prior_records: int = 10_000  # name frequencies are smoothed towards the fixed u as if seen in this many
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any] | None = None, **overrides: Any) -> LinkConfig:

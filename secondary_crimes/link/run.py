@@ -10,7 +10,7 @@ from secondary_crimes.extract.types import Extraction
 from secondary_crimes.link.conduct import ConductFlag, score_series
 from secondary_crimes.link.config import LinkConfig
 from secondary_crimes.link.identifiers import Parties, identify_all
-from secondary_crimes.link.resolve import Resolution, resolve
+from secondary_crimes.link.resolve import NameCounts, Resolution, resolve
 from secondary_crimes.link.series import Series, link_series, linked_ids
 from secondary_crimes.records import Incident
 
@@ -69,7 +69,9 @@ def link_batch(incidents: Sequence[Incident], extractions: Sequence[Extraction] 
     offences = model_offences(scored)
     earlier = store.earlier(parties, config)
     everyone = earlier.parties + parties
-    resolution = resolve(everyone, config)
+    # Name frequencies for the term-frequency adjustment: this batch's and the whole store's (not only the
+    # earlier incidents read back, which were read because they share names with the batch).
+    resolution = resolve(everyone, config, NameCounts.of(parties) + earlier.names)
     series = with_stored_series(link_series(everyone, resolution, config), everyone, earlier.series_of)
     flags = score_series(series, {**earlier.incidents, **{i.incident_id: i for i in incidents}},
                          {**earlier.extractions, **{e.incident_id: e for e in extractions}},

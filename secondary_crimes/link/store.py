@@ -38,7 +38,7 @@ from secondary_crimes.batching import batched
 from secondary_crimes.extract.types import Extraction, Indicator, Span
 from secondary_crimes.link.config import LinkConfig
 from secondary_crimes.link.identifiers import Parties, Party
-from secondary_crimes.link.resolve import ARRAY_COLUMNS, Resolution, incident_keys, own_keys
+from secondary_crimes.link.resolve import ARRAY_COLUMNS, NAME_COLUMNS, NameCounts, Resolution, incident_keys, own_keys
 from secondary_crimes.link.series import Series
 from secondary_crimes.queue import audit_log
 from secondary_crimes.queue.db import Database
@@ -119,6 +119,9 @@ class Earlier:
     model_offences: dict[str, list[str]] = field(default_factory=dict)
     series_of: dict[str, str] = field(default_factory=dict)  # incident id -> its stored series id
     person_of: dict[str, int] = field(default_factory=dict)  # party uid -> link_people.id
+    # How often the store writes the names of the batch and of these incidents (all stored incidents but
+    # the batch's own), for the term-frequency adjustment.
+    names: NameCounts = field(default_factory=NameCounts)
 
 
 def with_stored_series(series: Sequence[Series], everyone: Sequence[Parties],
@@ -227,10 +230,36 @@ class PersonStore:
                     earlier.series_of[row.incident_id] = row.series_id
                 earlier.person_of.update({f"{row.incident_id}#{p.position}": p.person_pk for p in row.parties
                                           if p.person_pk is not None})
+            names = {column: {getattr(p, column) for one in [*batch, *earlier.parties] for p in one.people
+                              if getattr(p, column)} for column in NAME_COLUMNS}
+            earlier.names = self._name_counts(session, names, own_ids)
             audit_log.record_cli(session, "link_store_read", TARGET, batch=len(batch), keys=len(hashes),
                                  usable_keys=len(usable), earlier_incidents=len(earlier.parties),
-                                 series=len(series_ids))
+                                 series=len(series_ids), name_counts=sum(map(len, names.values())))
         return earlier
+
+    @staticmethod
+    def _name_counts(session: Session, names: Mapping[str, Iterable[str]], leave_out: Iterable[str]) -> NameCounts:
+        """How many stored people write each of ``names`` (per column: forename, surname) and how many write
+        one at all, for the term-frequency adjustment; the stored parties of ``leave_out`` incidents (a
+        batch being scored again) are not counted."""
+        counts = NameCounts()
+        left_out = sorted(set(leave_out))
+        for column in NAME_COLUMNS:
+            attribute = getattr(LinkParty, column)
+            person = (LinkParty.kind == "person") & (attribute != "")
+            counts.totals[column] = session.scalar(select(func.count()).where(person)) or 0
+            for chunk in batched(sorted(set(names[column])), CHUNK):
+                counts.values[column].update(dict(session.execute(
+                    select(attribute, func.count()).where(person, attribute.in_(chunk)).group_by(attribute)).all()))
+            for chunk in batched(left_out, CHUNK):  # the batch's earlier selves
+                own = session.execute(select(attribute, func.count()).join(LinkIncident)
+                                      .where(person, LinkIncident.incident_id.in_(chunk)).group_by(attribute))
+                for value, n in own:
+                    counts.totals[column] -= n
+                    if value in counts.values[column]:
+                        counts.values[column][value] -= n
+        return counts
 
     @staticmethod
     def _incidents(session: Session, column, values: list) -> list[LinkIncident]:

@@ -50,17 +50,25 @@ def test_the_linker_finds_the_planted_series(tmp_path) -> None:
     assert report["precision"] >= 0.9 and report["recall"] >= 0.9, report
 
 
-def test_a_key_more_common_than_max_block_size_blocks_nothing() -> None:
+def test_a_key_more_common_than_max_block_size_is_split_into_time_neighbourhoods() -> None:
+    from datetime import datetime
+
     from secondary_crimes.link.identifiers import Parties, Party
     from secondary_crimes.link.resolve import _records
 
-    batch = [Parties(f"I-{n}", None, [Party(f"I-{n}", 0, forename="john", surname="smith",
-                                            addresses=(f"{n} mill road",) if n else ("9 mill road",))])
-             for n in range(5)]
-    rows = _records(batch, max_block=3)
-    assert all("name:john smith" not in (row["own"] or []) for row in rows)  # in 5 records: too common
-    assert rows[0]["own"] == ["addresses:9 mill road"]
-    assert "name:john smith" in _records(batch, max_block=5)[0]["own"]
+    # written in time order 4, 3, 2, 1, 0 (the batch order is not the time order)
+    batch = [Parties(f"I-{n}", datetime(2024, 1, 10 - n), [Party(
+        f"I-{n}", 0, forename="john", surname="smith", addresses=(f"{n} mill road",) if n else ("9 mill road",))])
+        for n in range(5)]
+    blocking: dict[str, int] = {}
+    rows = {row["unique_id"]: row for row in _records(batch, max_block=4, blocking=blocking)}
+    # in 5 records, more than 4: runs of 4 overlapping by 2, in time order (I-4 first)
+    assert rows["I-4#0"]["own"] == ["name:john smith@0", "addresses:4 mill road"]
+    assert rows["I-0#0"]["own"] == ["name:john smith@1", "name:john smith@2", "addresses:9 mill road"]
+    assert rows["I-0#0"]["keys"] == ["addresses:9 mill road", "names:john smith@1", "names:john smith@2"]
+    # per key: I-4, I-3 (runs 0) and I-0 (runs 1, 2) share no run; the other 8 of the 10 pairs do
+    assert blocking == {"split_keys": 2, "neighbourhood_pairs": 16, "left_out_pairs": 4}
+    assert _records(batch, max_block=5)[0]["own"] == ["name:john smith", "addresses:9 mill road"]  # not split
 
 
 def test_two_full_registrations_that_differ_are_not_a_partial_match() -> None:
