@@ -15,7 +15,8 @@ seed; the table gives their mean and standard deviation, and each file's mean F1
 A file with fewer than k + ``--min-test`` incidents is left out of that k's row (its ``files``
 column says how many were pooled). With ``--common-test`` every k scores the same incidents of
 each file (those after the largest k in the shuffle; a file needs the largest k + ``--min-test``),
-so the rows differ only by what was learned. ``--label-weight`` weighs the new force's labelled
+so the rows differ only by what was learned; k = 0 then runs once per seed too, each seed
+scoring its own shuffle's incidents. ``--label-weight`` weighs the new force's labelled
 incidents (default: the corpus weight), as ``data.weights.extra`` weighs an auditors' export.
 Corpus data is read where it lies, never copied.
 """
@@ -104,7 +105,8 @@ def learning_curve(config: TrainConfig, by_source: dict[str, list[GoldIncident]]
         per_file: dict[str, list[float | None]] = {s: [] for s in files}
         scored_n: list[int] = []
         started = time.perf_counter()
-        for seed in (seeds if k else list(seeds)[:1]) if files else ():
+        # k = 0 has no draw to vary, but with a common test set each seed scores its own incidents
+        for seed in (seeds if k or test_from is not None else list(seeds)[:1]) if files else ():
             gold: list[GoldIncident] = []
             scored: list[dict] = []
             for source in files:

@@ -96,6 +96,9 @@ def test_a_common_test_set_scores_the_same_incidents_at_every_k_and_weighs_the_l
         scored_at.setdefault(held, []).append(sorted(scored))
     assert all(len({tuple(s) for s in lists}) == 1 for lists in scored_at.values())  # the same incidents
     assert weights[:3] == [set()] * 3 and all(w == {3.0} for w in weights[3:])  # k > 0: labels at weight 3
+    (row,) = curve.learning_curve(config, by_source, background, ks=(0,), seeds=(0, 1), min_test=10,
+                                  score=_oracle([]), common_test=True)
+    assert row["seeds"] == 2  # k = 0 scores each seed's own common set
 
 
 def test_the_script_on_tiny_files_with_a_real_baseline(tmp_path: Path, capsys) -> None:
