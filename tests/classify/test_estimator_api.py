@@ -11,6 +11,8 @@ change alone. The transformer's was rewritten when its fine-tune moved to ``tran
 (issue 13, defect 7), by that change alone: the Trainer shuffles with its own seeded sampler and
 reseeds torch before training, so batches and dropout draws differ; with dropout off and the old
 loop's batch order both fits give the same probabilities exactly (loss, weights, optimizer, schedule).
+The hybrid's was rewritten again when indicator patterns were added (broken/cracked body parts,
+idiomatic threats to kill, bites, intimate touching; issue 10), by that change alone.
 """
 
 from __future__ import annotations
