@@ -179,11 +179,13 @@ def test_hybrid_and_default_requirements_are_complete(config):
 @pytest.fixture(scope="module")
 def second_run(tiny_run, tmp_path_factory):
     """A second tracked version in tiny_run's store: more training data (80 incidents, the first 60 the
-    same) and a much weaker model (C=0.0001), so it is the worse of the two."""
+    same) and a much weaker model (C=0.0001, its near-constant probabilities against thresholds left at
+    0.5: min_positives out of reach), so it is the worse of the two. (C alone was not enough once names
+    became placeholders: on 15 tiny incidents a low threshold on constant probabilities scored as well.)"""
     root = tmp_path_factory.mktemp("tiny-tracked-2")
     config = {"kind": "baseline", "name": NAME, "params": {"C": 0.0001},
               "data": {"corpus": [], "sample": [], "synthetic_n": 80, "synthetic_seed": 5, "extra": []},
-              "threshold_folds": 3, "seed": 11, "output": str(root / "model"),
+              "threshold_folds": 3, "seed": 11, "min_positives": 1000, "output": str(root / "model"),
               "tracking": {"experiment": "promote-tests", "test_fraction": 0.4}}
     path = root / "tiny.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
