@@ -51,7 +51,9 @@ def link_scored(source: Path, target: Path, *, max_evidence: int | None = None,
     """Link the scored records of ``source`` and write them, annotated, to ``target`` (atomically;
     ``target`` may be ``source``). Returns counts: series, linked incidents, flags, missed flags (and,
     with a person store, stored and earlier incidents and new people). ``store``: the store's database
-    URL or ``queue``; None reads env ``SECONDARY_CRIMES_LINK_STORE`` (unset: no store)."""
+    URL or ``queue``; None reads env ``SECONDARY_CRIMES_LINK_STORE`` (unset: no store). When blocking
+    split a key held by more than ``link_max_block_size`` records, ``blocking_split_keys``,
+    ``blocking_neighbourhood_pairs`` and ``blocking_left_out_pairs`` say how much (link.resolve)."""
     from secondary_crimes.link.run import annotate, link_batch
     from secondary_crimes.link.store import PersonStore, store_url
     from secondary_crimes.score import record_line
@@ -80,6 +82,8 @@ def link_scored(source: Path, target: Path, *, max_evidence: int | None = None,
     finally:
         temporary.unlink(missing_ok=True)
     flags = [flag for found in result.flags.values() for flag in found]
+    # Blocking that split a common key into time neighbourhoods says so in the manifest (pairs left out).
+    blocking = {f"blocking_{name}": count for name, count in result.resolution.blocking.items() if count}
     return {"series": len(result.series), "linked_incidents": sum(bool(ids) for ids in result.linked.values()),
             "conduct_flags": len(flags), "missed_conduct_flags": sum(flag.missed for flag in flags),
-            **(result.stored or {})}
+            **blocking, **(result.stored or {})}

@@ -68,6 +68,22 @@ def test_the_default_links_only_up_to_the_size_setting(monkeypatch) -> None:
         get_settings.cache_clear()
 
 
+def test_blocking_that_splits_a_key_is_counted_in_the_manifest(tmp_path, bundle, source, monkeypatch) -> None:
+    """A block size of 2: the series' shared keys (three incidents) are split, and the manifest says so."""
+    from secondary_crimes.settings import get_settings
+
+    monkeypatch.setenv("SECONDARY_CRIMES_LINK_MAX_BLOCK_SIZE", "2")
+    get_settings.cache_clear()
+    try:
+        summary = score_file(source, tmp_path / "out.jsonl", bundle, progress=False)
+    finally:
+        monkeypatch.delenv("SECONDARY_CRIMES_LINK_MAX_BLOCK_SIZE")
+        get_settings.cache_clear()
+    assert summary.link["blocking_split_keys"] >= 1 and summary.link["blocking_neighbourhood_pairs"] >= 1
+    manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
+    assert manifest["link"] == summary.link
+
+
 def test_resume_mid_scoring_and_mid_linking(tmp_path, bundle, source, monkeypatch) -> None:
     score_file(source, tmp_path / "ref.jsonl", bundle, batch_size=2, progress=False)
     expected = (tmp_path / "ref.jsonl").read_bytes()
