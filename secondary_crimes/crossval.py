@@ -24,7 +24,7 @@ from secondary_crimes.training_data import CORPUS_GROUP, DataConfig, Dataset, as
 log = logging.getLogger(__name__)
 
 
-def _background(data: DataConfig, corpus: list[GoldIncident]) -> Dataset:
+def background_data(data: DataConfig, corpus: list[GoldIncident]) -> Dataset:
     """The config's other sources (synthetic, sample, extra), less any incident of the corpus."""
     background = assemble(data, include_corpus=False)
     held_ids = {incident.incident_id for incident in corpus}
@@ -37,7 +37,7 @@ def cross_validate(config: TrainConfig, corpus_patterns: list[str], *, folds: in
     corpus, _ = read_labelled(corpus_patterns)
     if len(corpus) < folds:
         raise ValueError(f"{corpus_patterns}: {len(corpus)} labelled incidents, fewer than {folds} folds")
-    background = _background(config.data, corpus)
+    background = background_data(config.data, corpus)
     background_rows, background_weights = background.incidents, background.weights
     corpus_weight = config.data.weight("corpus")
     scored: list[dict] = []
@@ -69,7 +69,7 @@ def score_unseen(config: TrainConfig, corpus_patterns: list[str], *,
     scored: dict[int, list[dict]] = {}
     for seed in synthetic_seeds:
         data = dataclasses.replace(config.data, synthetic_seed=int(seed))
-        bundle = fit_bundle(dataclasses.replace(config, data=data), _background(data, corpus))
+        bundle = fit_bundle(dataclasses.replace(config, data=data), background_data(data, corpus))
         scored[int(seed)] = score_incidents(corpus, bundle)
         log.info("synthetic seed %d: scored %d unseen corpus incidents", seed, len(corpus))
     return corpus, scored
@@ -137,7 +137,7 @@ def cross_validate_by_source(config: TrainConfig, corpus_patterns: list[str], *,
     """
     by_source = read_by_source(corpus_patterns)
     every = [row for rows in by_source.values() for row in rows]
-    background = _background(config.data, every)
+    background = background_data(config.data, every)
     scored: dict[str, list[dict]] = {}
     for held, test_rows in by_source.items():
         bundle = fit_bundle(config, without_source(background, by_source, held, config.data.weight("corpus")))

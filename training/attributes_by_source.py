@@ -14,7 +14,7 @@ import argparse
 from collections import Counter
 
 from secondary_crimes.classify.attributes import AttributeModel
-from secondary_crimes.crossval import SERIES_PREFIX, _background, read_by_source, without_source
+from secondary_crimes.crossval import SERIES_PREFIX, background_data, read_by_source, without_source
 from secondary_crimes.extract.extractor import extract
 from secondary_crimes.train import TrainConfig
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     config = TrainConfig.from_file(args.config)
     by_source = read_by_source(config.data.corpus)
     corpus = [row for rows in by_source.values() for row in rows]
-    background = _background(config.data, corpus)
+    background = background_data(config.data, corpus)
     rows: dict[str, dict[str, tuple[int, int, int]]] = {}
     confusion = {name: Counter() for name in ATTRIBUTES}
     for held, gold in by_source.items():

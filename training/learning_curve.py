@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from secondary_crimes.crossval import SERIES_PREFIX, _background, read_by_source, without_source
+from secondary_crimes.crossval import SERIES_PREFIX, background_data, read_by_source, without_source
 from secondary_crimes.evaluate import evaluate
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.score import score_incidents
@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    background = _background(config.data, [row for rows in by_source.values() for row in rows])
+    background = background_data(config.data, [row for rows in by_source.values() for row in rows])
     started = time.perf_counter()
     rows = learning_curve(config, by_source, background, args.k, args.seeds, min_test=args.min_test,
                           common_test=args.common_test, label_weight=args.label_weight)
