@@ -68,6 +68,9 @@ class TrainConfig:
     threshold_strategy: Literal["oof", "holdout", "by_source"] = "oof"
     # "per_offence" thresholds, or one "shared" by every offence (for calibrated probabilities).
     threshold_scope: Literal["per_offence", "shared"] = "per_offence"
+    # "best": the threshold with the highest held-out F1; "lowest_within_se": the lowest within one
+    # bootstrap standard error of it (the one-standard-error rule towards recall; classify.thresholds).
+    threshold_rule: Literal["best", "lowest_within_se"] = "best"
     holdout_fraction: Fraction = 0.2
     refit_after_holdout: bool = False
     min_positives: Annotated[int, Field(ge=0)] = 3
@@ -121,7 +124,8 @@ def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,
     model.fit([X[i] for i in train_index], Y[train_index], sample_weight=weights[train_index])
     proba = model.predict_proba([X[i] for i in held_index])
     thresholds = choose_thresholds(Y[held_index], proba, min_positives=config.min_positives,
-                                   sample_weight=weights[held_index], shared=config.threshold_scope == "shared")
+                                   sample_weight=weights[held_index], shared=config.threshold_scope == "shared",
+                                   rule=config.threshold_rule)
     if config.refit_after_holdout:
         model = build_model(config.kind, config.params, callbacks=callbacks).fit(X, Y, sample_weight=weights)
     return model, thresholds
@@ -138,7 +142,8 @@ def fit_bundle(config: TrainConfig, dataset: Dataset, *, callbacks: Sequence[Cal
         log.info("training data: %s", line)
     if config.threshold_scope not in ("per_offence", "shared"):
         raise ValueError(f"threshold_scope must be 'per_offence' or 'shared', not {config.threshold_scope!r}")
-    choose = {"min_positives": config.min_positives, "shared": config.threshold_scope == "shared"}
+    choose = {"min_positives": config.min_positives, "shared": config.threshold_scope == "shared",
+              "rule": config.threshold_rule}
     strategy = config.threshold_strategy
     if strategy == "by_source" and len(corpus_groups(groups)) < 2:
         log.warning("threshold_strategy by_source needs two corpus files or more, found %d: using oof",
@@ -167,6 +172,7 @@ def fit_bundle(config: TrainConfig, dataset: Dataset, *, callbacks: Sequence[Cal
         "params": config.params,
         "threshold_strategy": strategy,
         "threshold_scope": config.threshold_scope,
+        "threshold_rule": config.threshold_rule,
         "data": {"sources": dataset.sources, "incidents": len(X), "sha256": dataset.content_hash(),
                  "resolved": dict(dataset.resolved), "partial": dict(dataset.partial),
                  "weights": dict(config.data.weights),
