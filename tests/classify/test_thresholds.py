@@ -63,7 +63,9 @@ def test_shared_thresholds_resample_whole_incidents_and_are_reproducible():
 
 def test_the_rule_is_a_typed_config_setting(tmp_path):
     assert TrainConfig().threshold_rule == "best"
-    assert TrainConfig.from_file("training/default.yaml").threshold_rule == "lowest_within_se"
+    good = tmp_path / "good.yaml"
+    good.write_text("kind: baseline\nthreshold_rule: lowest_within_se\n", encoding="utf-8")
+    assert TrainConfig.from_file(good).threshold_rule == "lowest_within_se"
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: baseline\nthreshold_rule: median\n", encoding="utf-8")
     with pytest.raises(TrainConfigError, match="threshold_rule"):
