@@ -2,7 +2,7 @@
 
 Databases (the queue and person-store tests): real SQLite files and a real PostgreSQL schema per
 test run (``db_url`` runs a test on both). Scoring (tests/core, tests/engines, tests/link): the small
-real baseline model of ``scoring_helpers`` (``model_dir``, ``bundle``)."""
+real baseline model of ``scoring_helpers`` (``model_dir``, ``bundle``). Settings: ``settings_env``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -109,3 +109,18 @@ def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 def bundle(model_dir: Path) -> ModelBundle:
     """That baseline, loaded once per test module."""
     return ModelBundle.load(model_dir)
+
+
+@pytest.fixture
+def settings_env(monkeypatch) -> Iterator[Callable[..., None]]:
+    """``settings_env(link_max_block_size=2)`` sets settings through their environment variables
+    (``SECONDARY_CRIMES_<NAME>``) for this test; the settings are read afresh then and after it."""
+    from secondary_crimes.settings import get_settings
+
+    def set_settings(**values: object) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"SECONDARY_CRIMES_{name.upper()}", str(value))
+        get_settings.cache_clear()
+
+    yield set_settings
+    get_settings.cache_clear()  # monkeypatch restores the environment; the next read sees it

@@ -11,7 +11,6 @@ from secondary_crimes.link.conduct import ConductFlag
 from secondary_crimes.link.config import LinkConfig
 from secondary_crimes.link.evaluate import conduct_flags, pairwise, read_gold_linked
 from secondary_crimes.records import GoldIncident
-from secondary_crimes.settings import get_settings
 
 runner = CliRunner()
 
@@ -65,13 +64,8 @@ def test_link_evaluate_command(tmp_path, batch) -> None:
     assert "linking (pairwise, 3 gold pairs): precision 1.000  recall 1.000" in text
 
 
-def test_link_settings_are_typed_and_read_from_the_environment(monkeypatch) -> None:
-    monkeypatch.setenv("SECONDARY_CRIMES_LINK_WINDOW_DAYS", "30")
-    get_settings.cache_clear()
-    try:
-        config = LinkConfig.from_settings()
-        assert config.window_days == 30.0 and isinstance(config.min_parties, int)
-        assert LinkConfig.from_settings(window_days=5).window_days == 5
-    finally:
-        monkeypatch.delenv("SECONDARY_CRIMES_LINK_WINDOW_DAYS")
-        get_settings.cache_clear()
+def test_link_settings_are_typed_and_read_from_the_environment(settings_env) -> None:
+    settings_env(link_window_days=30)
+    config = LinkConfig.from_settings()
+    assert config.window_days == 30.0 and isinstance(config.min_parties, int)
+    assert LinkConfig.from_settings(window_days=5).window_days == 5

@@ -95,19 +95,11 @@ def test_the_score_pass_uses_the_store_setting(tmp_path: Path, db_url, monkeypat
     assert "person" not in json.dumps(outputs[1]).lower()  # no person ids or store rows in scored output
 
 
-def test_the_store_setting(monkeypatch) -> None:
+def test_the_store_setting(monkeypatch, settings_env) -> None:
     monkeypatch.delenv("SECONDARY_CRIMES_LINK_STORE", raising=False)
     assert store_url() is None  # off by default: nothing is stored unless asked
-    monkeypatch.setenv("SECONDARY_CRIMES_LINK_STORE", "queue")
-    monkeypatch.setenv("SECONDARY_CRIMES_QUEUE_DATABASE_URL", "sqlite:///elsewhere.db")
-    from secondary_crimes.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        assert store_url() == "sqlite:///elsewhere.db"  # the queue's database
-    finally:
-        monkeypatch.delenv("SECONDARY_CRIMES_QUEUE_DATABASE_URL")
-        get_settings.cache_clear()
+    settings_env(link_store="queue", queue_database_url="sqlite:///elsewhere.db")
+    assert store_url() == "sqlite:///elsewhere.db"  # the queue's database
 
 
 def test_the_store_is_a_setting_a_user_file_can_turn_on(monkeypatch, tmp_path) -> None:

@@ -55,30 +55,16 @@ def test_no_link_then_link(tmp_path, bundle, source) -> None:
     assert score_file(source, output, bundle, progress=False).already_done  # default: either is fine
 
 
-def test_the_default_links_only_up_to_the_size_setting(monkeypatch) -> None:
-    monkeypatch.setenv("SECONDARY_CRIMES_SCORE_LINK_MAX_INCIDENTS", "10")
-    from secondary_crimes.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        assert should_link(None, 10) and not should_link(None, 11)
-        assert should_link(True, 10**6) and not should_link(False, 1)
-    finally:
-        monkeypatch.delenv("SECONDARY_CRIMES_SCORE_LINK_MAX_INCIDENTS")
-        get_settings.cache_clear()
+def test_the_default_links_only_up_to_the_size_setting(settings_env) -> None:
+    settings_env(score_link_max_incidents=10)
+    assert should_link(None, 10) and not should_link(None, 11)
+    assert should_link(True, 10**6) and not should_link(False, 1)
 
 
-def test_blocking_that_splits_a_key_is_counted_in_the_manifest(tmp_path, bundle, source, monkeypatch) -> None:
+def test_blocking_that_splits_a_key_is_counted_in_the_manifest(tmp_path, bundle, source, settings_env) -> None:
     """A block size of 2: the series' shared keys (three incidents) are split, and the manifest says so."""
-    from secondary_crimes.settings import get_settings
-
-    monkeypatch.setenv("SECONDARY_CRIMES_LINK_MAX_BLOCK_SIZE", "2")
-    get_settings.cache_clear()
-    try:
-        summary = score_file(source, tmp_path / "out.jsonl", bundle, progress=False)
-    finally:
-        monkeypatch.delenv("SECONDARY_CRIMES_LINK_MAX_BLOCK_SIZE")
-        get_settings.cache_clear()
+    settings_env(link_max_block_size=2)
+    summary = score_file(source, tmp_path / "out.jsonl", bundle, progress=False)
     assert summary.link["blocking_split_keys"] >= 1 and summary.link["blocking_neighbourhood_pairs"] >= 1
     manifest = json.loads((tmp_path / "out.jsonl.manifest.json").read_text())
     assert manifest["link"] == summary.link
