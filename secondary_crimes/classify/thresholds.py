@@ -70,13 +70,13 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, min_positives: int 
     fn = (~predicted & y_true) @ weight
     scores = _f_beta(tp, fp, fn, beta)
     best = scores.max()
-    if rule == "lowest_within_se":
-        top = int(np.flatnonzero(scores >= best - 1e-9)[np.argmin(np.abs(GRID[scores >= best - 1e-9] - default))])
-        cells = np.arange(len(y_true)) if clusters is None else np.asarray(clusters)[known]
-        se = _bootstrap_se(y_true, predicted[top], weight, cells, beta, n_boot, random_state)
-        return float(GRID[np.flatnonzero(scores >= best - se - 1e-9)].min())
-    candidates = GRID[scores >= best - 1e-9]
-    return float(candidates[np.argmin(np.abs(candidates - default))])
+    ties = np.flatnonzero(scores >= best - 1e-9)
+    top = int(ties[np.argmin(np.abs(GRID[ties] - default))])  # the best, nearest default
+    if rule == "best":
+        return float(GRID[top])
+    cells = np.arange(len(y_true)) if clusters is None else np.asarray(clusters)[known]
+    se = _bootstrap_se(y_true, predicted[top], weight, cells, beta, n_boot, random_state)
+    return float(GRID[scores >= best - se - 1e-9].min())
 
 
 def choose_thresholds(Y: np.ndarray, proba: np.ndarray, *, shared: bool = False, **kwargs) -> np.ndarray:

@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from secondary_crimes.classify.base import UNKNOWN, Analysis, OffenceModel, known_mask
+from secondary_crimes.classify.base import Analysis, OffenceModel, known_mask
 from secondary_crimes.classify.model_files import current_reader, current_writer
 from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import load_taxonomy
@@ -400,13 +400,12 @@ class TransformerModel(OffenceModel):
         )
 
         datasets.disable_progress_bars()
-        known = known_mask(Y)
-        Y = np.where(known, np.asarray(Y), 0).astype(np.float32)  # unknown cells: masked wherever Y is read
+        Y = np.asarray(Y, dtype=np.float32)  # 1, 0 or UNKNOWN: the loss and the calibration mask UNKNOWN
         X = list(X)
         weights = np.ones(len(X), np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
         if self.max_train_incidents:
             cut = self.max_train_incidents
-            X, Y, known, weights = X[:cut], Y[:cut], known[:cut], weights[:cut]
+            X, Y, weights = X[:cut], Y[:cut], weights[:cut]
         if len(X) != len(Y) or len(weights) != len(X):
             raise ValueError(f"{len(X)} incidents but {len(Y)} label rows and {len(weights)} weights")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -443,13 +442,13 @@ class TransformerModel(OffenceModel):
                     parameter.requires_grad_(False)
 
         chunk_ids, owners = self._encode([model_text(x) for x in X])
-        positives = Y[train_rows].sum(axis=0)
-        negatives = (known[train_rows] & (Y[train_rows] == 0)).sum(axis=0)
+        positives = (Y[train_rows] == 1).sum(axis=0)
+        negatives = (Y[train_rows] == 0).sum(axis=0)
         pos_weight = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
         pos_weight = np.clip(pos_weight, 1.0, self.pos_weight_cap).astype(np.float32)
         row_weights = (weights / weights[train_rows].mean() if len(train_rows) else weights).astype(np.float32)
         collate = ChunkCollator(chunk_ids, owners, self._tokenizer().pad_token_id or 0,
-                                labels=np.where(known, Y, UNKNOWN).astype(np.float32), row_weights=row_weights,
+                                labels=Y, row_weights=row_weights,
                                 aux=aux_targets)
 
         steps_per_epoch = math.ceil(len(train_rows) / self.batch_size)
@@ -529,7 +528,7 @@ class TransformerModel(OffenceModel):
         # Calibrate on the validation split, then keep the weights (safetensors) for pickling.
         self._fit_calibration(
             self._logits(chunk_ids, owners, val_rows)[0] if len(val_rows) else None,
-            np.where(known[val_rows], Y[val_rows], -1) if len(val_rows) else None,
+            Y[val_rows] if len(val_rows) else None,
         )
         self.weights_ = _weights_to_safetensors(net.state_dict())
         self.__dict__.pop("state_bytes_", None)
