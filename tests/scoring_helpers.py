@@ -75,3 +75,22 @@ def write_input(rows: list[dict], path: Path) -> Path:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def interrupt_scoring(monkeypatch: pytest.MonkeyPatch, at_call: int, before_raising=None) -> None:
+    """Make the ``at_call``-th batch of ``score_file`` raise KeyboardInterrupt (as if killed while
+    scoring), after ``before_raising()`` when given; the other batches score for real."""
+    from secondary_crimes import score as score_module
+
+    real, seen = score_module.score_incidents, 0
+
+    def failing(batch, bundle):
+        nonlocal seen
+        seen += 1
+        if seen == at_call:
+            if before_raising is not None:
+                before_raising()
+            raise KeyboardInterrupt
+        return real(batch, bundle)
+
+    monkeypatch.setattr(score_module, "score_incidents", failing)

@@ -11,9 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from scoring_helpers import input_rows, write_input  # tests/: a real baseline bundle, inputs with bad rows
 
-from secondary_crimes import score as score_module
+# tests/scoring_helpers.py: a real baseline bundle, inputs with bad rows, an interrupted run
+from scoring_helpers import input_rows, interrupt_scoring, write_input
+
 from secondary_crimes.checkpoint import ModelMismatchError
 from secondary_crimes.classify.bundle import META_FILE, MODEL_FILE, ModelBundle, load_bundle
 from secondary_crimes.classify.integrity import HASHES_KEY, ModelIntegrityError, sha256_file
@@ -214,24 +215,11 @@ def two_models(model_dir, tmp_path) -> tuple[ModelBundle, ModelBundle]:
     return first, second
 
 
-def interrupt_after(monkeypatch, calls: int) -> None:
-    real, seen = score_module.score_incidents, 0
-
-    def failing(batch, bundle):
-        nonlocal seen
-        seen += 1
-        if seen == calls:
-            raise KeyboardInterrupt
-        return real(batch, bundle)
-
-    monkeypatch.setattr(score_module, "score_incidents", failing)
-
-
 def test_resume_with_another_model_of_the_same_version_is_refused(two_models, tmp_path, monkeypatch):
     first, second = two_models
     source = write_input(input_rows(n=16), tmp_path / "in.jsonl")
     output = tmp_path / "out.jsonl"
-    interrupt_after(monkeypatch, 2)
+    interrupt_scoring(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         score_file(source, output, first, batch_size=4, progress=False)
     monkeypatch.undo()
@@ -270,7 +258,7 @@ def test_score_reports_another_models_run_in_one_line(two_models, model_dir, tmp
     first, _ = two_models
     source = write_input(input_rows(n=12), tmp_path / "in.jsonl")
     output = tmp_path / "out.jsonl"
-    interrupt_after(monkeypatch, 2)
+    interrupt_scoring(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         score_file(source, output, first, batch_size=4, progress=False)
     monkeypatch.undo()

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scoring_helpers import input_rows, write_input
+from scoring_helpers import input_rows, interrupt_scoring, write_input
 
 from secondary_crimes import score as score_module
 from secondary_crimes.score import score_file
@@ -90,18 +90,13 @@ def test_crash_mid_batch_and_while_finishing(tmp_path, bundle, reference, monkey
     """Deterministic versions: a half-written batch is dropped; a crash between renames is finished."""
     source, expected_out, expected_rejects = reference
     output = tmp_path / "out.jsonl"
-    real_score, calls = score_module.score_incidents, 0
+    real_score = score_module.score_incidents
 
-    def failing_score(batch, model_bundle):
-        nonlocal calls
-        calls += 1
-        if calls == 7:
-            with (tmp_path / "out.jsonl.partial").open("ab") as handle:
-                handle.write(b'{"incident_id": "half-writ')  # as if killed mid-write
-            raise KeyboardInterrupt
-        return real_score(batch, model_bundle)
+    def half_written() -> None:
+        with (tmp_path / "out.jsonl.partial").open("ab") as handle:
+            handle.write(b'{"incident_id": "half-writ')  # as if killed mid-write
 
-    monkeypatch.setattr(score_module, "score_incidents", failing_score)
+    interrupt_scoring(monkeypatch, 7, half_written)
     with pytest.raises(KeyboardInterrupt):
         score_file(source, output, bundle, batch_size=4, progress=False)
     monkeypatch.setattr(score_module, "score_incidents", real_score)
@@ -133,16 +128,8 @@ def test_an_interrupted_run_of_another_input_leaves_the_finished_output(tmp_path
     output = tmp_path / "out.jsonl"
     score_file(first, output, bundle, progress=False)
     finished = output.read_bytes()
-    real_score, calls = score_module.score_incidents, 0
-
-    def failing_score(batch, model_bundle):
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise KeyboardInterrupt
-        return real_score(batch, model_bundle)
-
-    monkeypatch.setattr(score_module, "score_incidents", failing_score)
+    real_score = score_module.score_incidents
+    interrupt_scoring(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):  # leaves second's checkpoint behind
         score_file(second, output, bundle, batch_size=4, progress=False)
     monkeypatch.setattr(score_module, "score_incidents", real_score)

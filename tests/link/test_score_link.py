@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from scoring_helpers import interrupt_scoring
 
 from secondary_crimes import score as score_module
 from secondary_crimes.link import run as link_run
@@ -74,16 +75,8 @@ def test_resume_mid_scoring_and_mid_linking(tmp_path, bundle, source, monkeypatc
     score_file(source, tmp_path / "ref.jsonl", bundle, batch_size=2, progress=False)
     expected = (tmp_path / "ref.jsonl").read_bytes()
     output = tmp_path / "out.jsonl"
-    real_score, calls = score_module.score_incidents, 0
-
-    def failing_score(batch, model_bundle):
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise KeyboardInterrupt
-        return real_score(batch, model_bundle)
-
-    monkeypatch.setattr(score_module, "score_incidents", failing_score)
+    real_score = score_module.score_incidents
+    interrupt_scoring(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):  # killed while scoring
         score_file(source, output, bundle, batch_size=2, progress=False)
     monkeypatch.setattr(score_module, "score_incidents", real_score)
