@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tracking_helpers import mlflow_store
 
 
 @pytest.fixture()
-def store(tmp_path, monkeypatch):
-    """An MLflow client on a new SQLite store (artifacts beside it); the previous tracking URI comes back after."""
-    import mlflow
-
-    from secondary_crimes import tracking
-
-    previous = mlflow.get_tracking_uri()
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns.db'}")
-    monkeypatch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(tmp_path / "mlartifacts"))
-    tracking.configure()
-    yield mlflow.MlflowClient()
-    mlflow.set_tracking_uri(previous)
+def store(tmp_path):
+    """An MLflow client on a new SQLite store of this test's own."""
+    with mlflow_store(tmp_path) as client:
+        yield client

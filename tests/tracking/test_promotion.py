@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tracking_helpers import mlflow_store
 
 pytest.importorskip("mlflow")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -124,8 +125,6 @@ def test_cli_refusal_and_a_missing_version_are_one_line_errors(store):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A tracked tiny baseline run (a few dozen synthetic incidents) on its own SQLite store."""
-    import mlflow
-
     root = tmp_path_factory.mktemp("tiny-tracked")
     config = {"kind": "baseline", "name": NAME, "params": {"C": 4.0},
               "data": {"corpus": [], "sample": [], "synthetic_n": 60, "synthetic_seed": 5, "extra": []},
@@ -133,14 +132,9 @@ def tiny_run(tmp_path_factory):
               "tracking": {"experiment": "promote-tests", "test_fraction": 0.25, "card_dir": str(root / "cards")}}
     path = root / "tiny.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    previous = mlflow.get_tracking_uri()
-    patch = pytest.MonkeyPatch()
-    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns.db'}")
-    patch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(root / "mlartifacts"))
-    _, _, run_id = tracking.tracked_train(path)
-    yield mlflow.MlflowClient(), run_id
-    patch.undo()
-    mlflow.set_tracking_uri(previous)
+    with mlflow_store(root) as client:
+        _, _, run_id = tracking.tracked_train(path)
+        yield client, run_id
 
 
 def test_a_tracked_run_records_its_test_split_hash(tiny_run):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from tracking_helpers import mlflow_store
 
 pytest.importorskip("mlflow")
 pytest.importorskip("torch")
@@ -93,25 +94,17 @@ def test_track_is_opt_in_as_the_readme_says():
 # ----------------------------------------------------------------------------- a tracked run
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
-    import mlflow
-
     root = tmp_path_factory.mktemp("tracking")
     config = yaml.safe_load((ROOT / "training" / "tiny_transformer.yaml").read_text(encoding="utf-8"))
     config["output"] = str(root / "model")
     config["tracking"]["card_dir"] = str(root / "cards")
     config_path = root / "tiny.yaml"
     config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    previous_uri = mlflow.get_tracking_uri()
-    patch = pytest.MonkeyPatch()
-    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlruns.db'}")
-    patch.setenv("SECONDARY_CRIMES_ARTIFACTS", str(root / "mlartifacts"))
-    patch.setenv("SECONDARY_CRIMES_MODEL_CACHE", str(root / "model-cache"))
     committed_cards = sorted((ROOT / "models" / "cards").iterdir())
-    bundle, path, run_id = tracking.tracked_train(config_path)
-    yield {"root": root, "bundle": bundle, "path": path, "run_id": run_id, "client": mlflow.MlflowClient(),
-           "committed_cards": committed_cards}
-    patch.undo()
-    mlflow.set_tracking_uri(previous_uri)  # later tests see the store they had before
+    with mlflow_store(root, model_cache=str(root / "model-cache")) as client:
+        bundle, path, run_id = tracking.tracked_train(config_path)
+        yield {"root": root, "bundle": bundle, "path": path, "run_id": run_id, "client": client,
+               "committed_cards": committed_cards}
     shutil.rmtree(root, ignore_errors=True)
 
 
