@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from secondary_crimes.extract.types import Span
 from secondary_crimes.records import TEXT_FIELDS, Incident
 from secondary_crimes.settings import resource_path
 from secondary_crimes.taxonomy import load_taxonomy
@@ -95,7 +96,8 @@ def load_rules(path: str | None = None) -> RuleConfig:
 
 
 def _span(field: str, text: str, start: int, end: int) -> dict[str, Any]:
-    return {"field": field, "start": start, "end": end, "text": text[start:end]}
+    """The evidence span of ``text[start:end]`` as scored output writes it (``Span.to_dict``)."""
+    return Span(field, start, end, text[start:end]).to_dict()
 
 
 def _find(pattern: re.Pattern[str], incident: Incident, fields=TEXT_FIELDS) -> list[dict[str, Any]]:
