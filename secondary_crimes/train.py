@@ -20,6 +20,7 @@ from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.classify.out_of_source import corpus_groups, held_rows, out_of_source_proba
 from secondary_crimes.classify.registry import KINDS, build_model
 from secondary_crimes.classify.thresholds import choose_thresholds
+from secondary_crimes.digests import is_digest, origin_id
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.training_data import DataConfig, Dataset, assemble
 
@@ -99,13 +100,33 @@ def _problem(error: ErrorDetails) -> str:
     return f"{key}: {error['msg']} (got {error['input']!r})"
 
 
+def origin_split(X: Sequence[GoldIncident], split: Callable[[np.ndarray], Any]):
+    """``split`` (train and test indices over an array) applied to the incidents' origins, so an
+    incident and its evidence digest (``digests``) always fall on the same side; with no digests
+    the origins are the rows themselves and the split is ``split`` over the rows."""
+    origins = [origin_id(incident.incident_id) for incident in X]
+    unique = list(dict.fromkeys(origins))
+    rows_of: dict[str, list[int]] = {}
+    for row, origin in enumerate(origins):
+        rows_of.setdefault(origin, []).append(row)
+    for train_index, test_index in split(np.arange(len(unique))):
+        yield tuple(np.array([row for k in index for row in rows_of[unique[k]]], dtype=int)
+                    for index in (train_index, test_index))
+
+
+def real_rows(X: Sequence[GoldIncident]) -> np.ndarray:
+    """Which rows are whole incidents (not evidence digests): thresholds are chosen on these only,
+    so they hold for the incidents a force scores, not for the digests' short, plain accounts."""
+    return np.array([not is_digest(incident.incident_id) for incident in X], dtype=bool)
+
+
 def out_of_fold_proba(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,
                       weights: np.ndarray | None = None, callbacks: Sequence[Callable] | None = None) -> np.ndarray:
     """Each incident's probabilities from a model that did not see it."""
     proba = np.zeros(Y.shape, dtype=float)
     weights = np.ones(len(X)) if weights is None else weights
     folds = KFold(n_splits=config.threshold_folds, shuffle=True, random_state=config.seed)
-    for train_index, test_index in folds.split(X):
+    for train_index, test_index in origin_split(X, folds.split):
         model = build_model(config.kind, config.params, callbacks=callbacks)
         model.fit([X[i] for i in train_index], Y[train_index], sample_weight=weights[train_index])
         proba[test_index] = model.predict_proba([X[i] for i in test_index])
@@ -118,8 +139,9 @@ def holdout_fit(config: TrainConfig, X: list[GoldIncident], Y: np.ndarray,
     from sklearn.model_selection import train_test_split
 
     weights = np.ones(len(X)) if weights is None else weights
-    train_index, held_index = train_test_split(np.arange(len(X)), test_size=config.holdout_fraction,
-                                               random_state=config.seed, shuffle=True)
+    ((train_index, held_index),) = origin_split(X, lambda origins: [train_test_split(
+        origins, test_size=config.holdout_fraction, random_state=config.seed, shuffle=True)])
+    held_index = held_index[real_rows(X)[held_index]]  # thresholds on whole incidents, not digests
     model = build_model(config.kind, config.params, callbacks=callbacks)
     model.fit([X[i] for i in train_index], Y[train_index], sample_weight=weights[train_index])
     proba = model.predict_proba([X[i] for i in held_index])
@@ -136,6 +158,7 @@ def fit_bundle(config: TrainConfig, dataset: Dataset, *, callbacks: Sequence[Cal
 
     ``callbacks``: epoch callbacks for every fit of a kind that trains in epochs
     (``classify.registry.build_model``; MLflow tracking logs epochs this way)."""
+    dataset = dataset.with_digests(config.data.digest_weight)
     X, Y, weights, groups = dataset.incidents, dataset.Y, dataset.weights, dataset.groups
     log.info("training %s on %d incidents from %s", config.kind, len(X), dataset.sources)
     for line in dataset.summary():
@@ -153,7 +176,8 @@ def fit_bundle(config: TrainConfig, dataset: Dataset, *, callbacks: Sequence[Cal
         model, thresholds = holdout_fit(config, X, Y, weights, callbacks)
     elif strategy == "oof":
         oof = out_of_fold_proba(config, X, Y, weights, callbacks)
-        thresholds = choose_thresholds(Y, oof, sample_weight=weights, **choose)
+        rows = real_rows(X)
+        thresholds = choose_thresholds(Y[rows], oof[rows], sample_weight=weights[rows], **choose)
         model = build_model(config.kind, config.params, callbacks=callbacks).fit(X, Y, sample_weight=weights,
                                                                                  groups=groups)
     elif strategy == "by_source":
@@ -163,6 +187,7 @@ def fit_bundle(config: TrainConfig, dataset: Dataset, *, callbacks: Sequence[Cal
         if held is None:
             held = out_of_source_proba(config.kind, config.params, X, Y, weights, groups, callbacks=callbacks)
         rows = held_rows(held)
+        rows = rows[real_rows(X)[rows]]  # thresholds on whole incidents, not digests
         thresholds = choose_thresholds(Y[rows], held[rows], sample_weight=weights[rows], **choose)
     else:
         raise ValueError(f"threshold_strategy must be 'oof', 'holdout' or 'by_source', not {strategy!r}")

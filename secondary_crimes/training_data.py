@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from secondary_crimes.classify.base import UNKNOWN
+from secondary_crimes.digests import digest_rows
 from secondary_crimes.reader import load_gold
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.taxonomy import LABELS
@@ -31,6 +32,9 @@ class DataConfig:
     # How much one incident of each source counts in fitting and in choosing thresholds.
     # Hand-labelled text (corpus, sample, auditors' decisions) outweighs templated synthetic text.
     weights: dict[str, float] = field(default_factory=dict)
+    # Evidence digests (``digests``): each corpus incident also trains as the sentences that state
+    # its offences, alone, at this fraction of its weight; 0 adds none.
+    digest_weight: float = 0.0
 
     def weight(self, source: str) -> float:
         """The weight of one incident from ``source`` (corpus, sample, extra or synthetic)."""
@@ -101,6 +105,19 @@ class Dataset:
         for incident in sorted(self.incidents, key=lambda i: i.incident_id):
             digest.update(_record_json(incident).encode("utf-8"))
         return digest.hexdigest()
+
+    def with_digests(self, weight: float) -> Dataset:
+        """These rows plus the evidence digest of each corpus incident at ``weight`` times its
+        weight, in its incident's group (``digests``); the same dataset when ``weight`` is 0."""
+        if weight < 0:
+            raise ValueError(f"data.digest_weight must be 0 or more, not {weight}")
+        if not weight:
+            return self
+        rows, groups, weights = digest_rows(self.incidents, self.groups, self.weights, weight=weight,
+                                            group_prefix=CORPUS_GROUP)
+        return Dataset(self.incidents + rows, dict(self.sources, digests=len(rows)),
+                       np.concatenate([self.weights, weights]), self.groups + groups,
+                       dict(self.resolved), dict(self.partial))
 
     def summary(self) -> list[str]:
         """Lines saying which source won each duplicate incident id, and which train on some offences."""
