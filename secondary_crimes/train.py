@@ -19,7 +19,7 @@ from sklearn.model_selection import KFold
 from secondary_crimes.classify.bundle import ModelBundle
 from secondary_crimes.classify.out_of_source import corpus_groups, held_rows, out_of_source_proba
 from secondary_crimes.classify.registry import KINDS, build_model
-from secondary_crimes.classify.thresholds import choose_thresholds
+from secondary_crimes.classify.thresholds import Rule, choose_thresholds
 from secondary_crimes.digests import is_digest, origin_id
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.training_data import DataConfig, Dataset, assemble
@@ -69,9 +69,9 @@ class TrainConfig:
     threshold_strategy: Literal["oof", "holdout", "by_source"] = "oof"
     # "per_offence" thresholds, or one "shared" by every offence (for calibrated probabilities).
     threshold_scope: Literal["per_offence", "shared"] = "per_offence"
-    # "best": the threshold with the highest held-out F1; "lowest_within_se": the lowest within one
-    # bootstrap standard error of it (the one-standard-error rule towards recall; classify.thresholds).
-    threshold_rule: Literal["best", "lowest_within_se"] = "best"
+    # "best": the threshold with the highest held-out F1; "lowest_within_se" / "middle_within_se": the
+    # lowest / the median of those within one bootstrap standard error of it (classify.thresholds).
+    threshold_rule: Rule = "best"
     holdout_fraction: Fraction = 0.2
     refit_after_holdout: bool = False
     min_positives: Annotated[int, Field(ge=0)] = 3

@@ -10,7 +10,9 @@ Cells whose gold is ``base.UNKNOWN`` (an offence nobody decided) count neither w
   over incidents (``clusters``). Held-out F-beta is often flat over a wide range of
   thresholds, and the argmax then sits anywhere on that plateau by chance; on writing unlike
   the training data probabilities run lower, so the lowest statistically equal threshold keeps
-  recall where the model generalises worst (docs/evaluation.md, 4 December).
+  recall where the model generalises worst (docs/evaluation.md, 4 December);
+- ``middle_within_se``: the median of the thresholds whose F-beta is within one standard error
+  of the highest: the middle of the plateau rather than wherever on it the argmax fell.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 
 from secondary_crimes.classify.base import known_mask
 
-Rule = Literal["best", "lowest_within_se"]
+Rule = Literal["best", "lowest_within_se", "middle_within_se"]
+RULES: tuple[str, ...] = Rule.__args__
 GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
 
@@ -56,8 +59,8 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, min_positives: int 
     ``sample_weight`` counts each incident's true and false positives by its weight;
     ``clusters`` (one id per cell; default: each cell its own) are what the bootstrap resamples.
     """
-    if rule not in ("best", "lowest_within_se"):
-        raise ValueError(f"threshold rule must be 'best' or 'lowest_within_se', not {rule!r}")
+    if rule not in RULES:
+        raise ValueError(f"threshold rule must be one of {', '.join(RULES)}, not {rule!r}")
     known = known_mask(y_true)
     y_true = np.asarray(y_true)[known].astype(bool)
     proba = np.asarray(proba)[known]
@@ -76,7 +79,10 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, min_positives: int 
         return float(GRID[top])
     cells = np.arange(len(y_true)) if clusters is None else np.asarray(clusters)[known]
     se = _bootstrap_se(y_true, predicted[top], weight, cells, beta, n_boot, random_state)
-    return float(GRID[scores >= best - se - 1e-9].min())
+    band = GRID[scores >= best - se - 1e-9]
+    if rule == "lowest_within_se":
+        return float(band.min())
+    return float(np.round(np.median(band), 2))
 
 
 def choose_thresholds(Y: np.ndarray, proba: np.ndarray, *, shared: bool = False, **kwargs) -> np.ndarray:

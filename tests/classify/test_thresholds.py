@@ -1,5 +1,5 @@
 """Threshold rules: the best held-out F1, or the lowest threshold within one bootstrap standard
-error of it (the one-standard-error rule towards recall)."""
+error of it (the one-standard-error rule towards recall), or the middle of that band."""
 
 from __future__ import annotations
 
@@ -43,6 +43,15 @@ def test_more_data_narrows_the_band():
     gap_small = best_threshold(small_y, small_p) - best_threshold(small_y, small_p, rule="lowest_within_se")
     gap_large = best_threshold(large_y, large_p) - best_threshold(large_y, large_p, rule="lowest_within_se")
     assert gap_large < gap_small
+
+
+def test_middle_is_the_median_of_the_band():
+    y, p = _noisy(400, seed=1)
+    lowest, middle = (best_threshold(y, p, rule=rule) for rule in ("lowest_within_se", "middle_within_se"))
+    scores = np.array([_f1_at(y, p, t) for t in GRID])
+    band = GRID[scores >= _f1_at(y, p, lowest) - 1e-9]  # the band: every threshold at least as good as lowest
+    assert lowest < middle <= band.max() and middle == pytest.approx(np.median(band), abs=0.011)
+    assert scores.max() - _f1_at(y, p, middle) < 0.05
 
 
 def test_unknown_rule_is_an_error():
