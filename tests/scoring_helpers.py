@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -77,9 +79,11 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def interrupt_scoring(monkeypatch: pytest.MonkeyPatch, at_call: int, before_raising=None) -> None:
-    """Make the ``at_call``-th batch of ``score_file`` raise KeyboardInterrupt (as if killed while
-    scoring), after ``before_raising()`` when given; the other batches score for real."""
+@contextmanager
+def interrupt_scoring(at_call: int, before_raising=None) -> Iterator[None]:
+    """Within the block, the ``at_call``-th batch of ``score_file`` raises KeyboardInterrupt (as if
+    killed while scoring), after ``before_raising()`` when given; the other batches score for real.
+    Scoring is itself again after the block."""
     from secondary_crimes import score as score_module
 
     real, seen = score_module.score_incidents, 0
@@ -93,4 +97,6 @@ def interrupt_scoring(monkeypatch: pytest.MonkeyPatch, at_call: int, before_rais
             raise KeyboardInterrupt
         return real(batch, bundle)
 
-    monkeypatch.setattr(score_module, "score_incidents", failing)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(score_module, "score_incidents", failing)
+        yield

@@ -17,14 +17,14 @@ Cells whose gold is ``base.UNKNOWN`` (an offence nobody decided) count neither w
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from secondary_crimes.classify.base import known_mask
 
 Rule = Literal["best", "lowest_within_se", "middle_within_se"]
-RULES: tuple[str, ...] = Rule.__args__
+RULES: tuple[str, ...] = get_args(Rule)
 GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
 

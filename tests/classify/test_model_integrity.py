@@ -215,14 +215,12 @@ def two_models(model_dir, tmp_path) -> tuple[ModelBundle, ModelBundle]:
     return first, second
 
 
-def test_resume_with_another_model_of_the_same_version_is_refused(two_models, tmp_path, monkeypatch):
+def test_resume_with_another_model_of_the_same_version_is_refused(two_models, tmp_path):
     first, second = two_models
     source = write_input(input_rows(n=16), tmp_path / "in.jsonl")
     output = tmp_path / "out.jsonl"
-    interrupt_scoring(monkeypatch, 2)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_scoring(2), pytest.raises(KeyboardInterrupt):
         score_file(source, output, first, batch_size=4, progress=False)
-    monkeypatch.undo()
     checkpoint = tmp_path / "out.jsonl.checkpoint.json"
     saved = checkpoint.read_bytes()
     assert json.loads(saved)["model_sha256"] == first.sha256
@@ -250,7 +248,7 @@ def test_a_finished_run_is_not_complete_for_another_model(two_models, tmp_path):
     assert manifest["model"]["sha256"] == second.sha256
 
 
-def test_score_reports_another_models_run_in_one_line(two_models, model_dir, tmp_path, monkeypatch):
+def test_score_reports_another_models_run_in_one_line(two_models, model_dir, tmp_path):
     from typer.testing import CliRunner
 
     from secondary_crimes.cli import app
@@ -258,10 +256,8 @@ def test_score_reports_another_models_run_in_one_line(two_models, model_dir, tmp
     first, _ = two_models
     source = write_input(input_rows(n=12), tmp_path / "in.jsonl")
     output = tmp_path / "out.jsonl"
-    interrupt_scoring(monkeypatch, 2)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_scoring(2), pytest.raises(KeyboardInterrupt):
         score_file(source, output, first, batch_size=4, progress=False)
-    monkeypatch.undo()
     args = ["score", str(source), "--out", str(output), "--model", str(tmp_path / "other"), "--batch-size", "4",
             "--quiet"]
     result = CliRunner().invoke(app, args)

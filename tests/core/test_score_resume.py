@@ -90,16 +90,13 @@ def test_crash_mid_batch_and_while_finishing(tmp_path, bundle, reference, monkey
     """Deterministic versions: a half-written batch is dropped; a crash between renames is finished."""
     source, expected_out, expected_rejects = reference
     output = tmp_path / "out.jsonl"
-    real_score = score_module.score_incidents
 
     def half_written() -> None:
         with (tmp_path / "out.jsonl.partial").open("ab") as handle:
             handle.write(b'{"incident_id": "half-writ')  # as if killed mid-write
 
-    interrupt_scoring(monkeypatch, 7, half_written)
-    with pytest.raises(KeyboardInterrupt):
+    with interrupt_scoring(7, half_written), pytest.raises(KeyboardInterrupt):
         score_file(source, output, bundle, batch_size=4, progress=False)
-    monkeypatch.setattr(score_module, "score_incidents", real_score)
 
     real_replace = os.replace
 
@@ -122,17 +119,14 @@ def test_crash_mid_batch_and_while_finishing(tmp_path, bundle, reference, monkey
     assert (tmp_path / "out.jsonl.rejects.jsonl").read_bytes() == expected_rejects
 
 
-def test_an_interrupted_run_of_another_input_leaves_the_finished_output(tmp_path, bundle, monkeypatch):
+def test_an_interrupted_run_of_another_input_leaves_the_finished_output(tmp_path, bundle):
     first = write_input(input_rows(n=8, seed=2), tmp_path / "first.jsonl")
     second = write_input(input_rows(n=12, seed=3), tmp_path / "second.jsonl")
     output = tmp_path / "out.jsonl"
     score_file(first, output, bundle, progress=False)
     finished = output.read_bytes()
-    real_score = score_module.score_incidents
-    interrupt_scoring(monkeypatch, 2)
-    with pytest.raises(KeyboardInterrupt):  # leaves second's checkpoint behind
+    with interrupt_scoring(2), pytest.raises(KeyboardInterrupt):  # leaves second's checkpoint behind
         score_file(second, output, bundle, batch_size=4, progress=False)
-    monkeypatch.setattr(score_module, "score_incidents", real_score)
     assert output.read_bytes() == finished
     assert score_file(first, output, bundle, progress=False).already_done
     summary = score_file(second, output, bundle, batch_size=4, progress=False)

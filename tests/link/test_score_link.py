@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from scoring_helpers import interrupt_scoring
 
-from secondary_crimes import score as score_module
 from secondary_crimes.link import run as link_run
 from secondary_crimes.score import score_file
 from secondary_crimes.score_link import should_link
@@ -75,11 +74,8 @@ def test_resume_mid_scoring_and_mid_linking(tmp_path, bundle, source, monkeypatc
     score_file(source, tmp_path / "ref.jsonl", bundle, batch_size=2, progress=False)
     expected = (tmp_path / "ref.jsonl").read_bytes()
     output = tmp_path / "out.jsonl"
-    real_score = score_module.score_incidents
-    interrupt_scoring(monkeypatch, 3)
-    with pytest.raises(KeyboardInterrupt):  # killed while scoring
+    with interrupt_scoring(3), pytest.raises(KeyboardInterrupt):  # killed while scoring
         score_file(source, output, bundle, batch_size=2, progress=False)
-    monkeypatch.setattr(score_module, "score_incidents", real_score)
 
     def failing_link(*args, **kwargs):
         raise KeyboardInterrupt
