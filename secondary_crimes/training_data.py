@@ -51,6 +51,7 @@ class DataConfig:
 
 SOURCE_KINDS = ("corpus", "sample", "extra", "synthetic")
 CORPUS_GROUP = "corpus:"  # a corpus incident's group is this prefix and its file's stem
+SYNTHETIC_GROUP = "synthetic"  # the group of every generated incident
 
 
 @dataclass
@@ -268,7 +269,7 @@ def assemble(config: DataConfig, *, include_corpus: bool = True) -> Dataset:
         source = f"synthetic(n={config.synthetic_n}, seed={config.synthetic_seed})"
         found = synthetic(config.synthetic_n, config.synthetic_seed)
         sources[source] = len(found)
-        add(found, "synthetic", source, "synthetic")
+        add(found, "synthetic", source, SYNTHETIC_GROUP)
     partial: dict[str, int] = {}
     kept = list(rows.values())
     for row in kept:

@@ -6,6 +6,10 @@ relationship, reporter and domestic; the script prints accuracy per file and poo
 pooled confusion of the learned calls (rows gold, columns predicted).
 
     python training/attributes_by_source.py [--config training/default.yaml] [--offence-weight W] [--caller-weight W]
+                                            [--synthetic-weight W]
+
+The AttributeModel's parameters are the config's hybrid member's ``attribute_params``; each
+option overrides one of them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,16 @@ from secondary_crimes.train import TrainConfig
 ATTRIBUTES = ("relationship", "reporter", "domestic")
 
 
+def attribute_params(config: TrainConfig) -> dict:
+    """The config's ``attribute_params`` of its (first) hybrid member, or of the config itself when it is one."""
+    if config.kind == "hybrid":
+        return dict(config.params.get("attribute_params") or {})
+    for member in config.params.get("members") or ():
+        if member.get("kind") == "hybrid":
+            return dict((member.get("params") or {}).get("attribute_params") or {})
+    return {}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="training/default.yaml")
@@ -28,20 +42,29 @@ def main(argv: list[str] | None = None) -> None:
                         help="AttributeModel's offence_weight (default: the model's own default)")
     parser.add_argument("--caller-weight", type=float, default=None,
                         help="AttributeModel's caller_weight; 0 leaves out the caller cues (default: the model's own)")
+    parser.add_argument("--synthetic-weight", type=float, default=None,
+                        help="AttributeModel's synthetic_weight: generated rows' share of their weight (1: full)")
     args = parser.parse_args(argv)
     config = TrainConfig.from_file(args.config)
+    configured = attribute_params(config)
     by_source = read_by_source(config.data.corpus)
     corpus = [row for rows in by_source.values() for row in rows]
     background = background_data(config.data, corpus)
     rows: dict[str, dict[str, tuple[int, int, int]]] = {}
     confusion = {name: Counter() for name in ATTRIBUTES}
+    params = dict(configured)
+    for name in ("offence_weight", "caller_weight", "synthetic_weight"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    print(f"AttributeModel({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})")
+    # one extraction of every incident, reused by each fold (the rows are the same objects)
+    everything = background.incidents + corpus
+    extracted = {id(row): e for row, e in zip(everything, extract(everything), strict=True)}
     for held, gold in by_source.items():
         train = without_source(background, by_source, held)
-        params = {} if args.offence_weight is None else {"offence_weight": args.offence_weight}
-        if args.caller_weight is not None:
-            params["caller_weight"] = args.caller_weight
-        model = AttributeModel(**params).fit(train.incidents, extract(train.incidents), train.weights)
-        extractions = extract(gold)
+        model = AttributeModel(**params).fit(train.incidents, [extracted[id(row)] for row in train.incidents],
+                                             train.weights, train.groups)
+        extractions = [extracted[id(row)] for row in gold]
         learned = model.predict(gold, extractions)
         rows[held] = {}
         for k, name in enumerate(ATTRIBUTES):

@@ -147,7 +147,8 @@ class HybridModel(OffenceModel):
         self.classifier_.fit(features, Y, sample_weight=sample_weight)
         self.attributes_ = None
         if self.attribute_model == "learned":
-            self.attributes_ = AttributeModel(**(self.attribute_params or {})).fit(X, extractions, sample_weight)
+            self.attributes_ = AttributeModel(**(self.attribute_params or {})).fit(X, extractions, sample_weight,
+                                                                                 groups)
         elif self.attribute_model != "rules":
             raise ValueError(f"attribute_model must be 'rules' or 'learned', not {self.attribute_model!r}")
         return self

@@ -156,3 +156,25 @@ def test_learned_attributes_with_and_without_offence_features(extractor, offence
         (len(LABELS) + 2) if offence_weight else 0)
     unseen = [Incident(incident_id="u1", call_log="Caller states her husband punched her in the face.")]
     assert model.attributes(unseen, extractor.extract(unseen))[0][0] == "intimate_partner"
+
+
+def test_the_hybrid_hands_its_groups_to_the_attribute_model(extractor):
+    """``attribute_params: {synthetic_weight: W}`` in a config reaches the attribute model with the
+    rows' groups: its fit equals an ``AttributeModel`` fitted with those rows' weights scaled by hand."""
+    from secondary_crimes.classify.attributes import AttributeModel
+    from secondary_crimes.training_data import CORPUS_GROUP, SYNTHETIC_GROUP
+
+    rows, Y = incidents()
+    rows = [row.model_copy(update={"incident_id": f"{row.incident_id}-{copy}",
+                                   "domestic": row.relationship == "intimate_partner"})
+            for copy in range(2) for row in rows]
+    Y = np.vstack([Y, Y])
+    groups = [SYNTHETIC_GROUP if k % 3 == 0 else CORPUS_GROUP + "a" for k in range(len(rows))]
+    model = HybridModel(C=1.0, max_features=2000, attribute_model="learned",
+                        attribute_params={"synthetic_weight": 0.25}).fit(rows, Y, groups=groups)
+    weights = np.where(np.asarray(groups) == SYNTHETIC_GROUP, 0.25, 1.0)
+    by_hand = AttributeModel().fit(rows, extractor.extract(rows), weights)
+    unweighted = AttributeModel().fit(rows, extractor.extract(rows))
+    fitted = model.attributes_.models_["relationship"].coef_
+    np.testing.assert_allclose(fitted, by_hand.models_["relationship"].coef_)
+    assert not np.allclose(fitted, unweighted.models_["relationship"].coef_)
