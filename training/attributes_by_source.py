@@ -46,13 +46,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="AttributeModel's synthetic_weight: generated rows' share of their weight (1: full)")
     args = parser.parse_args(argv)
     config = TrainConfig.from_file(args.config)
-    configured = attribute_params(config)
     by_source = read_by_source(config.data.corpus)
     corpus = [row for rows in by_source.values() for row in rows]
     background = background_data(config.data, corpus)
     rows: dict[str, dict[str, tuple[int, int, int]]] = {}
     confusion = {name: Counter() for name in ATTRIBUTES}
-    params = dict(configured)
+    params = attribute_params(config)
     for name in ("offence_weight", "caller_weight", "synthetic_weight"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)

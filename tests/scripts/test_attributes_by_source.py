@@ -1,0 +1,33 @@
+"""training/attributes_by_source.py reads the AttributeModel's parameters from the config it is given."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from secondary_crimes.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "training" / "attributes_by_source.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("attributes_by_source", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+script = _module()
+
+
+def test_the_default_ensembles_hybrid_member_gives_its_attribute_params():
+    config = TrainConfig.from_file(ROOT / "training" / "default.yaml")
+    assert script.attribute_params(config) == {"synthetic_weight": 0.2}
+
+
+def test_a_hybrid_config_gives_its_own_and_a_config_without_a_hybrid_gives_none():
+    hybrid = TrainConfig.from_file(ROOT / "training" / "hybrid.yaml")
+    hybrid.params["attribute_params"] = {"caller_weight": 0.5}
+    assert script.attribute_params(hybrid) == {"caller_weight": 0.5}
+    assert script.attribute_params(TrainConfig.from_file(ROOT / "training" / "baseline.yaml")) == {}
