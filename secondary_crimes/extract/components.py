@@ -914,7 +914,7 @@ class PeopleComponent:
             sentence_end = span.sent.end if doc.has_annotation("SENT_START") else len(doc)
             before = [t for t in timeline if sentence_start <= t[0] and t[1] <= span.start and t[5]]
             after = [t for t in timeline if span.start <= t[0] < min(sentence_end, span.end + 4)]
-            if before and any(t.lower_ in REPORTING_VERBS for t in doc[before[-1][1] : span.start]):
+            if before and self._reports(before[-1], doc[before[-1][1] : span.start]):
                 before = []  # the reporter of the act, not its doer
             agent = before[-1] if before else None
             target = after[0] if after else None
@@ -930,6 +930,15 @@ class PeopleComponent:
             if target is not None and not (agent is not None and target[4] is not None and target[4] == agent[4]):
                 span._.sc_target, span._.sc_target_person = target[2], target[4]
         return doc
+
+    @staticmethod
+    def _reports(mention: tuple, gap: Span) -> bool:
+        """The words between a mention and an act introduce what the mention reports: a reporting
+        verb ("OP states male punched her"), or a colon after the reporter's label ("RP: male
+        pass kicked him"), where the words after the colon are the reporter's account."""
+        return any(t.lower_ in REPORTING_VERBS for t in gap) or (
+            mention[2] == "reporter" and len(gap) > 0 and gap[0].text == ":"
+        )
 
     def to_disk(self, path, exclude=tuple()):
         path = Path(path)

@@ -15,6 +15,8 @@ from extract_helpers import find
         ("Bruising to her left arm and a split lip.", "injury", "assault_with_injury"),
         ("Susp put both hands around her neck and squeezed.", "strangulation", "non_fatal_strangulation"),
         ("He grabbed her by the throat against the fridge.", "strangulation", "non_fatal_strangulation"),
+        ("He had his hand pressed over her mouth and nose.", "strangulation", "non_fatal_strangulation"),
+        ("He held a pillow tightly over her face.", "strangulation", "non_fatal_strangulation"),
         ("He told her 'I'm going to kill you' as he left.", "threat_to_kill", "threats_to_kill"),
         ("He smashed her mobile phone on the floor.", "damage", "criminal_damage"),
         ("Ex has sent her 45 messages since Friday.", "contact_count", "harassment"),

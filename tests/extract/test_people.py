@@ -58,6 +58,24 @@ def test_who_did_what_to_whom(extract_one):
     assert punch.target == "victim"
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        "0755 Bus driver RP: male pass kicked him in the shin, no inj.",
+        "RP states male pass kicked him in the shin, no inj.",
+    ],
+)
+def test_the_reporters_account_after_a_colon_is_not_their_own_act(extract_one, call):
+    """"RP: male kicked him" is what the reporter says happened: the reporter is the target, not the doer."""
+    kick = find(extract_one(call), "kick")
+    assert kick.agent != "reporter"
+
+
+def test_a_colon_after_another_role_keeps_its_doer(extract_one):
+    kick = find(extract_one("IP Donna KEYS states OP: kicked her twice."), "kick")
+    assert kick.agent == "suspect"
+
+
 def test_pronoun_resolution(extract_one):
     extraction = extract_one("Spoke to IP, a female aged 30, and to the male suspect. He pushed her into the door.")
     push = find(extraction, "push")
