@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from secondary_crimes.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +25,9 @@ script = _module()
 
 def test_the_default_ensembles_hybrid_member_gives_its_attribute_params():
     config = TrainConfig.from_file(ROOT / "training" / "default.yaml")
-    assert script.attribute_params(config) == {"synthetic_weight": 0.2}
+    assert script.attribute_params(config) == {"synthetic_weight": 0.67}
+    # the factor multiplies data.weights.synthetic: generated rows weigh 0.2 in the attribute model
+    assert config.data.weight("synthetic") * 0.67 == pytest.approx(0.2, abs=0.005)
 
 
 def test_a_hybrid_config_gives_its_own_and_a_config_without_a_hybrid_gives_none():
