@@ -66,7 +66,7 @@ def test_who_did_what_to_whom(extract_one):
     ],
 )
 def test_the_reporters_account_after_a_colon_is_not_their_own_act(extract_one, call):
-    """"RP: male kicked him" is what the reporter says happened: the reporter is the target, not the doer."""
+    """"RP: male kicked him" is what the reporter says happened: the reporter is not the doer."""
     kick = find(extract_one(call), "kick")
     assert kick.agent != "reporter"
 
