@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import yaml
+from script_helpers import load_script
 
 from secondary_crimes.taxonomy import LABELS
 
@@ -17,11 +17,7 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 @pytest.fixture(scope="module")
 def acceptance() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("acceptance_benchmark", BENCHMARKS / "acceptance.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCHMARKS / "acceptance.py", "acceptance_benchmark")
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from script_helpers import load_script
 
 from secondary_crimes.train import TrainConfig
 
@@ -13,14 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "training" / "attributes_by_source.py"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("attributes_by_source", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-script = _module()
+script = load_script(SCRIPT, "attributes_by_source")
 
 
 def test_the_default_ensembles_hybrid_member_gives_its_attribute_params():

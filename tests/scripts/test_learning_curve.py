@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import yaml
+from script_helpers import load_script
 
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.train import TrainConfig
@@ -17,14 +17,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "training" / "learning_curve.py"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("learning_curve", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-curve = _module()
+curve = load_script(SCRIPT, "learning_curve")
 
 
 def _files(n: int = 30, names: tuple[str, ...] = ("alpha", "beta", "gamma", "series_delta")

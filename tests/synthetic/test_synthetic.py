@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import random
@@ -12,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from script_helpers import load_script
 
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.synthetic import generate_incidents, iter_incidents
@@ -92,9 +92,7 @@ def test_every_record_validates(rows):
 
 @pytest.mark.skipif(not VALIDATE.exists(), reason="shared corpus validator not available")
 def test_shared_validator_accepts_output(rows, tmp_path):
-    spec = importlib.util.spec_from_file_location("corpus_validate", VALIDATE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(VALIDATE, "corpus_validate")
     path = tmp_path / "train.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     assert module.main([str(path)]) == 0
@@ -181,9 +179,7 @@ def test_sample_incidents_validate():
 
 
 def test_cli_writes_file(tmp_path):
-    spec = importlib.util.spec_from_file_location("generate_synthetic", ROOT / "data" / "generate_synthetic.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(ROOT / "data" / "generate_synthetic.py", "generate_synthetic")
     out = tmp_path / "sub" / "train.jsonl"
     assert module.main(["--n", "25", "--seed", "7", "--out", str(out), "--recording-rate", "0.7"]) == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
