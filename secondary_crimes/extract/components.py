@@ -594,6 +594,8 @@ class PeopleComponent:
                 gap = doc[last.end : anchor["start"]]
                 roles_differ = anchor["kind"] == "role" and last.roles() and anchor["label"] not in last.roles()
                 joined = len(gap) == 0 or (len(gap) == 1 and gap[0].text in JOINERS)
+                if joined and len(gap) == 1 and gap[0].text == ":" and self._account_follows(doc, last, anchor):
+                    joined = False  # "Caller: ex-partner punched her": the caller's account, not the caller
                 # "OP is her ex-partner": the later word describes the earlier (not "OP is the IP").
                 copula = (
                     1 <= len(gap) <= 2
@@ -607,6 +609,24 @@ class PeopleComponent:
                     continue
             chains.append(_Chain(anchor))
         return chains
+
+    # The words an act may stand after its doer's relationship word: "ex-partner has punched her".
+    ACT_LEAD = 3
+
+    def _account_follows(self, doc: Doc, last: _Chain, anchor: dict[str, Any]) -> bool:
+        """A reporter's label, a colon, then a relationship word that does an act ("Caller: ex-partner
+        punched her", "RP: husband has hit her"): the colon opens the reporter's account (as in
+        ``_reports``), so the relationship word is someone else. Not when a reporting verb comes
+        first ("RP: neighbour reports shouting") or nothing is done ("RP: mother of IP")."""
+        if anchor["kind"] != "relationship" or "reporter" not in last.roles():
+            return False
+        starts = {span.start for span in doc.spans.get(self.indicators_key, [])}
+        for token in doc[anchor["end"] : min(anchor["end"] + self.ACT_LEAD, len(doc))]:
+            if token.is_sent_start or token.lower_ in REPORTING_VERBS or token.is_punct:
+                return False
+            if token.i in starts:
+                return True
+        return False
 
     # Names ----------------------------------------------------------------------------------
 

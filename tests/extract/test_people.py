@@ -76,6 +76,29 @@ def test_a_colon_after_another_role_keeps_its_doer(extract_one):
     assert kick.agent == "suspect"
 
 
+@pytest.mark.parametrize(
+    "call",
+    ["Caller: ex-partner punched her in the face.", "RP: husband has punched her, 2 kids in the house."],
+)
+def test_a_relationship_word_doing_the_act_after_the_reporters_colon_is_someone_else(extract_one, call):
+    """"Caller: ex-partner punched her": the colon opens the caller's account; the ex-partner is the doer."""
+    extraction = extract_one(call)
+    punch = find(extraction, "punch")
+    assert punch.agent == "suspect"
+    doer = next(p for p in extraction.people if {"ex-partner", "husband"} & set(p.described_as))
+    assert doer.role == "suspect"
+    assert not {"caller", "rp"} & set(doer.described_as)
+
+
+@pytest.mark.parametrize(
+    "call, word", [("RP: mother of IP, says her son was punched.", "mother"),
+                   ("RP: neighbour reports shouting and a woman screaming.", "neighbour")],
+)
+def test_a_relationship_word_after_the_reporters_colon_still_describes_the_reporter(extract_one, call, word):
+    reporter = next(p for p in extract_one(call).people if p.role == "reporter")
+    assert word in reporter.described_as
+
+
 def test_pronoun_resolution(extract_one):
     extraction = extract_one("Spoke to IP, a female aged 30, and to the male suspect. He pushed her into the door.")
     push = find(extraction, "push")
