@@ -228,3 +228,75 @@ def test_consent_capacity_control_collision_entry_and_theft_phrasings(extract_on
 )
 def test_everyday_phrasings_and_property_handling_are_not_indicators(extract_one, text, kind):
     assert all(i.kind != kind for i in extract_one(text).indicators)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Someone slashed both front tyres on her van overnight.",
+        "He kicked the passenger wing mirror off the car.",
+        "Male booted in the back door of the flat and left.",
+        "Youths have spray-painted the shop shutters again.",
+        "They threw paint over his new fence panels.",
+        "A brick through the kitchen window at 0200.",
+        "Someone has dragged a key along the side of her car.",
+        "Her ex kicked her front door until the panel split.",
+    ],
+)
+def test_damage_with_words_between_the_act_and_the_property(extract_one, text):
+    """Whose, how many and which part may stand between a damage verb and the property."""
+    indicator = find(extract_one(text), "damage")
+    assert "criminal_damage" in indicator.offences and indicator.affirmed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He was kicked in the car park and punched in the face.",
+        "The male was seen running down the road towards the park.",
+        "He threw a stone at the victim, missing her.",
+        "She kicked off at the staff when asked to leave.",
+    ],
+)
+def test_acts_on_people_and_movement_are_not_damage(extract_one, text):
+    assert all(i.kind != "damage" for i in extract_one(text).indicators)
+
+
+@pytest.mark.parametrize(
+    "text", ["He shouted 'go back where you came from' at the family.", "Told them to go back to their own country."]
+)
+def test_racist_abuse_however_quoted_is_public_order(extract_one, text):
+    indicator = find(extract_one(text), "abuse")
+    assert "public_order" in indicator.offences and indicator.affirmed
+
+
+def test_going_back_where_she_came_from_is_not_abuse(extract_one):
+    extraction = extract_one("She went back to where she came from to get her coat.")
+    assert all(i.kind != "abuse" for i in extraction.indicators)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "offence"),
+    [
+        ("Her ex has been parked across from her flat three nights running.", "loitering", "stalking"),
+        ("He sat at the end of the cul-de-sac watching the house for an hour.", "monitoring", "stalking"),
+        ("The abuse over the fence has been going on for months.", "repeated_contact", "harassment"),
+        ("He rings her, she hangs up, he rings again, day after day.", "repeated_contact", "harassment"),
+    ],
+)
+def test_courses_of_conduct_told_by_where_and_how_often(extract_one, text, kind, offence):
+    indicator = find(extract_one(text), kind)
+    assert offence in indicator.offences and indicator.affirmed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Her ex has been letting himself in with a spare key while she is at work.",
+        "A male was seen climbing out of the back bedroom window with a holdall.",
+        "Unknown person pried the rear door to gain entry.",
+    ],
+)
+def test_entry_by_key_window_or_prying_is_a_burglary_indicator(extract_one, text):
+    indicator = find(extract_one(text), "burglary_entry")
+    assert "burglary" in indicator.offences and indicator.affirmed
