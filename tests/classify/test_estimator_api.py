@@ -88,9 +88,12 @@ def fitted(tiny_data):
 @pytest.mark.parametrize("name", list(SPECS))
 def test_tiny_models_predict_what_they_did_before_the_refactor(name, fitted, tiny_data):
     expected = np.load(DATA / "tiny_proba_before.npz")[name]
-    # liblinear's dual solver shuffles unseeded (about 1e-6 from run to run); a changed seed or
-    # combination moves probabilities by far more.
-    np.testing.assert_allclose(fitted(name).predict_proba(tiny_data[3]), expected, atol=1e-4)
+    # The machine moves these tiny models by up to 0.017: the goldens were written on an earlier
+    # machine, and a 2-core AMD EPYC without AVX-512 (numpy's kernels are chosen by CPU) gives the
+    # same values on every run there but up to 0.017 away from them, at the commit that wrote them
+    # too (liblinear's unseeded shuffle adds about 1e-5). A changed seed moves the ensembles by
+    # 0.26-0.33 (measured there), so 0.03 still catches what this test is for.
+    np.testing.assert_allclose(fitted(name).predict_proba(tiny_data[3]), expected, atol=0.03)
 
 
 # ----------------------------------------------------------------------------- estimator API
