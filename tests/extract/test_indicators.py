@@ -250,6 +250,7 @@ def test_consent_capacity_control_collision_entry_and_theft_phrasings(extract_on
         ("He threw a stone at the victim, missing her.", "damage"),
         ("She kicked off at the staff when asked to leave.", "damage"),
         ("She went back to where she came from to get her coat.", "abuse"),
+        ("Her ex tagged her in a Facebook post calling her a liar.", "damage"),
     ],
 )
 def test_everyday_phrasings_and_property_handling_are_not_indicators(extract_one, text, kind):
