@@ -157,16 +157,20 @@ class GatedSpanRuler(SpanRuler):
     """
 
     def _first_tokens(self, tokens: list[dict[str, Any]]) -> bool:
-        """Record what ``tokens`` can start with; False when that cannot be told cheaply."""
+        """Record words of which a sentence that ``tokens`` match must hold one (what the pattern
+        starts with, or, after one "any word but these" token, what follows it); False when that
+        cannot be told cheaply."""
         if not tokens:
             return False
         first = tokens[0]
-        keys = set(first) - {"OP"}
+        keys = set(first) - {"OP", "IS_SENT_START"}
         lower = first.get("LOWER")
         if keys == {"LOWER"} and isinstance(lower, str):
             self._anchors.add(lower)
         elif keys == {"LOWER"} and isinstance(lower, dict) and set(lower) == {"IN"}:
             self._anchors.update(lower["IN"])
+        elif keys == {"LOWER"} and isinstance(lower, dict) and set(lower) == {"NOT_IN"} and "OP" not in first:
+            return self._first_tokens(tokens[1:])
         elif keys == {"LOWER"} and isinstance(lower, dict) and set(lower) == {"REGEX"}:
             self._regexes.append(re.compile(lower["REGEX"]))
         elif keys == {"LIKE_NUM"}:

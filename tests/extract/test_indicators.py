@@ -17,6 +17,11 @@ from extract_helpers import find
         ("He grabbed her by the throat against the fridge.", "strangulation", "non_fatal_strangulation"),
         ("He had his hand pressed over her mouth and nose.", "strangulation", "non_fatal_strangulation"),
         ("He held a pillow tightly over her face.", "strangulation", "non_fatal_strangulation"),
+        ("She clamped her hand over his mouth so he could not shout.", "strangulation", "non_fatal_strangulation"),
+        ("Hand over her mouth, he dragged her back inside.", "strangulation", "non_fatal_strangulation"),
+        ("He held his hand over the victim's mouth.", "strangulation", "non_fatal_strangulation"),
+        ("Hussain held his hand tightly over his mouth to stop him screaming.", "strangulation",
+         "non_fatal_strangulation"),
         ("He told her 'I'm going to kill you' as he left.", "threat_to_kill", "threats_to_kill"),
         ("He smashed her mobile phone on the floor.", "damage", "criminal_damage"),
         ("Ex has sent her 45 messages since Friday.", "contact_count", "harassment"),
@@ -251,6 +256,9 @@ def test_consent_capacity_control_collision_entry_and_theft_phrasings(extract_on
         ("She kicked off at the staff when asked to leave.", "damage"),
         ("She went back to where she came from to get her coat.", "abuse"),
         ("Her ex tagged her in a Facebook post calling her a liar.", "damage"),
+        ("She put her hand over her mouth in shock.", "strangulation"),
+        ("She had her hands over her face and was crying.", "strangulation"),
+        ("He put his own hand over his mouth and said nothing.", "strangulation"),
     ],
 )
 def test_everyday_phrasings_and_property_handling_are_not_indicators(extract_one, text, kind):

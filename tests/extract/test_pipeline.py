@@ -64,3 +64,24 @@ def test_long_gap_within_a_sentence_still_matches(nlp):
     assert "rape" in {s.label_ for s in doc.spans["sc_indicators"]}
     doc = nlp("She woke at 6am and went to work. Later he said they had sex.")
     assert "rape" not in {s.label_ for s in doc.spans["sc_indicators"]}
+
+
+@pytest.mark.parametrize("name", ["sc_indicators", "sc_relationships", "sc_reporters"])
+def test_sentence_gate_is_on_and_finds_what_every_sentence_would(nlp, name):
+    """The gate skips sentences holding no word a pattern needs, and skips nothing that matches."""
+    ruler = nlp.get_pipe(name)
+    assert ruler._gated, f"{name}: a pattern's opening words could not be read, so every sentence is matched"
+    texts = [
+        "She put her hand over her mouth in shock. Hand over her mouth, he dragged her inside.",
+        "Caller: ex-partner punched her. RP: mother of IP. 0321 G1 on scene.",
+        "He kicked in the communal entrance door and slashed all 4 tyres on her car.",
+        "IP states her husband has been sending texts day after day and parked across from her flat.",
+    ]
+    for doc in nlp.pipe(texts):
+        gated = [(s.start, s.end, s.label_) for s in ruler.match(doc)]
+        ruler._gated = False
+        try:
+            every = [(s.start, s.end, s.label_) for s in ruler.match(doc)]
+        finally:
+            ruler._gated = True
+        assert gated == every
