@@ -259,6 +259,8 @@ def test_consent_capacity_control_collision_entry_and_theft_phrasings(extract_on
         ("She put her hand over her mouth in shock.", "strangulation"),
         ("She had her hands over her face and was crying.", "strangulation"),
         ("He put his own hand over his mouth and said nothing.", "strangulation"),
+        ("She clamped her hand over her mouth to stop herself screaming.", "strangulation"),
+        ("She sat with her hands pressed over her face.", "strangulation"),
     ],
 )
 def test_everyday_phrasings_and_property_handling_are_not_indicators(extract_one, text, kind):
