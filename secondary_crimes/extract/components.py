@@ -146,7 +146,7 @@ def read_kinds(name: str) -> dict[str, dict[str, Any]]:
 
 
 class GatedSpanRuler(SpanRuler):
-    """spaCy's ``SpanRuler``, run only on the sentences where some pattern can start.
+    """spaCy's ``SpanRuler``, run only on the sentences that hold a word some pattern needs.
 
     The token Matcher tries every pattern at every token, and a ``{"LOWER": {"IN": [...]}}``
     test is a Python call, so its cost grows with patterns x tokens. Log lines such as
