@@ -21,6 +21,7 @@ from typing import Any
 
 import srsly
 from negspacy.negation import Negex
+from spacy.attrs import ORTH
 from spacy.language import Language
 from spacy.pipeline import SpanRuler
 from spacy.tokens import Doc, Span
@@ -42,9 +43,15 @@ def pattern_path(name: str) -> Path:
     return path if path.is_absolute() else PATTERNS_DIR / path
 
 
-def read_patterns(name: str) -> list[dict[str, Any]]:
-    """The JSONL patterns of one file, with the file and line named on errors."""
+def read_patterns(name: str, nlp: Language | None = None) -> list[dict[str, Any]]:
+    """The JSONL patterns of one file, with the file and line named on errors.
+
+    Given ``nlp``, the patterns come back as its tokenizer will see the text: a phrase becomes
+    one token per word, and a ``LOWER`` word the tokenizer splits ("victim's", "didn't",
+    "b/f", "non-mol") becomes its pieces (see ``LiteralSplitter``), so no pattern is dead.
+    """
     path = pattern_path(name)
+    splitter = LiteralSplitter(nlp) if nlp is not None else None
     out = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("//"):
@@ -58,8 +65,102 @@ def read_patterns(name: str) -> list[dict[str, Any]]:
         problem = _repeat_problem(pattern["pattern"])
         if problem:
             raise ValueError(f"{path}:{number}: {problem}")
-        out.append(pattern)
+        if nlp is None or splitter is None:
+            out.append(pattern)
+            continue
+        tokens = pattern["pattern"]
+        if isinstance(tokens, str):
+            tokens = [{"LOWER": t.lower_} for t in nlp.make_doc(tokens)]
+        try:
+            variants = splitter(tokens)
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: {error}") from None
+        for variant in variants:
+            problem = _repeat_problem(variant)
+            if problem:
+                raise ValueError(f"{path}:{number}: once split, {problem}")
+            out.append(dict(pattern, pattern=variant))
     return out
+
+
+# A pattern whose split words multiply into more token sequences than this is refused.
+MAX_VARIANTS = 64
+
+
+class LiteralSplitter:
+    """Token patterns rewritten as ``nlp``'s tokenizer sees the text: each ``LOWER`` word it
+    splits into several tokens ("victim's", "didn't", "b/f") is replaced by those tokens (one
+    more pattern per such word in an ``IN`` list; its pieces join a repeated gap's list)."""
+
+    def __init__(self, nlp: Language):
+        self.nlp = nlp
+        # Every token the tokenizer's special cases make, as cased there ("'ve" of "I've", "n't").
+        self.pieces = {piece[ORTH] for pieces in (nlp.tokenizer.rules or {}).values() for piece in pieces}
+        self._forms: dict[str, set[tuple[str, ...]]] = {}
+
+    def forms(self, word: str) -> set[tuple[str, ...]]:
+        """The lower-cased tokens ``word`` becomes written in lower case, capitalised and in
+        capitals (the exceptions are cased: "Dr." is one token, "dr." two; "ID" one, "id" two)."""
+        if word not in self._forms:
+            if word.lower() in self.pieces:  # a lower-case piece: "'ve", "n't", "gon"
+                self._forms[word] = {(word.lower(),)}
+            else:
+                written = (word.lower(), word[:1].upper() + word[1:].lower(), word.upper())
+                self._forms[word] = {tuple(t.lower_ for t in self.nlp.make_doc(w)) for w in written}
+        return self._forms[word]
+
+    def __call__(self, tokens: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        variants: list[list[dict[str, Any]]] = [[]]
+        for token in tokens:
+            options = self.options(token)
+            variants = [v + o for v in variants for o in options]
+            if len(variants) > MAX_VARIANTS:
+                raise ValueError(f"the words the tokenizer splits make over {MAX_VARIANTS} patterns of this one; "
+                                 "write the pieces as tokens")
+        return [v for v in variants if v]
+
+    def options(self, token: dict[str, Any]) -> list[list[dict[str, Any]]]:
+        """The token sequences that stand for one pattern token once its words are tokenised."""
+        lower = token.get("LOWER")
+        if isinstance(lower, dict) and "NOT_IN" in lower:
+            kept = [w for w in lower["NOT_IN"] if any(len(f) == 1 for f in self.forms(w))]
+            pieces = {p for w in lower["NOT_IN"] for f in self.forms(w) if len(f) > 1 for p in f}
+            missing = sorted(pieces - {w.lower() for w in kept})
+            if missing:
+                raise ValueError(f"NOT_IN lists words the tokenizer splits; list their pieces {missing} instead")
+            return [[dict(token, LOWER=dict(lower, NOT_IN=kept))]] if len(kept) < len(lower["NOT_IN"]) else [[token]]
+        if isinstance(lower, str):
+            words = [lower]
+        elif isinstance(lower, dict) and set(lower) == {"IN"}:
+            words = list(lower["IN"])
+        else:
+            return [[token]]
+        single: list[str] = []
+        multi: list[tuple[str, ...]] = []
+        for word in words:
+            for form in sorted(self.forms(word)):
+                if len(form) == 1 and form[0] not in single:
+                    single.append(form[0])
+                elif len(form) > 1 and form not in multi:
+                    multi.append(form)
+        if not multi:
+            return [[token]]
+        op = token.get("OP")
+        rest = {k: v for k, v in token.items() if k not in ("LOWER", "OP")}
+        if rest or op == "!":
+            raise ValueError(f"{sorted(' '.join(m) for m in multi)} are several tokens each; a token that also "
+                             f"tests {sorted(rest) or 'OP !'} cannot be split: write the pieces as tokens")
+        if op in (None, "?"):
+            whole = dict(token, LOWER=single[0] if isinstance(lower, str) and len(single) == 1 else {"IN": single})
+            options = [[whole]] if single else ([[]] if op == "?" else [])
+            return options + [[{"LOWER": piece} for piece in form] for form in multi]
+        # A repeated token ("*", "+", "{n,m}") is a gap of such words: the pieces join it, and
+        # its length grows by the extra tokens a split word takes.
+        pieces = list(dict.fromkeys(single + [p for form in multi for p in form]))
+        found = re.fullmatch(r"\{(\d*),(\d*)\}", str(op))
+        if found:
+            op = f"{{{found[1]},{int(found[2]) + max(len(form) for form in multi) - 1}}}"
+        return [[{"LOWER": {"IN": pieces}, "OP": op}]]
 
 
 # The Matcher expands {n,m} into m-n optional tokens and tries every way of filling them:
@@ -252,12 +353,7 @@ def make_span_patterns(
     # Phrases become token patterns on the tokenizer alone: SpanRuler would otherwise run
     # them through the whole pipeline built so far (the NER), which is slow and, while a
     # saved pipeline is loading, not yet possible.
-    found = [
-        dict(p, pattern=[{"LOWER": t.lower_} for t in nlp.make_doc(p["pattern"])])
-        if isinstance(p["pattern"], str)
-        else p
-        for p in (read_patterns(patterns) if patterns else [])
-    ]
+    found = read_patterns(patterns, nlp) if patterns else []
     if vocabulary and vocabulary_kinds:
         found += vocabulary_patterns(nlp, vocabulary, list(vocabulary_kinds))
     if found:

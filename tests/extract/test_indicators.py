@@ -57,6 +57,11 @@ from extract_helpers import find
         ("Her ex has been letting himself in with a spare key while she is at work.", "burglary_entry", "burglary"),
         ("A male was seen climbing out of the back bedroom window with a holdall.", "burglary_entry", "burglary"),
         ("Unknown person pried open the rear door overnight.", "burglary_entry", "burglary"),
+        # words the tokenizer splits ("won't" is wo n't, "gonna" gon na, "self-inflicted" self - inflicted)
+        ("He won't let her see her mum.", "control_movement", "coercive_control"),
+        ("He said he's gonna kill her.", "threat_to_kill", "threats_to_kill"),
+        ("Report of a break-in at the community centre.", "burglary_entry", "burglary"),
+        ("She cant breathe, he is on top of her.", "strangulation", "non_fatal_strangulation"),
     ],
 )
 def test_offence_indicators(extract_one, text, kind, offence):
@@ -177,6 +182,7 @@ def test_negated_indicator_is_not_evidence(extract_one):
         ("CCTV shows he slipped on the wet steps and hit his head.", "accidental"),
         ("She came off her bike on the cycle path.", "accidental"),
         ("Fence panel blown down in the wind overnight.", "accidental"),
+        ("Cuts to her forearm are self-inflicted, she says.", "accidental"),
         ("Purse later found in the lining of her shopping bag.", "property_accounted_for"),
         ("Till records show he paid for the items by card.", "property_accounted_for"),
         ("Her son had borrowed the car, it is now back.", "property_accounted_for"),

@@ -122,6 +122,9 @@ def test_related_person_doing_the_act_is_suspect(extract_one):
         ("RP reports neighbour has damaged his fence and shouted abuse at him.", "neighbour", False),
         ("RP states a work colleague keeps messaging her abusive texts.", "acquaintance", False),
         ("Unknown male punched the RP outside the pub.", "stranger", False),
+        # "b/f" is a boyfriend in a UK log; "W/M" describes a stranger (the tokenizer splits both)
+        ("Caller states her b/f hit her.", "intimate_partner", True),
+        ("Couple abused in the street. Susp: W/M 50s, long grey hair.", "stranger", False),
         ("Caller reports a lost wallet, no suspicion of theft, no offences.", "none", False),
     ],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import spacy
 
-from secondary_crimes.extract.components import read_patterns, read_vocabulary
+from secondary_crimes.extract.components import LiteralSplitter, read_patterns, read_vocabulary
 from secondary_crimes.extract.pipeline import load_config
 
 
@@ -54,6 +54,69 @@ def test_wide_quantifiers_are_refused(tmp_path):
     path.write_text('{"label": "open", "pattern": [{"LOWER": "a"}, {"OP": "{2,}"}]}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"wide\.jsonl:1: quantifier \{2,\}"):
         read_patterns(str(path))
+
+
+def test_words_the_tokenizer_splits_become_their_pieces(nlp, tmp_path):
+    """ "victim's", "didn't" and "b/f" are two or three tokens to spaCy, so a pattern naming them whole
+    never matched: read with the pipeline, each becomes its pieces (its own pattern inside an IN
+    list, the gap's words inside a gap), keeping what one token still reads ("Dr." is one)."""
+    path = tmp_path / "split.jsonl"
+    path.write_text(
+        '{"label": "whole", "pattern": [{"LOWER": "smashed"}, {"LOWER": "victim\'s"}, {"LOWER": "car"}]}\n'
+        '{"label": "listed", "pattern": [{"LOWER": {"IN": ["did", "didn\'t"]}}, {"LOWER": "leave"}]}\n'
+        '{"label": "optional", "pattern": [{"LOWER": "took"}, {"LOWER": {"IN": ["ip\'s"]}, "OP": "?"}, '
+        '{"LOWER": "bag"}]}\n'
+        '{"label": "gap", "pattern": [{"LOWER": "broke"}, {"LOWER": {"IN": ["the", "caller\'s"]}, "OP": "{0,2}"}, '
+        '{"LOWER": "window"}]}\n'
+        '{"label": "title", "pattern": [{"LOWER": "dr."}, {"LOWER": "patel"}]}\n',
+        encoding="utf-8",
+    )
+    patterns = read_patterns(str(path), nlp)
+    assert [p["pattern"] for p in patterns if p["label"] == "listed"] == [
+        [{"LOWER": {"IN": ["did", "didn't"]}}, {"LOWER": "leave"}],  # "DIDN'T" is one token
+        [{"LOWER": "did"}, {"LOWER": "n't"}, {"LOWER": "leave"}],
+    ]
+    assert [p["pattern"][1] for p in patterns if p["label"] == "gap"] == [
+        {"LOWER": {"IN": ["the", "caller", "'s"]}, "OP": "{0,3}"}
+    ]
+    blank = spacy.blank("en")
+    blank.add_pipe("span_ruler").add_patterns(patterns)
+    texts = ("He smashed victim's car.", "She didn't leave.", "He took IP's bag.", "He took bag.",
+             "They broke the caller's window.", "Dr. Patel called.", "dr. patel called.")
+    found = {doc.text: [s.label_ for s in doc.spans["ruler"]] for doc in blank.pipe(texts)}
+    assert found == {
+        "He smashed victim's car.": ["whole"], "She didn't leave.": ["listed"], "He took IP's bag.": ["optional"],
+        "He took bag.": ["optional"], "They broke the caller's window.": ["gap"], "Dr. Patel called.": ["title"],
+        "dr. patel called.": ["title"],
+    }
+    assert read_patterns(str(path))[0]["pattern"][1] == {"LOWER": "victim's"}  # without nlp: as written
+
+
+def test_words_that_cannot_be_split_are_refused(nlp, tmp_path):
+    path = tmp_path / "refused.jsonl"
+    path.write_text(
+        '{"label": "ok", "pattern": [{"LOWER": "he"}]}\n'
+        '{"label": "gap", "pattern": [{"LOWER": {"NOT_IN": ["her", "victim\'s"]}, "OP": "*"}]}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"refused\.jsonl:2: NOT_IN lists words the tokenizer splits"):
+        read_patterns(str(path), nlp)
+    path.write_text('{"label": "pos", "pattern": [{"LOWER": "didn\'t", "POS": "AUX"}]}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"refused\.jsonl:1: .*cannot be split"):
+        read_patterns(str(path), nlp)
+
+
+@pytest.mark.parametrize("name", ["indicators.jsonl", "relationships.jsonl", "reporters.jsonl", "caller_cues.jsonl"])
+def test_no_pattern_word_is_dead(nlp, name):
+    """Every word the project's patterns name, once read with the pipeline, is one token as some text writes it
+    (alone, or as a piece of a special case such as "'ve" of "I've")."""
+    splitter = LiteralSplitter(nlp)
+    for pattern in read_patterns(name, nlp):
+        for token in pattern["pattern"]:
+            lower = token.get("LOWER")
+            words = [lower] if isinstance(lower, str) else lower.get("IN", []) if isinstance(lower, dict) else []
+            for word in words:
+                assert any(len(form) == 1 for form in splitter.forms(word)), (name, word)
 
 
 def test_long_gap_within_a_sentence_still_matches(nlp):
