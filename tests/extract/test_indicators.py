@@ -62,12 +62,40 @@ from extract_helpers import find
         ("He said he's gonna kill her.", "threat_to_kill", "threats_to_kill"),
         ("Report of a break-in at the community centre.", "burglary_entry", "burglary"),
         ("She cant breathe, he is on top of her.", "strangulation", "non_fatal_strangulation"),
+        # elements by their plain meaning (handwritten, none from the corpus)
+        ("He locked the children in their bedroom all weekend as a punishment.", "child_harm", "child_cruelty"),
+        ("She left her 2-year-old strapped in the car while she went to the bingo.", "child_neglect",
+         "child_cruelty"),
+        ("The baby was left alone in the car outside the pub.", "child_neglect", "child_cruelty"),
+        ("He threatened to set fire to the house with her and the kids inside.", "threat_to_kill", "threats_to_kill"),
+        ("He pulled a belt tight around her neck until she nearly blacked out.", "strangulation",
+         "non_fatal_strangulation"),
+        ("He broke her nose with a headbutt.", "serious_injury", "assault_with_injury"),
+        ("A lad took her phone off the cafe table and ran off.", "theft", "theft"),
+        ("The male ran off with her handbag.", "theft", "theft"),
+        ("He controls all the money and gives her twenty pounds a week for food.", "control_money", "coercive_control"),
+        ("She has had dozens of abusive calls from her ex's new partner this week.", "repeated_contact", "harassment"),
+        ("The neighbour bangs on her wall and shouts at her every single night.", "repeated_contact", "harassment"),
     ],
 )
 def test_offence_indicators(extract_one, text, kind, offence):
     indicator = find(extract_one(text), kind)
     assert offence in indicator.offences
     assert indicator.affirmed, indicator
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("He was wearing a tie round his neck and a flat cap.", "strangulation"),
+        ("She left her bag in the car while she paid for fuel.", "child_neglect"),
+        ("The male ran off when police arrived.", "theft"),
+        ("Her son locked the door in the morning as usual.", "child_harm"),
+        ("He set fire to the car with the keys still in it.", "threat_to_kill"),
+    ],
+)
+def test_plain_meaning_rows_need_their_whole_element(extract_one, text, kind):
+    assert kind not in {i.kind for i in extract_one(text).indicators}
 
 
 def test_contact_count_value(extract_one):
