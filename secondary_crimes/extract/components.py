@@ -2,7 +2,8 @@
 
 - ``sc_span_patterns``: spaCy's own ``SpanRuler`` filled from a JSONL pattern file in
   ``patterns/`` (one pattern a line, ``label`` = indicator kind, role, relationship or
-  reporter cue). Used for indicators, roles, relationships and reporter cues.
+  reporter cue), each read as the tokenizer sees text (``LiteralSplitter``: "victim's" is
+  victim 's). Used for indicators, roles, relationships and reporter cues.
 - ``sc_context``: the ConText step. Each context category (negated, hypothetical,
   historical, other_person, reported) is one instance of negspacy's ``Negex`` (the NegEx /
   ConText trigger-and-scope algorithm) over the indicator spans, with that category's
@@ -65,12 +66,12 @@ def read_patterns(name: str, nlp: Language | None = None) -> list[dict[str, Any]
         problem = _repeat_problem(pattern["pattern"])
         if problem:
             raise ValueError(f"{path}:{number}: {problem}")
-        if nlp is None or splitter is None:
+        if splitter is None:
             out.append(pattern)
             continue
         tokens = pattern["pattern"]
         if isinstance(tokens, str):
-            tokens = [{"LOWER": t.lower_} for t in nlp.make_doc(tokens)]
+            tokens = [{"LOWER": t.lower_} for t in splitter.nlp.make_doc(tokens)]
         try:
             variants = splitter(tokens)
         except ValueError as error:
@@ -158,7 +159,7 @@ class LiteralSplitter:
         # its length grows by the extra tokens a split word takes.
         pieces = list(dict.fromkeys(single + [p for form in multi for p in form]))
         found = re.fullmatch(r"\{(\d*),(\d*)\}", str(op))
-        if found:
+        if found and found[2]:
             op = f"{{{found[1]},{int(found[2]) + max(len(form) for form in multi) - 1}}}"
         return [[{"LOWER": {"IN": pieces}, "OP": op}]]
 

@@ -92,20 +92,6 @@ def test_words_the_tokenizer_splits_become_their_pieces(nlp, tmp_path):
     assert read_patterns(str(path))[0]["pattern"][1] == {"LOWER": "victim's"}  # without nlp: as written
 
 
-def test_words_that_cannot_be_split_are_refused(nlp, tmp_path):
-    path = tmp_path / "refused.jsonl"
-    path.write_text(
-        '{"label": "ok", "pattern": [{"LOWER": "he"}]}\n'
-        '{"label": "gap", "pattern": [{"LOWER": {"NOT_IN": ["her", "victim\'s"]}, "OP": "*"}]}\n',
-        encoding="utf-8",
-    )
-    with pytest.raises(ValueError, match=r"refused\.jsonl:2: NOT_IN lists words the tokenizer splits"):
-        read_patterns(str(path), nlp)
-    path.write_text('{"label": "pos", "pattern": [{"LOWER": "didn\'t", "POS": "AUX"}]}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"refused\.jsonl:1: .*cannot be split"):
-        read_patterns(str(path), nlp)
-
-
 @pytest.mark.parametrize("name", ["indicators.jsonl", "relationships.jsonl", "reporters.jsonl", "caller_cues.jsonl"])
 def test_no_pattern_word_is_dead(nlp, name):
     """Every word the project's patterns name, once read with the pipeline, is one token as some text writes it
