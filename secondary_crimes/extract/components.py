@@ -279,8 +279,8 @@ class GatedSpanRuler(SpanRuler):
             self._like_num = True
         else:
             return False
-        if first.get("OP") in ("?", "*"):
-            return self._first_tokens(tokens[1:])
+        if first.get("OP") in ("?", "*") or re.fullmatch(r"\{0?,\d*\}", str(first.get("OP", ""))):
+            return self._first_tokens(tokens[1:])  # it may match nothing: what follows must be there
         return True
 
     def add_patterns(self, patterns) -> None:

@@ -115,6 +115,19 @@ def test_long_gap_within_a_sentence_still_matches(nlp):
     assert "rape" not in {s.label_ for s in doc.spans["sc_indicators"]}
 
 
+def test_gate_reads_past_an_opening_gap_that_may_match_nothing():
+    """A pattern that opens with "{0,2}" words may start at the word after them: the gate must look for that."""
+    from secondary_crimes.extract.components import GatedSpanRuler
+
+    blank = spacy.blank("en")
+    blank.add_pipe("sentencizer")
+    ruler = GatedSpanRuler(blank, "gap", validate=True)
+    gap_then_car = [{"LOWER": {"IN": ["the", "a"]}, "OP": "{0,2}"}, {"LOWER": "car"}]
+    ruler.add_patterns([{"label": "car", "pattern": gap_then_car}])
+    assert ruler._gated
+    assert [s.text for s in ruler.match(blank("Police attended. Car stolen overnight."))] == ["Car"]
+
+
 @pytest.mark.parametrize("name", ["sc_indicators", "sc_relationships", "sc_reporters"])
 def test_sentence_gate_is_on_and_finds_what_every_sentence_would(nlp, name):
     """The gate skips sentences holding no word a pattern needs, and skips nothing that matches."""
