@@ -15,11 +15,17 @@ from secondary_crimes.training_data import label_matrix
 
 
 def _predicted_matrix(scored: Sequence[dict], key: str) -> np.ndarray:
+    """(records x labels) 0/1: the record's ``key`` entries ("offences" or "missed"), and its linked
+    course-of-conduct flags (``course_of_conduct``, added by the linking pass; all of them for
+    "offences", the missed ones for "missed"): what the output puts before an auditor."""
     index = {label: j for j, label in enumerate(LABELS)}
     matrix = np.zeros((len(scored), len(LABELS)), dtype=int)
     for i, record in enumerate(scored):
         for entry in record[key]:
             matrix[i, index[entry["offence"]]] = 1
+        for flag in record.get("course_of_conduct") or ():
+            if key == "offences" or flag["missed"]:
+                matrix[i, index[flag["offence"]]] = 1
     return matrix
 
 

@@ -74,3 +74,18 @@ def test_context_check_counts_offences_mentioned_only_negated_or_hypothetically(
              scored("N2", ["criminal_damage"], [], 0.6)]
     assert context_check(golds, quiet) == {"pairs": 2, "flagged": 0, "flagged_pairs": []}
     assert context_check(golds, noisy)["flagged_pairs"] == ["N1:assault_with_injury", "N2:criminal_damage"]
+
+
+def test_linked_course_of_conduct_flags_count_as_flags():
+    """A record's course-of-conduct flags (the linking pass) are flags the output carries: a missed one
+    counts as a missed-crime flag, and any one as an offence found."""
+    golds = [gold("1", ["harassment"]), gold("2", ["stalking"], ["stalking"]), gold("3", [])]
+    scores = [scored("1", [], [], 0.2), scored("2", [], [], 0.1), scored("3", [], [], 0.1)]
+    assert evaluate(golds, scores)["missed"]["micro"]["recall"] == 0.0
+    scores[0]["course_of_conduct"] = [{"offence": "harassment", "missed": True}]
+    scores[1]["course_of_conduct"] = [{"offence": "stalking", "missed": False}]
+    scores[2]["course_of_conduct"] = []
+    report = evaluate(golds, scores)
+    assert report["missed"]["micro"]["recall"] == 1.0 and report["missed"]["micro"]["precision"] == 1.0
+    assert report["offences"]["per_offence"]["stalking"]["recall"] == 1.0  # found, recorded: not a missed flag
+    assert report["incident_level"]["flagged"] == 1

@@ -89,3 +89,25 @@ def test_resume_mid_scoring_and_mid_linking(tmp_path, bundle, source, monkeypatc
     summary = score_file(source, output, bundle, batch_size=2, progress=False)
     assert summary.resumed and summary.scored == 7 and summary.link["series"] == 1
     assert output.read_bytes() == expected
+
+
+def test_by_source_links_a_held_out_file_as_score_does(tmp_path, bundle, source, batch) -> None:
+    """Cross-validation by source judges a held-out file on what `score` would write for it: its
+    course-of-conduct flags count as flags (evaluate), so a series file is not scored one call at a time."""
+    from secondary_crimes.crossval import link_as_scored
+    from secondary_crimes.evaluate import evaluate
+    from secondary_crimes.records import GoldIncident
+
+    score_file(source, tmp_path / "linked.jsonl", bundle, progress=False)
+    score_file(source, tmp_path / "plain.jsonl", bundle, progress=False, link=False)
+    plain = list(_records(tmp_path / "plain.jsonl").values())
+    relinked = {r["incident_id"]: r for r in link_as_scored(batch, plain)}
+    assert relinked == _records(tmp_path / "linked.jsonl")
+    (flag,) = relinked["T-103"]["course_of_conduct"]
+    assert flag["missed"] and flag["offence"] not in {o["offence"] for o in relinked["T-103"]["missed"]}
+
+    gold = [GoldIncident(**i.model_dump(), offences=[flag["offence"]], missed=[flag["offence"]],
+                         relationship="ex_partner") for i in batch if i.incident_id == "T-103"]
+    assert evaluate(gold, [plain_record for plain_record in plain if plain_record["incident_id"] == "T-103"]
+                    )["missed"]["micro"]["recall"] == 0.0  # one call alone: the model's flags only
+    assert evaluate(gold, list(relinked.values()))["missed"]["micro"]["recall"] == 1.0
