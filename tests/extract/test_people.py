@@ -167,6 +167,18 @@ def test_child_victim_is_not_domestic(extract_one):
         ("Female caller states her ex-partner punched her. Police were called by a neighbour last week too.", "victim"),
         ("RP is a neighbour, can hear shouting and banging from next door.", "third_party_public"),
         ("Door staff at the Crown report a male punched another male.", "witness"),
+        # A school, hospital or surgery names the reporter only when it reports, not where a victim went.
+        ("Hospital reporting a male brought in with a stab wound to his leg, says he was jumped.",
+         "third_party_professional"),
+        ("Call from the surgery: patient disclosed her husband slaps her.", "third_party_professional"),
+        ("Oakfield Academy safeguarding lead reports a pupil has bruises and says dad did it.",
+         "third_party_professional"),
+        ("A&E: female attended with a broken wrist, states partner twisted her arm.", "third_party_professional"),
+        ("Caller states her husband pushed her over, she went to hospital for a check up.", "victim"),
+        ("IP states her partner punched her in the face last night. A&E confirm a fractured cheekbone.", "victim"),
+        ("Female caller says her ex was waiting outside the school when she picked the kids up.", "victim"),
+        # A driver who calls is most often the one wronged: the fare dodged, the punch thrown at him.
+        ("Taxi driver reports his passenger ran off without paying the fare.", "victim"),
     ],
 )
 def test_reporter(extract_one, call, reporter):
