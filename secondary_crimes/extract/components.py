@@ -247,6 +247,10 @@ def read_kinds(name: str) -> dict[str, dict[str, Any]]:
     return {row["kind"]: row for row in srsly.read_jsonl(pattern_path(name))}
 
 
+# GatedSpanRuler: a pattern's guard tokens (before, after), left out of its spans.
+GUARD_IDS = {"guard_before": (1, 0), "guard_after": (0, 1), "guard_both": (1, 1)}
+
+
 class GatedSpanRuler(SpanRuler):
     """spaCy's ``SpanRuler``, run only on the sentences that hold a word some pattern needs.
 
@@ -256,6 +260,11 @@ class GatedSpanRuler(SpanRuler):
     per token skips them (about a third of the time of the relationship and reporter rulers;
     the indicator patterns start with so many common words that nearly every sentence is
     matched). Patterns must not cross sentences (the context scopes do not either).
+
+    A pattern that opens or closes with one "any word but these" token (``{"LOWER": {"NOT_IN":
+    [...]}}``, no ``OP``) uses it as a guard on the word before or after the match ("a car hit a
+    man" is no blow, nor is "hit a man's car"): the guard must be there, but the span leaves it
+    out, so the word before (often the doer: "partner hit the victim") stays out of the indicator.
     """
 
     def _first_tokens(self, tokens: list[dict[str, Any]]) -> bool:
@@ -283,7 +292,23 @@ class GatedSpanRuler(SpanRuler):
             return self._first_tokens(tokens[1:])  # it may match nothing: what follows must be there
         return True
 
+    @staticmethod
+    def _guard_id(pattern: Any) -> str | None:
+        """``GUARD_IDS`` key for a token pattern that opens and/or closes with a guard (one bare
+        ``NOT_IN`` token), else None."""
+        if not isinstance(pattern, list) or len(pattern) < 2:
+            return None
+
+        def guard(token: dict[str, Any]) -> bool:
+            lower = token.get("LOWER")
+            return set(token) == {"LOWER"} and isinstance(lower, dict) and set(lower) == {"NOT_IN"}
+
+        ends = (int(guard(pattern[0])), int(guard(pattern[-1]) and len(pattern) > 2))
+        return next((key for key, value in GUARD_IDS.items() if value == ends), None)
+
     def add_patterns(self, patterns) -> None:
+        patterns = [dict(p, id=self._guard_id(p["pattern"])) if "id" not in p and self._guard_id(p["pattern"])
+                    else p for p in patterns]
         super().add_patterns(patterns)
         self._anchors: set[str] = set()
         self._regexes: list[re.Pattern] = []
@@ -299,6 +324,14 @@ class GatedSpanRuler(SpanRuler):
         )
 
     def match(self, doc: Doc):
+        out = []
+        for span in self._match(doc):
+            lead, trail = GUARD_IDS.get(span.id_, (0, 0))
+            out.append(Span(doc, span.start + lead, span.end - trail, label=span.label, span_id=span.id)
+                       if lead or trail else span)
+        return out
+
+    def _match(self, doc: Doc):
         if not getattr(self, "_gated", False) or not doc.has_annotation("SENT_START") or self.phrase_matcher:
             return super().match(doc)
         self._require_patterns()

@@ -95,6 +95,11 @@ from extract_helpers import find
         ("She works unpaid for the family and is never allowed out.", "forced_labour", "modern_slavery"),
         ("The rear window was forced and jewellery taken from the bedroom.", "burglary_entry", "burglary"),
         ("He bit her on the arm and drew blood.", "injury", "assault_with_injury"),
+        # a blow to a person named by a noun, not a pronoun
+        ("A man, who appeared intoxicated, struck another man for no apparent reason.", "punch", "common_assault"),
+        ("Male struck the victim with a bottle.", "punch", "common_assault"),
+        ("He hit his wife during the argument.", "punch", "common_assault"),
+        ("Struck the security guard as he was detained.", "punch", "common_assault"),
     ],
 )
 def test_offence_indicators(extract_one, text, kind, offence):
@@ -116,6 +121,11 @@ def test_offence_indicators(extract_one, text, kind, offence):
         ("He says his brother owes him money for the car.", "exploitation_control"),
         ("Referred to the stalking advocacy service for support.", "following"),
         ("The call was cut off before the address was given.", "theft"),
+        # struck by a vehicle, a ball or a falling branch: an accident, not a blow; a man's car is not the man
+        ("A car hit a man crossing the road.", "punch"),
+        ("The ball hit a boy on the head during the match.", "punch"),
+        ("A branch struck a cyclist in the storm.", "punch"),
+        ("He hit a man's car while parking.", "punch"),
     ],
 )
 def test_plain_meaning_rows_need_their_whole_element(extract_one, text, kind):

@@ -128,6 +128,24 @@ def test_gate_reads_past_an_opening_gap_that_may_match_nothing():
     assert [s.text for s in ruler.match(blank("Police attended. Car stolen overnight."))] == ["Car"]
 
 
+@pytest.mark.parametrize("gated", [True, False])
+def test_guard_tokens_must_be_there_but_stay_out_of_the_span(gated):
+    """An opening or closing "any word but these" token guards the match ("a car hit a man", "hit a man's
+    car") without joining the span ("partner hit the victim" is the blow "hit the victim")."""
+    from secondary_crimes.extract.components import GatedSpanRuler
+
+    blank = spacy.blank("en")
+    blank.add_pipe("sentencizer")
+    ruler = GatedSpanRuler(blank, "guard", validate=True)
+    guarded = [{"LOWER": {"NOT_IN": ["car", "ball"]}}, {"LOWER": "hit"}, {"LOWER": {"IN": ["a", "the"]}},
+               {"LOWER": {"IN": ["man", "victim"]}}, {"LOWER": {"NOT_IN": ["'s"]}}]
+    ruler.add_patterns([{"label": "blow", "pattern": guarded}, {"label": "hand", "pattern": [
+        {"LOWER": {"NOT_IN": ["her"]}}, {"LOWER": "hand"}]}])
+    ruler._gated = gated
+    doc = blank("Her partner hit the victim. A car hit a man. He hit a man's car. His hand, her hand.")
+    assert [(s.text, s.label_) for s in ruler.match(doc)] == [("hit the victim", "blow"), ("hand", "hand")]
+
+
 @pytest.mark.parametrize("name", ["sc_indicators", "sc_relationships", "sc_reporters"])
 def test_sentence_gate_is_on_and_finds_what_every_sentence_would(nlp, name):
     """The gate skips sentences holding no word a pattern needs, and skips nothing that matches."""
