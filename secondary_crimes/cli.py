@@ -219,6 +219,7 @@ def evaluate(
     from secondary_crimes.evaluate import evaluate as run_evaluation
     from secondary_crimes.reader import load_gold
     from secondary_crimes.score import score_incidents
+    from secondary_crimes.score_link import link_records
 
     incidents, rejects = load_gold(gold)
     for reject in rejects:
@@ -231,7 +232,7 @@ def evaluate(
     if not labelled:
         raise _fail(f"{gold}: no labelled incidents")
     bundle = _load_model(model, trust_model)
-    scored = score_incidents(labelled, bundle)
+    scored = link_records(labelled, score_incidents(labelled, bundle))  # as `score` writes them
     report = run_evaluation(labelled, scored)
     report["context"] = context_check(labelled, scored)
     report["model_version"] = bundle.version

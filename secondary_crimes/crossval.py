@@ -18,6 +18,7 @@ from sklearn.model_selection import KFold
 from secondary_crimes.evaluate import evaluate
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.score import decide_all, score_incidents
+from secondary_crimes.score_link import link_records
 from secondary_crimes.train import TrainConfig, fit_bundle
 from secondary_crimes.training_data import CORPUS_GROUP, DataConfig, Dataset, assemble, read_labelled
 
@@ -126,20 +127,6 @@ class FoldOutput:
     thresholds: np.ndarray  # (labels,)
 
 
-def link_as_scored(incidents: Sequence[GoldIncident], records: list[dict]) -> list[dict]:
-    """The records with ``linked`` and ``course_of_conduct`` added, as the `score` command links a file
-    of this size by default (``score_link.should_link``): a held-out file is judged on the flags its
-    output carries, course of conduct included. Unchanged when the file is too large to link."""
-    from secondary_crimes.link.run import annotate, link_batch
-    from secondary_crimes.score_link import should_link
-    from secondary_crimes.settings import get_settings
-
-    if not should_link(None, len(records)):
-        return records
-    result = link_batch(incidents, scored=records, max_evidence=int(get_settings()["max_evidence_per_offence"]))
-    return annotate(records, result)
-
-
 def cross_validate_by_source(config: TrainConfig, corpus_patterns: list[str], *,
                              outputs: dict[str, FoldOutput] | None = None,
                              ) -> tuple[dict[str, list[GoldIncident]], dict[str, list[dict]]]:
@@ -147,7 +134,7 @@ def cross_validate_by_source(config: TrainConfig, corpus_patterns: list[str], *,
 
     Each file is written in its own force's style, so its scores come from a model that never
     saw that style: the nearest stand-in for a new force. Each file's records are then linked as
-    `score` links them (``link_as_scored``), so a ``series_*`` file's course of conduct counts.
+    `score` links them (``score_link.link_records``), so a ``series_*`` file's course of conduct counts.
     Returns gold and scored records per file; ``outputs``, when given, receives each file's
     ``FoldOutput``.
     """
@@ -158,7 +145,7 @@ def cross_validate_by_source(config: TrainConfig, corpus_patterns: list[str], *,
     for held, test_rows in by_source.items():
         bundle = fit_bundle(config, without_source(background, by_source, held, config.data.weight("corpus")))
         analyses = bundle.model.analyse(test_rows, bundle.thresholds)
-        scored[held] = link_as_scored(test_rows, decide_all(test_rows, analyses, bundle))
+        scored[held] = link_records(test_rows, decide_all(test_rows, analyses, bundle))
         if outputs is not None:
             outputs[held] = FoldOutput(np.vstack([a.probabilities for a in analyses]), bundle.thresholds)
         log.info("held out %s: scored %d incidents", held, len(test_rows))
@@ -189,7 +176,7 @@ def summarise_by_source(gold: dict[str, list[GoldIncident]], scored: dict[str, l
 
     ``pooled`` covers the single-incident files; a ``series_*`` file's course-of-conduct
     labels need its linked incidents, which one incident's text does not carry (the linking
-    pass's flags count: ``link_as_scored``), so it is shown on its own row and in
+    pass's flags count: ``score_link.link_records``), so it is shown on its own row and in
     ``pooled_with_series``.
     """
     reports = {source: evaluate(gold[source], scored[source]) for source in gold}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,18 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
 
 def _incident(record: dict[str, Any]) -> Incident:
     return Incident.model_validate({**record["incident"], "incident_id": record["incident_id"]})
+
+
+def link_records(incidents: Sequence[Incident], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Scored records in memory with ``linked`` and ``course_of_conduct`` added, as `score` links a file
+    of this size by default (``should_link``; no person store): what evaluation reads, so a labelled
+    file is judged on the flags its output carries. Unchanged when there are too many to link."""
+    from secondary_crimes.link.run import annotate, link_batch
+
+    if not should_link(None, len(records)):
+        return records
+    result = link_batch(incidents, scored=records, max_evidence=int(get_settings()["max_evidence_per_offence"]))
+    return annotate(records, result)
 
 
 def link_scored(source: Path, target: Path, *, max_evidence: int | None = None,

@@ -69,3 +69,17 @@ def test_link_settings_are_typed_and_read_from_the_environment(settings_env) -> 
     config = LinkConfig.from_settings()
     assert config.window_days == 30.0 and isinstance(config.min_parties, int)
     assert LinkConfig.from_settings(window_days=5).window_days == 5
+
+
+def test_evaluate_command_counts_the_course_of_conduct_that_score_would_write(tmp_path, batch, model_dir) -> None:
+    """`evaluate` links the scored file as `score` does, so T-103's stalking (a series of three visits by
+    her ex) is found, though no single call's text makes the small baseline flag it."""
+    path = tmp_path / "series_test.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for incident in batch:
+            missed = ["stalking"] if incident.incident_id == "T-103" else []
+            row = incident.model_dump(mode="json") | {"offences": missed, "missed": missed}
+            handle.write(json.dumps(row) + "\n")
+    result = runner.invoke(app, ["evaluate", str(path), "--model", str(model_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["missed"]["per_offence"]["stalking"]["recall"] == 1.0

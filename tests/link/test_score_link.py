@@ -91,17 +91,17 @@ def test_resume_mid_scoring_and_mid_linking(tmp_path, bundle, source, monkeypatc
     assert output.read_bytes() == expected
 
 
-def test_by_source_links_a_held_out_file_as_score_does(tmp_path, bundle, source, batch) -> None:
-    """Cross-validation by source judges a held-out file on what `score` would write for it: its
-    course-of-conduct flags count as flags (evaluate), so a series file is not scored one call at a time."""
-    from secondary_crimes.crossval import link_as_scored
+def test_evaluation_links_a_labelled_file_as_score_does(tmp_path, bundle, source, batch) -> None:
+    """Evaluation (the evaluate command, cross-validation by source) judges a labelled file on what `score`
+    would write for it: its course-of-conduct flags count as flags, so a series is not read one call at a time."""
     from secondary_crimes.evaluate import evaluate
     from secondary_crimes.records import GoldIncident
+    from secondary_crimes.score_link import link_records
 
     score_file(source, tmp_path / "linked.jsonl", bundle, progress=False)
     score_file(source, tmp_path / "plain.jsonl", bundle, progress=False, link=False)
     plain = list(_records(tmp_path / "plain.jsonl").values())
-    relinked = {r["incident_id"]: r for r in link_as_scored(batch, plain)}
+    relinked = {r["incident_id"]: r for r in link_records(batch, plain)}
     assert relinked == _records(tmp_path / "linked.jsonl")
     (flag,) = relinked["T-103"]["course_of_conduct"]
     assert flag["missed"] and flag["offence"] not in {o["offence"] for o in relinked["T-103"]["missed"]}
