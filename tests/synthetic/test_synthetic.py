@@ -320,6 +320,16 @@ def test_acts_cover_the_ways_offences_are_described(label):
     assert label in {"harassment", "assault_with_injury"} or any(re.search(us, text) for text in texts), label
 
 
+@pytest.mark.parametrize(("label", "named"), [("stalking", r"being stalked|stalking \{V"),
+                                              ("harassment", r"harassing|being harassed"),
+                                              ("common_assault", r"assaulted by|attacked|struck \{V\}"),
+                                              ("criminal_damage", r"vandalised")])
+def test_acts_include_the_offence_named_in_plain_words(label, named):
+    """A victim who says she is being stalked or harassed has reported it: the plain naming is an act too,
+    beside the behaviours, in the victim's or a one-line system's words."""
+    assert any(re.search(named, text) for _, text in _templates(label)), label
+
+
 def test_threats_to_kill_do_not_need_the_word_kill():
     templates = _templates("threats_to_kill")
     without = [(v, t) for v, t in templates if "kill" not in t.lower() and "{kill_" not in t]
