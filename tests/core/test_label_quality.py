@@ -19,7 +19,12 @@ from secondary_crimes.label_quality import doubtful, read_issues
 from secondary_crimes.synthetic.generator import generate_incidents
 from secondary_crimes.taxonomy import LABELS
 
-PLAIN_DAMAGE = re.compile(r"smash|kicked the front door in")
+# Damage in the generator's commonest words ("smashed her mobile phone", "kicked the front door in"):
+# what even the tiny model of these tests has read many times, so its doubt about a label taken off is
+# confident. A rarer phrasing ("smashed the panes of her greenhouse", "vandalised his car") is plain to a
+# person but seen a few times only in 1,500 generated incidents.
+PLAIN_DAMAGE = re.compile(r"\bsmashed (?:her|his|their) (?:mobile phone|TV|laptop|front door|kitchen window|"
+                          r"bedroom door|car windscreen|glass table|games console)\b|kicked the front door in")
 
 
 def _noisy(seed: int = 0, n: int = 400, k: int = 5, flips: int = 8):
