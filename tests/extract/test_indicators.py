@@ -100,6 +100,10 @@ from extract_helpers import find
         ("Male struck the victim with a bottle.", "punch", "common_assault"),
         ("He hit his wife during the argument.", "punch", "common_assault"),
         ("Struck the security guard as he was detained.", "punch", "common_assault"),
+        # the worker is the one not paid
+        ("She was never paid for the work she did at the house.", "forced_labour", "modern_slavery"),
+        ("He hasn't been paid in months and the boss keeps his passport.", "forced_labour", "modern_slavery"),
+        ("Workers not being paid, living above the nail bar.", "forced_labour", "modern_slavery"),
     ],
 )
 def test_offence_indicators(extract_one, text, kind, offence):
@@ -126,6 +130,10 @@ def test_offence_indicators(extract_one, text, kind, offence):
         ("The ball hit a boy on the head during the match.", "punch"),
         ("A branch struck a cyclist in the storm.", "punch"),
         ("He hit a man's car while parking.", "punch"),
+        # someone who has not paid is not a worker unpaid; "not being" alone is no pay at all
+        ("Man reports his ex-wife has not paid her half of the mortgage this month.", "forced_labour"),
+        ("The tenant has not paid rent for two months.", "forced_labour"),
+        ("She has thought about not being here any more.", "forced_labour"),
     ],
 )
 def test_plain_meaning_rows_need_their_whole_element(extract_one, text, kind):
