@@ -249,6 +249,7 @@ def read_kinds(name: str) -> dict[str, dict[str, Any]]:
 
 # GatedSpanRuler: a pattern's guard tokens (before, after), left out of its spans.
 GUARD_IDS = {"guard_before": (1, 0), "guard_after": (0, 1), "guard_both": (1, 1)}
+_GUARD_ENDS = {ends: key for key, ends in GUARD_IDS.items()}
 
 
 class GatedSpanRuler(SpanRuler):
@@ -303,13 +304,14 @@ class GatedSpanRuler(SpanRuler):
             lower = token.get("LOWER")
             return set(token) == {"LOWER"} and isinstance(lower, dict) and set(lower) == {"NOT_IN"}
 
-        ends = (int(guard(pattern[0])), int(guard(pattern[-1]) and len(pattern) > 2))
-        return next((key for key, value in GUARD_IDS.items() if value == ends), None)
+        return _GUARD_ENDS.get((int(guard(pattern[0])), int(guard(pattern[-1]) and len(pattern) > 2)))
 
     def add_patterns(self, patterns) -> None:
-        patterns = [dict(p, id=self._guard_id(p["pattern"])) if "id" not in p and self._guard_id(p["pattern"])
-                    else p for p in patterns]
-        super().add_patterns(patterns)
+        marked = []
+        for p in patterns:
+            guard = None if "id" in p else self._guard_id(p["pattern"])
+            marked.append(dict(p, id=guard) if guard else p)
+        super().add_patterns(marked)
         self._anchors: set[str] = set()
         self._regexes: list[re.Pattern] = []
         self._like_num = False
