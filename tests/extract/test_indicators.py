@@ -104,6 +104,14 @@ from extract_helpers import find
         ("She was never paid for the work she did at the house.", "forced_labour", "modern_slavery"),
         ("He hasn't been paid in months and the boss keeps his passport.", "forced_labour", "modern_slavery"),
         ("Workers not being paid, living above the nail bar.", "forced_labour", "modern_slavery"),
+        # sex by compulsion in any tense: "make" takes a bare infinitive, "force into", the passive
+        ("Her husband makes her have sex when she doesn't want to.", "rape", "rape"),
+        ("He forces me to have sex with him every weekend.", "rape", "rape"),
+        ("He forced her into having sex.", "rape", "rape"),
+        ("He pressured me into sex after the party.", "rape", "rape"),
+        ("She was made to have sex with his friends.", "rape", "rape"),
+        # a door or window forced with a word before it
+        ("Suspect forced the rear door and took the TV.", "burglary_entry", "burglary"),
     ],
 )
 def test_offence_indicators(extract_one, text, kind, offence):
@@ -134,6 +142,13 @@ def test_offence_indicators(extract_one, text, kind, offence):
         ("Man reports his ex-wife has not paid her half of the mortgage this month.", "forced_labour"),
         ("The tenant has not paid rent for two months.", "forced_labour"),
         ("She has thought about not being here any more.", "forced_labour"),
+        # compelled to do something else; forcing or gaining a person, not a way in
+        ("He made her do her homework before tea.", "rape"),
+        ("She was made to have a bath.", "rape"),
+        ("He pushed her into the wall.", "rape"),
+        ("He forced her to have a drink.", "burglary_entry"),
+        ("He gained her trust over months.", "burglary_entry"),
+        ("He forced a smile.", "burglary_entry"),
     ],
 )
 def test_plain_meaning_rows_need_their_whole_element(extract_one, text, kind):
