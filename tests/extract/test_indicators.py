@@ -112,6 +112,9 @@ from extract_helpers import find
         ("She was made to have sex with his friends.", "rape", "rape"),
         # a door or window forced with a word before it
         ("Suspect forced the rear door and took the TV.", "burglary_entry", "burglary"),
+        # "you're dead" in reported speech, on a condition of what the person does
+        ("He told her she is dead if she goes to the police.", "threat_to_kill", "threats_to_kill"),
+        ("He told her she was dead if she left him.", "threat_to_kill", "threats_to_kill"),
     ],
 )
 def test_offence_indicators(extract_one, text, kind, offence):
@@ -149,6 +152,9 @@ def test_offence_indicators(extract_one, text, kind, offence):
         ("He forced her to have a drink.", "burglary_entry"),
         ("He gained her trust over months.", "burglary_entry"),
         ("He forced a smile.", "burglary_entry"),
+        # a death, or a life saved, is not a threat
+        ("She was dead when paramedics arrived.", "threat_to_kill"),
+        ("He would be dead if the ambulance had not come so quickly.", "threat_to_kill"),
     ],
 )
 def test_plain_meaning_rows_need_their_whole_element(extract_one, text, kind):
