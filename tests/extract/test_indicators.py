@@ -115,6 +115,11 @@ from extract_helpers import find
         # "you're dead" in reported speech, on a condition of what the person does
         ("He told her she is dead if she goes to the police.", "threat_to_kill", "threats_to_kill"),
         ("He told her she was dead if she left him.", "threat_to_kill", "threats_to_kill"),
+        # the blow and the intimate touch in the passive
+        ("He was hit over the head with a bottle.", "punch", "common_assault"),
+        ("She was struck in the face during the row.", "punch", "common_assault"),
+        ("She was touched between her legs on the train.", "sexual_touching", "sexual_assault"),
+        ("She was touched inappropriately by her manager.", "sexual_touching", "sexual_assault"),
     ],
 )
 def test_offence_indicators(extract_one, text, kind, offence):
@@ -155,6 +160,11 @@ def test_offence_indicators(extract_one, text, kind, offence):
         # a death, or a life saved, is not a threat
         ("She was dead when paramedics arrived.", "threat_to_kill"),
         ("He would be dead if the ambulance had not come so quickly.", "threat_to_kill"),
+        # hit by a falling thing or a ball; touched or grabbed where it is not intimate
+        ("He was hit on the head by a falling branch.", "punch"),
+        ("He was hit in the face by a ball.", "punch"),
+        ("He was touched on the shoulder by a stranger.", "sexual_touching"),
+        ("She was grabbed on the arm.", "sexual_touching"),
     ],
 )
 def test_plain_meaning_rows_need_their_whole_element(extract_one, text, kind):
