@@ -120,6 +120,7 @@ from extract_helpers import find
         ("She was struck in the face during the row.", "punch", "common_assault"),
         ("She was touched between her legs on the train.", "sexual_touching", "sexual_assault"),
         ("She was touched inappropriately by her manager.", "sexual_touching", "sexual_assault"),
+        ("The baby was shaken by his father.", "child_harm", "child_cruelty"),
     ],
 )
 def test_offence_indicators(extract_one, text, kind, offence):
@@ -165,6 +166,8 @@ def test_offence_indicators(extract_one, text, kind, offence):
         ("He was hit in the face by a ball.", "punch"),
         ("He was touched on the shoulder by a stranger.", "sexual_touching"),
         ("She was grabbed on the arm.", "sexual_touching"),
+        # "shaken up" is upset
+        ("The child was shaken up after the crash.", "child_harm"),
     ],
 )
 def test_plain_meaning_rows_need_their_whole_element(extract_one, text, kind):
