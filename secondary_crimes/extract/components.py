@@ -24,6 +24,7 @@ import srsly
 from negspacy.negation import Negex
 from spacy.attrs import ORTH
 from spacy.language import Language
+from spacy.matcher import Matcher
 from spacy.pipeline import SpanRuler
 from spacy.tokens import Doc, Span
 from spacy.util import registry
@@ -252,46 +253,43 @@ GUARD_IDS = {"guard_before": (1, 0), "guard_after": (0, 1), "guard_both": (1, 1)
 _GUARD_ENDS = {ends: key for key, ends in GUARD_IDS.items()}
 
 
+def required_words(tokens: Any) -> frozenset[str] | None:
+    """Words of which every match of a token pattern holds one: the shortest word list of a token
+    that must match (``LOWER`` a word or an ``IN`` list; not optional, not a guard), or None."""
+    best: frozenset[str] | None = None
+    for token in tokens if isinstance(tokens, list) else []:
+        op = str(token.get("OP", ""))
+        if op in ("?", "*", "!") or re.fullmatch(r"\{0?,\d*\}", op):
+            continue
+        lower = token.get("LOWER")
+        if isinstance(lower, str):
+            words = frozenset([lower])
+        elif isinstance(lower, dict) and "IN" in lower:
+            words = frozenset(lower["IN"])
+        else:
+            continue
+        if best is None or len(words) < len(best):
+            best = words
+    return best
+
+
 class GatedSpanRuler(SpanRuler):
-    """spaCy's ``SpanRuler``, run only on the sentences that hold a word some pattern needs.
+    """spaCy's ``SpanRuler``, each pattern tried only on the sentences that hold a word it needs.
 
     The token Matcher tries every pattern at every token, and a ``{"LOWER": {"IN": [...]}}``
-    test is a Python call, so its cost grows with patterns x tokens. Log lines such as
-    "0321 G1.", an address or "on scene" contain no word a pattern starts with: a set lookup
-    per token skips them (about a third of the time of the relationship and reporter rulers;
-    the indicator patterns start with so many common words that nearly every sentence is
-    matched). Patterns must not cross sentences (the context scopes do not either).
+    test is a Python call, so its cost grows with patterns x tokens. Each pattern needs one of
+    a few words (``required_words``: "punched" or "punches" for a punch, "threw" for "threw her
+    against"), so the patterns are grouped by those words, one ``Matcher`` per group, and a
+    sentence is put only through the groups whose words it holds (a few of several hundred).
+    Patterns that need no listed word (a regex, a number) are tried on every sentence. The
+    matches are the same as one Matcher's over the whole doc, provided patterns do not cross
+    sentences (the context scopes do not either).
 
     A pattern that opens or closes with one "any word but these" token (``{"LOWER": {"NOT_IN":
     [...]}}``, no ``OP``) uses it as a guard on the word before or after the match ("a car hit a
     man" is no blow, nor is "hit a man's car"): the guard must be there, but the span leaves it
     out, so the word before (often the doer: "partner hit the victim") stays out of the indicator.
     """
-
-    def _first_tokens(self, tokens: list[dict[str, Any]]) -> bool:
-        """Record words of which a sentence that ``tokens`` match must hold one (what the pattern
-        starts with, or, after one "any word but these" token, what follows it); False when that
-        cannot be told cheaply."""
-        if not tokens:
-            return False
-        first = tokens[0]
-        keys = set(first) - {"OP", "IS_SENT_START"}
-        lower = first.get("LOWER")
-        if keys == {"LOWER"} and isinstance(lower, str):
-            self._anchors.add(lower)
-        elif keys == {"LOWER"} and isinstance(lower, dict) and set(lower) == {"IN"}:
-            self._anchors.update(lower["IN"])
-        elif keys == {"LOWER"} and isinstance(lower, dict) and set(lower) == {"NOT_IN"} and "OP" not in first:
-            return self._first_tokens(tokens[1:])
-        elif keys == {"LOWER"} and isinstance(lower, dict) and set(lower) == {"REGEX"}:
-            self._regexes.append(re.compile(lower["REGEX"]))
-        elif keys == {"LIKE_NUM"}:
-            self._like_num = True
-        else:
-            return False
-        if first.get("OP") in ("?", "*") or re.fullmatch(r"\{0?,\d*\}", str(first.get("OP", ""))):
-            return self._first_tokens(tokens[1:])  # it may match nothing: what follows must be there
-        return True
 
     @staticmethod
     def _guard_id(pattern: Any) -> str | None:
@@ -312,18 +310,28 @@ class GatedSpanRuler(SpanRuler):
             guard = None if "id" in p else self._guard_id(p["pattern"])
             marked.append(dict(p, id=guard) if guard else p)
         super().add_patterns(marked)
-        self._anchors: set[str] = set()
-        self._regexes: list[re.Pattern] = []
-        self._like_num = False
-        self._gated = all(isinstance(p["pattern"], list) and self._first_tokens(p["pattern"]) for p in self.patterns)
+        self._group_patterns()
 
-    def _may_start(self, token) -> bool:
-        lower = token.lower_
-        return (
-            lower in self._anchors
-            or (self._like_num and token.like_num)
-            or any(regex.search(lower) for regex in self._regexes)
-        )
+    def clear(self) -> None:
+        super().clear()
+        self._gated = False
+
+    def _group_patterns(self) -> None:
+        """One Matcher per set of required words (``_groups``), the groups each word opens
+        (``_by_word``), and the patterns that need no listed word (``_ungated``)."""
+        groups: dict[frozenset[str] | None, Matcher] = {}
+        for p in self.patterns:
+            words = required_words(p["pattern"])
+            if words not in groups:
+                groups[words] = Matcher(self.nlp.vocab)
+            groups[words].add(repr((p["label"], p.get("id") or "")), [p["pattern"]])
+        self._ungated = groups.pop(None, None)
+        self._groups = list(groups.values())
+        self._by_word: dict[str, list[int]] = {}
+        for k, words in enumerate(groups):
+            for word in words:
+                self._by_word.setdefault(word, []).append(k)
+        self._gated = all(isinstance(p["pattern"], list) for p in self.patterns)
 
     def match(self, doc: Doc):
         out = []
@@ -339,8 +347,14 @@ class GatedSpanRuler(SpanRuler):
         self._require_patterns()
         found = set()
         for sentence in doc.sents:
-            if any(self._may_start(token) for token in sentence):
-                for m_id, start, end in self.matcher(sentence):
+            chosen: set[int] = set()
+            for token in sentence:
+                chosen.update(self._by_word.get(token.lower_, ()))
+            matchers = [self._groups[k] for k in sorted(chosen)]
+            if self._ungated is not None:
+                matchers.append(self._ungated)
+            for matcher in matchers:
+                for m_id, start, end in matcher(sentence):
                     if start != end:
                         label = self._match_label_id_map[m_id]
                         found.add(

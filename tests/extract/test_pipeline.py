@@ -128,6 +128,43 @@ def test_gate_reads_past_an_opening_gap_that_may_match_nothing():
     assert [s.text for s in ruler.match(blank("Police attended. Car stolen overnight."))] == ["Car"]
 
 
+def test_required_words_are_the_shortest_list_a_match_must_hold():
+    """Optional tokens, gaps and guards need nothing; of the tokens that must match, the shortest list wins."""
+    from secondary_crimes.extract.components import required_words
+
+    person = {"LOWER": {"IN": ["her", "him", "me", "the", "victim"]}}
+    assert required_words([{"LOWER": {"IN": ["punched", "punches"]}}, person]) == {"punched", "punches"}
+    assert required_words([{"LOWER": {"NOT_IN": ["car"]}}, {"LOWER": "threw"}, person]) == {"threw"}
+    assert required_words([{"LOWER": "not", "OP": "?"}, {"LOWER": {"IN": ["a", "b"]}, "OP": "{0,3}"}, person]) == {
+        "her", "him", "me", "the", "victim"}
+    assert required_words([{"LOWER": {"IN": ["x", "y"]}, "OP": "{1,3}"}, person]) == {"x", "y"}
+    assert required_words([{"LOWER": {"REGEX": "^\\d+yo$"}}]) is None
+    assert required_words([{"LIKE_NUM": True}, {"LOWER": "stolen", "OP": "!"}]) is None
+
+
+def test_patterns_are_tried_only_where_their_words_are_and_regexes_everywhere():
+    """Each pattern is put through a sentence only when it holds one of its required words; a pattern
+    that needs no listed word (a regex) is tried on every sentence. Matches are those of one Matcher."""
+    from secondary_crimes.extract.components import GatedSpanRuler
+
+    blank = spacy.blank("en")
+    blank.add_pipe("sentencizer")
+    ruler = GatedSpanRuler(blank, "groups", validate=True)
+    ruler.add_patterns([
+        {"label": "punch", "pattern": [{"LOWER": {"IN": ["punched", "hit"]}}, {"LOWER": {"IN": ["her", "him"]}}]},
+        {"label": "child", "pattern": [{"LOWER": {"REGEX": "^\\d+yo$"}}]},
+        {"label": "threat", "pattern": [{"LOWER": "kill"}, {"LOWER": "you", "OP": "?"}]},
+    ])
+    assert len(ruler._groups) == 2 and ruler._ungated is not None
+    assert {word: len(groups) for word, groups in ruler._by_word.items()} == {"punched": 1, "hit": 1, "kill": 1}
+    doc = blank("He punched her. Boy 12yo present. I will kill you. Hit him again. Nothing here.")
+    gated = [(s.text, s.label_) for s in ruler.match(doc)]
+    ruler._gated = False
+    assert gated == [(s.text, s.label_) for s in ruler.match(doc)]
+    assert gated == [("punched her", "punch"), ("12yo", "child"), ("kill", "threat"), ("kill you", "threat"),
+                     ("Hit him", "punch")]
+
+
 @pytest.mark.parametrize("gated", [True, False])
 def test_guard_tokens_must_be_there_but_stay_out_of_the_span(gated):
     """An opening or closing "any word but these" token guards the match ("a car hit a man", "hit a man's
