@@ -37,6 +37,11 @@ While scoring, a model remembers only the embeddings of the units it scored last
 holds the head (and any fine-tuned layers) only; the frozen encoder is reloaded from the
 package and a cache is never saved.
 
+The frozen encoder computes in ``encoder_precision``: ``auto`` (the default) is bfloat16
+under ``torch.autocast`` on a CPU that does bfloat16 natively (AVX-512 BF16 or AMX), which
+encodes 1.8x faster on 2 cores with embeddings within cosine 0.9999 of float32's, and
+float32 elsewhere (a GPU, an older CPU). ``float32`` or ``bfloat16`` fix it.
+
 Incident probabilities are calibrated on a validation split of incidents (drawn with
 ``random_state``) that the fine-tune never sees: Platt scaling of the pooled logit per offence
 where the split holds ``min_calibration_positives`` positives, one shared scaling for the rest.
@@ -65,6 +70,9 @@ log = logging.getLogger(__name__)
 # 25 KB for a 30-token sentence) and whole-encoder sentence embeddings (float32, 384 numbers).
 STATE_CACHE_SIZE = 60_000
 EMBEDDING_CACHE_SIZE = 4 * STATE_CACHE_SIZE
+
+# What the frozen encoder may compute in (``SentenceModel.encoder_precision``).
+ENCODER_PRECISIONS = ("auto", "float32", "bfloat16")
 
 # Units a scoring instance remembers (about four scoring batches of real-length incidents, ~6 MB).
 RECENT_UNITS = 4096
@@ -217,6 +225,7 @@ class SentenceModel(OffenceModel):
         eval_batch_size: int = 128,
         random_state: int = 13,
         device: str = "auto",
+        encoder_precision: str = "auto",
         encoder_cache: EncoderCache | None = None,
     ):
         self.model_path = model_path
@@ -244,6 +253,7 @@ class SentenceModel(OffenceModel):
         self.eval_batch_size = eval_batch_size
         self.random_state = random_state
         self.device = device
+        self.encoder_precision = encoder_precision
         self.encoder_cache = encoder_cache
 
     # ----------------------------------------------------------------- runtime pieces
@@ -262,6 +272,34 @@ class SentenceModel(OffenceModel):
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
+
+    def _precision(self) -> str:
+        """``float32`` or ``bfloat16``: what the frozen encoder computes in (``encoder_precision``).
+        ``auto`` is bfloat16 on a CPU that does it natively (AVX-512 BF16 or AMX), else float32."""
+        import torch
+
+        if self.encoder_precision not in ENCODER_PRECISIONS:
+            raise ValueError(f"encoder_precision must be one of {ENCODER_PRECISIONS}, not {self.encoder_precision!r}")
+        if self.encoder_precision != "auto":
+            return self.encoder_precision
+        if self._device().type != "cpu":
+            return "float32"
+        try:
+            native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            native = False
+        return "bfloat16" if native else "float32"
+
+    def _autocast(self):
+        """The frozen encoder's forward pass in ``_precision()``: bfloat16 matrix products under
+        ``torch.autocast`` (layer norms and softmax stay float32), or as loaded."""
+        import contextlib
+
+        import torch
+
+        if self._precision() == "bfloat16":
+            return torch.autocast(self._device().type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _tokenizer(self):
         if getattr(self, "_tok", None) is None:
@@ -333,22 +371,26 @@ class SentenceModel(OffenceModel):
             state.pop(key, None)
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A model pickled before ``encoder_precision`` existed keeps computing as it was fitted."""
+        super().__setstate__({"encoder_precision": "float32", **state})
+
     # ----------------------------------------------------------------- the frozen part
     def _frozen_states(self, texts: Sequence[str], *, remember: bool) -> list:
         """The frozen layers' output for each text (fp16, tokens x hidden), cached by text."""
         import torch
 
-        path, depth, cache = self._path(), self.frozen_depth, self._cache()
+        path, depth, cache, precision = self._path(), self.frozen_depth, self._cache(), self._precision()
         out: list = [None] * len(texts)
         todo: dict[str, list[int]] = {}
         for i, text in enumerate(texts):
-            out[i] = cache.get_state((path, depth, self.max_length, text))
+            out[i] = cache.get_state((path, depth, self.max_length, precision, text))
             if out[i] is None:
                 todo.setdefault(text, []).append(i)
         if todo:
             encoder, tokenizer, device = self._encoder(), self._tokenizer(), self._device()
             pending = sorted(todo, key=len)
-            with torch.inference_mode():
+            with torch.inference_mode(), self._autocast():
                 for start in range(0, len(pending), self.eval_batch_size):
                     chunk = pending[start: start + self.eval_batch_size]
                     batch = tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
@@ -360,7 +402,7 @@ class SentenceModel(OffenceModel):
                         for i in todo[text]:
                             out[i] = value
                         if remember:
-                            cache.put_state((path, depth, self.max_length, text), value)
+                            cache.put_state((path, depth, self.max_length, precision, text), value)
         return out
 
     def _recent(self) -> EncoderCache:
@@ -375,12 +417,12 @@ class SentenceModel(OffenceModel):
         while training, in the ``EncoderCache``; while scoring, in this instance's recent units)."""
         import torch
 
-        path, cache = self._path(), self._cache()
+        path, cache, precision = self._path(), self._cache(), self._precision()
         recent = self._recent()
         out = np.zeros((len(texts), self._encoder().config.hidden_size), dtype=np.float32)
         todo: dict[str, list[int]] = {}
         for i, text in enumerate(texts):
-            key = (path, self.max_length, text)
+            key = (path, self.max_length, precision, text)
             cached = cache.get_embedding(key)
             if cached is None:
                 cached = recent.get_embedding(key)
@@ -391,7 +433,7 @@ class SentenceModel(OffenceModel):
         if todo:
             encoder, tokenizer, device = self._encoder(), self._tokenizer(), self._device()
             pending = sorted(todo, key=len)
-            with torch.inference_mode():
+            with torch.inference_mode(), self._autocast():
                 for start in range(0, len(pending), self.eval_batch_size):
                     chunk = pending[start: start + self.eval_batch_size]
                     batch = tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
@@ -402,7 +444,7 @@ class SentenceModel(OffenceModel):
                     pooled = torch.nn.functional.normalize(pooled.float(), dim=1).cpu().numpy()
                     for text, vector in zip(chunk, pooled, strict=True):
                         out[todo[text]] = vector
-                        (cache if remember else recent).put_embedding((path, self.max_length, text), vector)
+                        (cache if remember else recent).put_embedding((path, self.max_length, precision, text), vector)
         return out
 
     def _linear_features(self, texts: Sequence[str], *, remember: bool = False):

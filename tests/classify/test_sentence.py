@@ -283,3 +283,35 @@ def test_the_encoder_cache_is_bounded_shared_by_clones_and_never_pickled():
     loaded = pickle.loads(pickle.dumps(model))
     assert isinstance(loaded.encoder_cache, EncoderCache) and len(loaded.encoder_cache) == 0
     assert (loaded.encoder_cache.max_states, loaded.encoder_cache.max_embeddings) == (2, 2)
+
+
+# ----------------------------------------------------------------------------- encoder precision
+def test_bfloat16_encodes_the_same_meaning_as_float32_and_is_cached_apart():
+    """bfloat16 autocast changes the sentence embedding by rounding only; the two never share a cache entry."""
+    texts = ["He punched her in the face.", "Caller reports her ex keeps texting her threats.", "Nothing to report."]
+    full = SentenceModel(encoder_precision="float32")
+    half = SentenceModel(encoder_precision="bfloat16")
+    assert full._precision() == "float32" and half._precision() == "bfloat16"
+    a, b = full._embeddings(texts, remember=False), half._embeddings(texts, remember=False)
+    cosine = (a * b).sum(axis=1)
+    assert np.all(cosine > 0.999) and not np.array_equal(a, b)  # rounded, not the same computation
+    assert set(full._recent().embeddings) & set(half._recent().embeddings) == set()
+
+
+def test_auto_precision_follows_the_cpu_and_a_bad_value_is_an_error():
+    import torch
+
+    native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert SentenceModel(device="cpu")._precision() == ("bfloat16" if native else "float32")
+    with pytest.raises(ValueError, match="encoder_precision"):
+        SentenceModel(encoder_precision="int8")._precision()
+
+
+def test_a_model_pickled_before_the_precision_option_keeps_float32(frozen):
+    model, rows = frozen
+    state = model.__getstate__()
+    state.pop("encoder_precision")
+    old = SentenceModel.__new__(SentenceModel)
+    old.__setstate__(state)
+    assert old.encoder_precision == "float32" and old._precision() == "float32"
+    assert SentenceModel().encoder_precision == "auto"
