@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,64 @@ def pattern_path(name: str) -> Path:
     return path if path.is_absolute() else PATTERNS_DIR / path
 
 
+# Named word lists (``patterns/word_lists.jsonl``): a pattern file writes "$person_object" in an
+# ``IN`` or ``NOT_IN`` list for the words of that list, so a list many rows need is defined once.
+WORD_LISTS = "word_lists.jsonl"
+
+
+@lru_cache(maxsize=4)
+def read_word_lists(name: str = WORD_LISTS) -> dict[str, tuple[str, ...]]:
+    """The named word lists: one ``{"name", "words", "about"}`` line each, names unique."""
+    path = pattern_path(name)
+    out: dict[str, tuple[str, ...]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("//"):
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: not JSON: {error.msg}") from None
+        words = row.get("words")
+        if not isinstance(row.get("name"), str) or not isinstance(words, list) or not words:
+            raise ValueError(f"{path}:{number}: a word list needs a 'name' and a non-empty list of 'words'")
+        if row["name"] in out:
+            raise ValueError(f"{path}:{number}: the word list {row['name']!r} is defined twice")
+        if any(not isinstance(w, str) or w.startswith("$") for w in words):
+            raise ValueError(f"{path}:{number}: {row['name']!r}: words are plain strings (no '$' references)")
+        out[row["name"]] = tuple(dict.fromkeys(words))
+    return out
+
+
+def expand_word_lists(value: Any, lists: dict[str, tuple[str, ...]] | None = None) -> Any:
+    """``value`` (a pattern, or any part of one) with every "$name" in an ``IN`` or ``NOT_IN`` list
+    replaced by that named list's words, in order and without repeats."""
+    lists = read_word_lists() if lists is None else lists
+    if isinstance(value, list):
+        return [expand_word_lists(item, lists) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for key, item in value.items():
+        if key in ("IN", "NOT_IN") and isinstance(item, list) and any(str(w).startswith("$") for w in item):
+            words: list[str] = []
+            for word in item:
+                if isinstance(word, str) and word.startswith("$"):
+                    if word[1:] not in lists:
+                        raise ValueError(f"no word list named {word[1:]!r} in {WORD_LISTS} (known: {sorted(lists)})")
+                    words.extend(lists[word[1:]])
+                else:
+                    words.append(word)
+            out[key] = list(dict.fromkeys(words))
+        else:
+            out[key] = expand_word_lists(item, lists)
+    return out
+
+
 def read_patterns(name: str, nlp: Language | None = None) -> list[dict[str, Any]]:
     """The JSONL patterns of one file, with the file and line named on errors.
+
+    A "$name" in an ``IN`` or ``NOT_IN`` list stands for the named word list of that name
+    (``word_lists.jsonl``, ``expand_word_lists``).
 
     Given ``nlp``, the patterns come back as its tokenizer will see the text: a phrase becomes
     one token per word, and a ``LOWER`` word the tokenizer splits ("victim's", "didn't",
@@ -64,6 +121,10 @@ def read_patterns(name: str, nlp: Language | None = None) -> list[dict[str, Any]
             raise ValueError(f"{path}:{number}: not JSON: {error.msg}") from None
         if "label" not in pattern or "pattern" not in pattern:
             raise ValueError(f"{path}:{number}: a pattern needs 'label' and 'pattern'")
+        try:
+            pattern = dict(pattern, pattern=expand_word_lists(pattern["pattern"]))
+        except ValueError as error:
+            raise ValueError(f"{path}:{number}: {error}") from None
         problem = _repeat_problem(pattern["pattern"])
         if problem:
             raise ValueError(f"{path}:{number}: {problem}")
@@ -569,7 +630,7 @@ def pattern_words(names: list[str]) -> set[str]:
         path = pattern_path(name)
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.lstrip().startswith("//"):
-                walk(json.loads(line), False)
+                walk(expand_word_lists(json.loads(line)), False)
     return words
 
 

@@ -56,6 +56,39 @@ def test_wide_quantifiers_are_refused(tmp_path):
         read_patterns(str(path))
 
 
+def test_a_named_word_list_stands_for_its_words_and_an_unknown_name_is_refused(nlp, tmp_path):
+    """"$person_object" in an IN list reads as that list's words (plus any written beside it), in the
+    patterns and in the words the people component knows are not names; an unknown name names file and line."""
+    from secondary_crimes.extract.components import pattern_words, read_word_lists
+
+    person = read_word_lists()["person_object"]
+    assert {"her", "him", "victim", "ip", "husband"} <= set(person) and len(person) == len(set(person))
+    path = tmp_path / "named.jsonl"
+    path.write_text(
+        '{"label": "push", "pattern": [{"LOWER": "shoved"}, {"LOWER": {"IN": ["$person_object", "granny"]}}]}\n',
+        encoding="utf-8",
+    )
+    [pattern] = read_patterns(str(path), nlp)
+    assert pattern["pattern"][1] == {"LOWER": {"IN": [*person, "granny"]}}
+    assert {"granny", "husband"} <= pattern_words([str(path)]) and "$person_object" not in pattern_words([str(path)])
+    blank = spacy.blank("en")
+    blank.add_pipe("span_ruler").add_patterns([pattern])
+    doc = blank("He shoved the victim. He shoved her. He shoved granny.")
+    assert [s.text for s in doc.spans["ruler"]] == ["shoved her", "shoved granny"]
+    path.write_text('{"label": "x", "pattern": [{"LOWER": {"NOT_IN": ["$persons"]}}, {"LOWER": "y"}]}\n',
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"named\.jsonl:1: no word list named 'persons'"):
+        read_patterns(str(path))
+
+
+def test_word_lists_are_each_used_and_defined_once():
+    from secondary_crimes.extract.components import PATTERNS_DIR, read_word_lists
+
+    text = "".join(path.read_text(encoding="utf-8") for path in sorted(PATTERNS_DIR.glob("*.jsonl")))
+    for name in read_word_lists():
+        assert f'"${name}"' in text, f"the word list {name!r} is used by no pattern"
+
+
 def test_words_the_tokenizer_splits_become_their_pieces(nlp, tmp_path):
     """ "victim's", "didn't" and "b/f" are two or three tokens to spaCy, so a pattern naming them whole
     never matched: read with the pipeline, each becomes its pieces (its own pattern inside an IN
