@@ -312,6 +312,9 @@ def read_kinds(name: str) -> dict[str, dict[str, Any]]:
 # GatedSpanRuler: a pattern's guard tokens (before, after), left out of its spans.
 GUARD_IDS = {"guard_before": (1, 0), "guard_after": (0, 1), "guard_both": (1, 1)}
 _GUARD_ENDS = {ends: key for key, ends in GUARD_IDS.items()}
+# A closing guard says what the next word must not be; a sentence's last word has none, so it
+# passes: each pattern with one also runs without it, its matches kept only at a sentence's end.
+AT_END_IDS = {"guard_after_at_end": (0, 0), "guard_both_at_end": (1, 0)}
 
 
 def required_words(tokens: Any) -> frozenset[str] | None:
@@ -350,6 +353,8 @@ class GatedSpanRuler(SpanRuler):
     [...]}}``, no ``OP``) uses it as a guard on the word before or after the match ("a car hit a
     man" is no blow, nor is "hit a man's car"): the guard must be there, but the span leaves it
     out, so the word before (often the doer: "partner hit the victim") stays out of the indicator.
+    A closing guard is passed by a sentence's last word ("he was hit on the head" at the end of a
+    log with no full stop), which has no word after it (``AT_END_IDS``).
     """
 
     @staticmethod
@@ -370,6 +375,8 @@ class GatedSpanRuler(SpanRuler):
         for p in patterns:
             guard = None if "id" in p else self._guard_id(p["pattern"])
             marked.append(dict(p, id=guard) if guard else p)
+            if guard in ("guard_after", "guard_both"):
+                marked.append(dict(p, pattern=p["pattern"][:-1], id=f"{guard}_at_end"))
         super().add_patterns(marked)
         self._group_patterns()
 
@@ -397,10 +404,19 @@ class GatedSpanRuler(SpanRuler):
     def match(self, doc: Doc):
         out = []
         for span in self._match(doc):
-            lead, trail = GUARD_IDS.get(span.id_, (0, 0))
+            if span.id_ in AT_END_IDS and not self._ends_sentence(doc, span.end):
+                continue
+            lead, trail = GUARD_IDS.get(span.id_) or AT_END_IDS.get(span.id_, (0, 0))
             out.append(Span(doc, span.start + lead, span.end - trail, label=span.label, span_id=span.id)
                        if lead or trail else span)
         return out
+
+    @staticmethod
+    def _ends_sentence(doc: Doc, end: int) -> bool:
+        """No word follows token ``end - 1`` in its sentence (or in the doc, when it has no sentences)."""
+        if end >= len(doc):
+            return True
+        return doc.has_annotation("SENT_START") and bool(doc[end].is_sent_start)
 
     def _match(self, doc: Doc):
         if not getattr(self, "_gated", False) or not doc.has_annotation("SENT_START") or self.phrase_matcher:

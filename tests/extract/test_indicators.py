@@ -118,6 +118,8 @@ from extract_helpers import find
         # the blow and the intimate touch in the passive
         ("He was hit over the head with a bottle.", "punch", "common_assault"),
         ("She was struck in the face during the row.", "punch", "common_assault"),
+        # ... and at the end of a one-line report with no full stop (the closing guard has no word to read)
+        ("Member of public reports her son was hit over the head", "punch", "common_assault"),
         ("She was touched between her legs on the train.", "sexual_touching", "sexual_assault"),
         ("She was touched inappropriately by her manager.", "sexual_touching", "sexual_assault"),
         ("The baby was shaken by his father.", "child_harm", "child_cruelty"),

@@ -214,6 +214,10 @@ def test_guard_tokens_must_be_there_but_stay_out_of_the_span(gated):
     ruler._gated = gated
     doc = blank("Her partner hit the victim. A car hit a man. He hit a man's car. His hand, her hand.")
     assert [(s.text, s.label_) for s in ruler.match(doc)] == [("hit the victim", "blow"), ("hand", "hand")]
+    # a closing guard is passed where no word follows: the sentence's or the text's end
+    ended = blank("He hit a man. Later he hit the victim")
+    assert [s.text for s in ruler.match(ended)] == ["hit a man", "hit the victim"]
+    assert [s.text for s in ruler.match(blank("He hit the victim's car"))] == []
 
 
 @pytest.mark.parametrize("name", ["sc_indicators", "sc_relationships", "sc_reporters"])
