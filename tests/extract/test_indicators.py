@@ -259,6 +259,17 @@ def test_attributes(extract_one):
     assert not extract_one("No weapons involved.").attributes["weapon"]
 
 
+@pytest.mark.parametrize("text, conflict", [
+    ("They fell out over money last week.", True),
+    ("The couple have fallen out and are shouting.", True),
+    ("She fell down the stairs at home.", False),
+    ("He was hit on the head by a falling branch.", False),
+    ("Elderly male has fallen in the garden.", False),
+])
+def test_a_falling_out_is_conflict_and_a_fall_is_not(extract_one, text, conflict):
+    assert bool(extract_one(text).attributes.get("conflict")) is conflict
+
+
 def test_evidence_offsets_per_field(extract_one):
     call = "2210 F caller states partner has punched her.\n2211 G1."
     narrative = "Spoke to IP. Swelling to left cheek, photographed. Susp had his hands round her neck."
