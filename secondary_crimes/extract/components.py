@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,18 @@ def pattern_path(name: str) -> Path:
     return path if path.is_absolute() else PATTERNS_DIR / path
 
 
+def jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) for each line of a pattern file, skipping blank and ``//`` lines;
+    a line that is not JSON is an error naming the file and the line."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("//"):
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: not JSON: {error.msg}") from None
+
+
 # Named word lists (``patterns/word_lists.jsonl``): a pattern file writes "$person_object" in an
 # ``IN`` or ``NOT_IN`` list for the words of that list, so a list many rows need is defined once.
 WORD_LISTS = "word_lists.jsonl"
@@ -56,13 +69,7 @@ def read_word_lists(name: str = WORD_LISTS) -> dict[str, tuple[str, ...]]:
     """The named word lists: one ``{"name", "words", "about"}`` line each, names unique."""
     path = pattern_path(name)
     out: dict[str, tuple[str, ...]] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("//"):
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{number}: not JSON: {error.msg}") from None
+    for number, row in jsonl_rows(path):
         words = row.get("words")
         if not isinstance(row.get("name"), str) or not isinstance(words, list) or not words:
             raise ValueError(f"{path}:{number}: a word list needs a 'name' and a non-empty list of 'words'")
@@ -112,13 +119,7 @@ def read_patterns(name: str, nlp: Language | None = None) -> list[dict[str, Any]
     path = pattern_path(name)
     splitter = LiteralSplitter(nlp) if nlp is not None else None
     out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("//"):
-            continue
-        try:
-            pattern = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{number}: not JSON: {error.msg}") from None
+    for number, pattern in jsonl_rows(path):
         if "label" not in pattern or "pattern" not in pattern:
             raise ValueError(f"{path}:{number}: a pattern needs 'label' and 'pattern'")
         try:
@@ -254,13 +255,7 @@ def read_vocabulary(name: str) -> list[dict[str, Any]]:
     """
     path = pattern_path(name)
     out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("//"):
-            continue
-        try:
-            group = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{number}: not JSON: {error.msg}") from None
+    for number, group in jsonl_rows(path):
         if group.get("kind") not in VOCABULARY_KINDS or not group.get("words") or not group.get("label"):
             raise ValueError(f"{path}:{number}: a group needs 'kind' (one of {VOCABULARY_KINDS}), 'label' and 'words'")
         if group.get("gender") not in (None, "f", "m"):
@@ -644,9 +639,8 @@ def pattern_words(names: list[str]) -> set[str]:
 
     for name in names:
         path = pattern_path(name)
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.lstrip().startswith("//"):
-                walk(expand_word_lists(json.loads(line)), False)
+        for _, row in jsonl_rows(path):
+            walk(expand_word_lists(row), False)
     return words
 
 
