@@ -156,6 +156,22 @@ def test_hard_negatives_and_hidden_positives(rows):
     assert passing
 
 
+def test_a_hard_negatives_opening_is_no_sign_of_no_offence(rows):
+    """The theft hard negatives open as a theft does ("her phone was stolen from the table", then found):
+    the positives must say "stolen" too, or the word itself is learned as a sign of no theft."""
+    import re
+
+    def says_stolen(row: dict) -> bool:
+        text = (row["call_log"] + " " + row["officer_narrative"]).lower()
+        return "stolen" in text and not re.search(r"nothing (?:was )?stolen|not stolen", text)
+
+    theft = [row for row in rows if "theft" in row["offences"]]
+    stolen = [row for row in rows if says_stolen(row)]
+    base_rate = len(theft) / len(rows)
+    share = sum("theft" in row["offences"] for row in stolen) / len(stolen)
+    assert sum(says_stolen(row) for row in theft) >= 10 and share > 4 * base_rate, (share, base_rate)
+
+
 def test_style_variety(rows):
     logs = [row["call_log"] for row in rows]
     assert any(log == log.lower() for log in logs) and any(log == log.upper() for log in logs)
