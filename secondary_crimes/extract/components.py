@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import srsly
@@ -65,8 +66,8 @@ WORD_LISTS = "word_lists.jsonl"
 
 
 @lru_cache(maxsize=4)
-def read_word_lists(name: str = WORD_LISTS) -> dict[str, tuple[str, ...]]:
-    """The named word lists: one ``{"name", "words", "about"}`` line each, names unique."""
+def read_word_lists(name: str = WORD_LISTS) -> Mapping[str, tuple[str, ...]]:
+    """The named word lists (read-only, cached): one ``{"name", "words", "about"}`` line each, names unique."""
     path = pattern_path(name)
     out: dict[str, tuple[str, ...]] = {}
     for number, row in jsonl_rows(path):
@@ -78,10 +79,10 @@ def read_word_lists(name: str = WORD_LISTS) -> dict[str, tuple[str, ...]]:
         if any(not isinstance(w, str) or w.startswith("$") for w in words):
             raise ValueError(f"{path}:{number}: {row['name']!r}: words are plain strings (no '$' references)")
         out[row["name"]] = tuple(dict.fromkeys(words))
-    return out
+    return MappingProxyType(out)
 
 
-def expand_word_lists(value: Any, lists: dict[str, tuple[str, ...]] | None = None) -> Any:
+def expand_word_lists(value: Any, lists: Mapping[str, tuple[str, ...]] | None = None) -> Any:
     """``value`` (a pattern, or any part of one) with every "$name" in an ``IN`` or ``NOT_IN`` list
     replaced by that named list's words, in order and without repeats."""
     lists = read_word_lists() if lists is None else lists
