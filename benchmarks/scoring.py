@@ -15,7 +15,9 @@ Python workers included for Spark) and prints incidents/s (engine time, and wall
 start-up) and peak RSS. Then, in this process, the first ``--stage-n`` incidents are put
 through each stage on its own: read (parse + validate), extract (only if the model has an
 ``extract`` stage), classify (``predict_proba``, less extract), explain (``analyse`` less
-``predict_proba``: the evidence sentences), decide, write. Figures only: nothing is asserted.
+``predict_proba``: the evidence sentences), decide, write; then each component of the extraction
+pipeline (tokenizer, NER, each pattern ruler, ConText, people) on the same incidents, and each
+member of an ensemble alone. Figures only: nothing is asserted.
 With no ``--model`` and no trained default, a small baseline is fitted on 300 synthetic
 incidents first (and the table says so).
 """
@@ -246,6 +248,30 @@ def stage_costs(data: Path, model: str, n: int, batch_size: int) -> list[tuple[s
     return [(stage, seconds, notes[stage]) for stage, seconds in costs.items()], len(incidents)
 
 
+def component_costs(data: Path, n: int, batch_size: int) -> list[tuple[str, float]]:
+    """Seconds each component of the extraction pipeline takes over the same texts (the tokenizer,
+    then each pipe on the docs the one before it made), as the hybrid member runs it."""
+    from itertools import islice
+
+    from secondary_crimes.extract.pipeline import build_nlp
+    from secondary_crimes.reader import read_incidents
+    from secondary_crimes.records import TEXT_FIELDS, Incident
+
+    texts = [text for item in islice(read_incidents(data), n) if isinstance(item, Incident)
+             for text in (getattr(item, field) for field in TEXT_FIELDS) if text]
+    nlp = build_nlp()
+    list(nlp.pipe(texts[:20]))  # warm up
+    start = time.perf_counter()
+    docs = [nlp.make_doc(text) for text in texts]
+    costs = [("tokenizer", time.perf_counter() - start)]
+    for name, component in nlp.pipeline:
+        start = time.perf_counter()
+        docs = list(component.pipe(docs, batch_size=batch_size)) if hasattr(component, "pipe") else [
+            component(doc) for doc in docs]
+        costs.append((name, time.perf_counter() - start))
+    return costs
+
+
 def member_costs(data: Path, model: str, n: int, batch_size: int) -> list[tuple[str, float]]:
     """For an ensemble: each member's ``predict_proba`` on the same incidents, with a cold
     extraction cache (so the member that extracts pays for it), then the whole combination."""
@@ -340,6 +366,13 @@ def main() -> None:
         )
     slowest = max(rows, key=lambda row: row[1])[0]
     print(f"\nslowest stage: {slowest}")
+    components = component_costs(data, counted, args.batch_size)
+    spent = sum(seconds for _, seconds in components) or 1.0
+    print(f"\nextraction components over the same {counted} incidents (both text fields, one process):\n")
+    print("| component | s | ms / incident | share |")
+    print("|---|---:|---:|---:|")
+    for name, seconds in components:
+        print(f"| {name} | {seconds:.2f} | {1000 * seconds / max(counted, 1):.2f} | {100 * seconds / spent:.0f}% |")
     layers = member_costs(data, model, args.stage_n, args.batch_size)
     if layers:
         print(f"\nlayer costs over the same {counted} incidents (each member alone, cold caches):\n")
