@@ -382,7 +382,11 @@ class GatedSpanRuler(SpanRuler):
 
     def _group_patterns(self) -> None:
         """One Matcher per set of required words (``_groups``), the groups each word opens
-        (``_by_word``), and the patterns that need no listed word (``_ungated``)."""
+        (``_by_word``), and the patterns that need no listed word (``_ungated``). A phrase pattern
+        (a string, for spaCy's PhraseMatcher) turns the gate off: every pattern runs everywhere."""
+        self._gated = all(isinstance(p["pattern"], list) for p in self.patterns)
+        if not self._gated:
+            return
         groups: dict[frozenset[str] | None, Matcher] = {}
         for p in self.patterns:
             words = required_words(p["pattern"])
@@ -395,7 +399,6 @@ class GatedSpanRuler(SpanRuler):
         for k, words in enumerate(groups):
             for word in words:
                 self._by_word.setdefault(word, []).append(k)
-        self._gated = all(isinstance(p["pattern"], list) for p in self.patterns)
 
     def match(self, doc: Doc):
         out = []
@@ -415,7 +418,7 @@ class GatedSpanRuler(SpanRuler):
         return doc.has_annotation("SENT_START") and bool(doc[end].is_sent_start)
 
     def _match(self, doc: Doc):
-        if not getattr(self, "_gated", False) or not doc.has_annotation("SENT_START") or self.phrase_matcher:
+        if not getattr(self, "_gated", False) or not doc.has_annotation("SENT_START"):
             return super().match(doc)
         self._require_patterns()
         found = set()

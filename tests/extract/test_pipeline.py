@@ -198,6 +198,20 @@ def test_patterns_are_tried_only_where_their_words_are_and_regexes_everywhere():
                      ("Hit him", "punch")]
 
 
+def test_a_phrase_pattern_turns_the_gate_off_and_still_matches():
+    """A string pattern goes to spaCy's PhraseMatcher, which the word groups cannot hold: the ruler
+    then runs every pattern on every sentence, as SpanRuler does."""
+    from secondary_crimes.extract.components import GatedSpanRuler
+
+    blank = spacy.blank("en")
+    blank.add_pipe("sentencizer")
+    ruler = GatedSpanRuler(blank, "phrase", validate=True)
+    ruler.add_patterns([{"label": "push", "pattern": "shoved her"}, {"label": "kick", "pattern": [{"LOWER": "kick"}]}])
+    assert not ruler._gated
+    doc = blank("He shoved her. Then a kick.")
+    assert [(s.text, s.label_) for s in ruler.match(doc)] == [("shoved her", "push"), ("kick", "kick")]
+
+
 @pytest.mark.parametrize("gated", [True, False])
 def test_guard_tokens_must_be_there_but_stay_out_of_the_span(gated):
     """An opening or closing "any word but these" token guards the match ("a car hit a man", "hit a man's
