@@ -309,8 +309,11 @@ def read_kinds(name: str) -> dict[str, dict[str, Any]]:
 GUARD_IDS = {"guard_before": (1, 0), "guard_after": (0, 1), "guard_both": (1, 1)}
 _GUARD_ENDS = {ends: key for key, ends in GUARD_IDS.items()}
 # A closing guard says what the next word must not be; a sentence's last word has none, so it
-# passes: each pattern with one also runs without it, its matches kept only at a sentence's end.
-AT_END_IDS = {"guard_after_at_end": (0, 0), "guard_both_at_end": (1, 0)}
+# passes: each pattern with one also runs without it (id "<guard>_at_end", nothing to trim at
+# the end), its matches kept only at a sentence's end.
+AT_END_IDS = {f"{key}_at_end": (lead, 0) for key, (lead, trail) in GUARD_IDS.items() if trail}
+# Tokens to trim off a match's start and end, by pattern id.
+_TRIM = {**GUARD_IDS, **AT_END_IDS}
 
 
 def required_words(tokens: Any) -> frozenset[str] | None:
@@ -371,7 +374,7 @@ class GatedSpanRuler(SpanRuler):
         for p in patterns:
             guard = None if "id" in p else self._guard_id(p["pattern"])
             marked.append(dict(p, id=guard) if guard else p)
-            if guard in ("guard_after", "guard_both"):
+            if f"{guard}_at_end" in AT_END_IDS:
                 marked.append(dict(p, pattern=p["pattern"][:-1], id=f"{guard}_at_end"))
         super().add_patterns(marked)
         self._group_patterns()
@@ -405,7 +408,7 @@ class GatedSpanRuler(SpanRuler):
         for span in self._match(doc):
             if span.id_ in AT_END_IDS and not self._ends_sentence(doc, span.end):
                 continue
-            lead, trail = GUARD_IDS.get(span.id_) or AT_END_IDS.get(span.id_, (0, 0))
+            lead, trail = _TRIM.get(span.id_, (0, 0))
             out.append(Span(doc, span.start + lead, span.end - trail, label=span.label, span_id=span.id)
                        if lead or trail else span)
         return out
