@@ -290,14 +290,14 @@ class SentenceModel(OffenceModel):
             native = False
         return "bfloat16" if native else "float32"
 
-    def _autocast(self):
-        """The frozen encoder's forward pass in ``_precision()``: bfloat16 matrix products under
-        ``torch.autocast`` (layer norms and softmax stay float32), or as loaded."""
+    def _autocast(self, precision: str):
+        """The frozen encoder's forward pass in ``precision`` (``_precision()``): bfloat16 matrix
+        products under ``torch.autocast`` (layer norms and softmax stay float32), or as loaded."""
         import contextlib
 
         import torch
 
-        if self._precision() == "bfloat16":
+        if precision == "bfloat16":
             return torch.autocast(self._device().type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -390,7 +390,7 @@ class SentenceModel(OffenceModel):
         if todo:
             encoder, tokenizer, device = self._encoder(), self._tokenizer(), self._device()
             pending = sorted(todo, key=len)
-            with torch.inference_mode(), self._autocast():
+            with torch.inference_mode(), self._autocast(precision):
                 for start in range(0, len(pending), self.eval_batch_size):
                     chunk = pending[start: start + self.eval_batch_size]
                     batch = tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
@@ -433,7 +433,7 @@ class SentenceModel(OffenceModel):
         if todo:
             encoder, tokenizer, device = self._encoder(), self._tokenizer(), self._device()
             pending = sorted(todo, key=len)
-            with torch.inference_mode(), self._autocast():
+            with torch.inference_mode(), self._autocast(precision):
                 for start in range(0, len(pending), self.eval_batch_size):
                     chunk = pending[start: start + self.eval_batch_size]
                     batch = tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length,
