@@ -37,10 +37,13 @@ While scoring, a model remembers only the embeddings of the units it scored last
 holds the head (and any fine-tuned layers) only; the frozen encoder is reloaded from the
 package and a cache is never saved.
 
-The frozen encoder computes in ``encoder_precision``: ``auto`` (the default) is bfloat16
-under ``torch.autocast`` on a CPU that does bfloat16 natively (AVX-512 BF16 or AMX), which
-encodes 1.8x faster on 2 cores with embeddings within cosine 0.9999 of float32's, and
-float32 elsewhere (a GPU, an older CPU). ``float32`` or ``bfloat16`` fix it.
+The frozen encoder computes in ``encoder_precision``: ``float32`` (the default), or
+``bfloat16`` under ``torch.autocast``, or ``auto`` (bfloat16 on a CPU that does it natively,
+AVX-512 BF16 or AMX; float32 on a GPU or an older CPU). bfloat16 encodes 1.8x faster on 2 cores
+with embeddings within cosine 0.9999 of float32's, but a sentence's embedding then depends on
+the batch it is encoded in (up to 1e-3, against 1e-7 in float32), so an incident's probability
+can move by a few thousandths with the incidents scored beside it: not the default, for scores
+that must be reproducible whatever the batching (resumed runs, Spark partitions, the queue).
 
 Incident probabilities are calibrated on a validation split of incidents (drawn with
 ``random_state``) that the fine-tune never sees: Platt scaling of the pooled logit per offence
@@ -225,7 +228,7 @@ class SentenceModel(OffenceModel):
         eval_batch_size: int = 128,
         random_state: int = 13,
         device: str = "auto",
-        encoder_precision: str = "auto",
+        encoder_precision: str = "float32",
         encoder_cache: EncoderCache | None = None,
     ):
         self.model_path = model_path

@@ -302,7 +302,7 @@ def test_auto_precision_follows_the_cpu_and_a_bad_value_is_an_error():
     import torch
 
     native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    assert SentenceModel(device="cpu")._precision() == ("bfloat16" if native else "float32")
+    assert SentenceModel(device="cpu", encoder_precision="auto")._precision() == ("bfloat16" if native else "float32")
     with pytest.raises(ValueError, match="encoder_precision"):
         SentenceModel(encoder_precision="int8")._precision()
 
@@ -314,4 +314,15 @@ def test_a_model_pickled_before_the_precision_option_keeps_float32(frozen):
     old = SentenceModel.__new__(SentenceModel)
     old.__setstate__(state)
     assert old.encoder_precision == "float32" and old._precision() == "float32"
-    assert SentenceModel().encoder_precision == "auto"
+    assert SentenceModel().encoder_precision == "float32"  # bfloat16 embeddings depend on the batch
+
+
+def test_a_float32_embedding_does_not_depend_on_the_batch_it_is_encoded_in():
+    """The default precision: one sentence encoded alone or among others of other lengths gives the
+    same embedding (bfloat16 differs by up to 1e-3 with the batch, so it is not the default)."""
+    texts = ["He punched her.", "Caller reports her ex keeps texting her threats at all hours of the night.",
+             "Nothing to report.", "She says he pushed her down the stairs and took her phone."]
+    model = SentenceModel()
+    together = model._embeddings(texts, remember=False)
+    alone = np.vstack([SentenceModel()._embeddings([text], remember=False) for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
