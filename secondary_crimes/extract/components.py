@@ -296,13 +296,13 @@ def read_context_rules(name: str) -> dict[str, dict[str, Any]]:
     """ConText rules: one line per category with its trigger lists and ``except_kinds``."""
     return {
         row["category"]: {k: v for k, v in row.items() if k != "category"}
-        for row in srsly.read_jsonl(pattern_path(name))
+        for _, row in jsonl_rows(pattern_path(name))
     }
 
 
 def read_kinds(name: str) -> dict[str, dict[str, Any]]:
     """Indicator kinds: ``{"kind": ..., "offences": [...], "attribute": ...}`` per line."""
-    return {row["kind"]: row for row in srsly.read_jsonl(pattern_path(name))}
+    return {row["kind"]: row for _, row in jsonl_rows(pattern_path(name))}
 
 
 # GatedSpanRuler: a pattern's guard tokens (before, after), left out of its spans.

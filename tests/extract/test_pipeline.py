@@ -253,3 +253,18 @@ def test_sentence_gate_is_on_and_finds_what_every_sentence_would(nlp, name):
         finally:
             ruler._gated = True
         assert gated == every
+
+
+@pytest.mark.parametrize("reader", ["read_context_rules", "read_kinds"])
+def test_a_line_of_a_rules_file_that_is_not_json_is_named_by_file_and_line(tmp_path, reader):
+    """The ConText rules and the indicator kinds are read as every other pattern file is: comment
+    lines skipped, and a broken line is an error naming its file and line, not a bare decode error."""
+    from secondary_crimes.extract import components
+
+    path = tmp_path / "rules.jsonl"
+    path.write_text('// a comment\n{"category": "negated", "kind": "push", "offences": []}\n{broken\n',
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match=r"rules\.jsonl:3: not JSON"):
+        getattr(components, reader)(str(path))
+    path.write_text('// a comment\n{"category": "negated", "kind": "push", "offences": []}\n', encoding="utf-8")
+    assert len(getattr(components, reader)(str(path))) == 1
