@@ -388,3 +388,28 @@ def test_consent_capacity_control_collision_entry_and_theft_phrasings(extract_on
 )
 def test_everyday_phrasings_and_property_handling_are_not_indicators(extract_one, text, kind):
     assert all(i.kind != kind for i in extract_one(text).indicators)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("He confirmed a male he didn't know punched him once to the side of the face.", "punch"),
+        ("Victim states a man she did not know put his hand up her skirt on the bus.", "sexual_touching"),
+        ("She said a woman she didn't recognise pushed her over in the queue.", "push"),
+    ],
+)
+def test_someone_the_victim_did_not_know_is_a_stranger_not_a_negation(extract_one, text, kind):
+    """"a male he didn't know punched him": the "didn't" belongs to knowing the man, not to the act."""
+    assert find(extract_one(text), kind).affirmed
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("He did not punch him, he only shouted.", "punch"),
+        ("Caller doesn't know where he went.", "monitoring"),
+        ("She does not know where he goes at night.", "monitoring"),
+    ],
+)
+def test_not_knowing_someone_leaves_other_negations_as_they_were(extract_one, text, kind):
+    assert find(extract_one(text), kind).negated
