@@ -8,6 +8,10 @@ offence, a unit (sentence or window, ``text.sentence_units``) is
 - unknown (masked out of the loss) otherwise: other sentences of an incident that has the
   offence may restate it, a quote that cannot be found says nothing about where it is, and an
   offence nobody decided (``base.UNKNOWN`` in the incident's labels) says nothing at all.
+
+A clause unit (``with_clauses``) is positive only when it shares at least ``CLAUSE_WORDS`` words
+with the quote, or half of itself or of the quote: a clause that shares a word or two with the
+quote may not state the act, so it is unknown.
 """
 
 from __future__ import annotations
@@ -69,17 +73,35 @@ class SentenceExamples:
         return [unit.text for unit in self.units]
 
 
+CLAUSE_WORDS = 3  # words a clause must share with a quote to be one of its positives (or half of either)
+_WORD = re.compile(r"\w+")
+
+
+def _clause_states(unit: Span, quote: Span, text: str) -> bool | None:
+    """Whether a clause states what the quote does (True), grazes it (None: unknown), or misses it (False)."""
+    start, end = max(unit.start, quote.start), min(unit.end, quote.end)
+    if unit.field != quote.field or start >= end:
+        return False
+    shared = len(_WORD.findall(text[start:end]))
+    shorter = min(len(_WORD.findall(unit.text)), len(_WORD.findall(quote.text)))
+    return True if shared >= CLAUSE_WORDS or 2 * shared >= shorter else None
+
+
 def sentence_examples(incidents: Sequence[Incident], Y: np.ndarray, *, max_words: int = 40,
-                      overlap: int = 10) -> SentenceExamples:
+                      overlap: int = 10, with_clauses: bool = False,
+                      clause_exclude: Sequence[str] = ()) -> SentenceExamples:
     """Unit targets for incidents with incident-level labels ``Y`` (columns in ``LABELS`` order);
-    the quotes come from each incident's ``evidence`` (absent on unlabelled incidents)."""
+    the quotes come from each incident's ``evidence`` (absent on unlabelled incidents). The
+    offences in ``clause_exclude`` are read from whole sentences only: unknown on every clause."""
+    excluded = [j for j, label in enumerate(LABELS) if label in set(clause_exclude)]
     units: list[Span] = []
     owners: list[int] = []
     targets: list[np.ndarray] = []
     known: list[np.ndarray] = []
     unlocated = 0
     for i, incident in enumerate(incidents):
-        spans = sentence_units(incident, max_words, overlap)
+        spans = sentence_units(incident, max_words, overlap, with_clauses=with_clauses)
+        first_clause = len(sentence_units(incident, max_words, overlap)) if with_clauses else len(spans)
         if not spans:
             continue
         y = np.zeros((len(spans), len(LABELS)), dtype=np.float32)
@@ -94,8 +116,12 @@ def sentence_examples(incidents: Sequence[Incident], Y: np.ndarray, *, max_words
                 unlocated += 1
                 continue
             for u, unit in enumerate(spans):
-                if any(unit.field == q.field and unit.start < q.end and q.start < unit.end for q in located):
+                if u < first_clause:
+                    if any(unit.field == q.field and unit.start < q.end and q.start < unit.end for q in located):
+                        y[u, j], k[u, j] = 1.0, True
+                elif any(_clause_states(unit, q, incident.text(unit.field)) for q in located):
                     y[u, j], k[u, j] = 1.0, True
+        k[first_clause:, excluded] = False
         units.extend(spans)
         owners.extend([i] * len(spans))
         targets.append(y)

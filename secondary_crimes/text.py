@@ -36,11 +36,56 @@ def sentences(incident: Incident, min_chars: int = 8) -> Iterator[Span]:
 _WORD = re.compile(r"\S+")
 
 
-def sentence_units(incident: Incident, max_words: int = 40, overlap: int = 10) -> list[Span]:
+# Where a sentence breaks into clauses: a comma, semicolon or colon, a spaced dash, or a word that
+# starts a new clause ("... in the bar, suspect now outside", "he turned and threw a can at her, hit her",
+# "kicked him in the shin when told his pass had expired").
+_CLAUSE_BREAK = re.compile(r"\s*[,;:]\s+|\s+[-\u2013\u2014]+\s+|\s+(?=(?:and then|but|when|after|because|while|whilst|"
+                           r"so that|until|before|then)\s)", re.IGNORECASE)
+
+_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+
+
+def clauses(span: Span, text: str, min_words: int = 12, min_clause_words: int = 3) -> list[Span]:
+    """The clauses of a sentence of at least ``min_words`` words (``span`` in the field's ``text``),
+    each of at least ``min_clause_words`` words (a shorter piece joins the next one, or the one before
+    at the end); [] for a shorter sentence or one that does not break."""
+    if len(_WORD.findall(span.text)) < min_words:
+        return []
+    pieces: list[tuple[int, int]] = []
+    start = 0
+    # breaks inside brackets do not count ("shop assistant (Priya, 19) followed him"): mask them, same length
+    masked = _BRACKETED.sub(lambda m: "x" * len(m.group(0)), span.text)
+    for match in _CLAUSE_BREAK.finditer(masked):
+        pieces.append((start, match.start()))
+        start = match.end()
+    pieces.append((start, len(span.text)))
+    out: list[tuple[int, int]] = []
+    pending: int | None = None
+    for first, last in pieces:
+        first = pending if pending is not None else first
+        if len(_WORD.findall(span.text[first:last])) < min_clause_words:
+            pending = first
+            continue
+        out.append((first, last))
+        pending = None
+    if pending is not None and out:
+        out[-1] = (out[-1][0], len(span.text))
+    if len(out) < 2:
+        return []
+    return [Span(span.field, span.start + a, span.start + b, text[span.start + a: span.start + b]) for a, b in out]
+
+
+def sentence_units(incident: Incident, max_words: int = 40, overlap: int = 10, *,
+                   with_clauses: bool = False) -> list[Span]:
     """The units a sentence-level model reads: each sentence, and overlapping windows of
-    ``max_words`` words (``overlap`` shared) over any longer one (run-on logs have no full stops)."""
+    ``max_words`` words (``overlap`` shared) over any longer one (run-on logs have no full stops);
+    ``with_clauses`` adds, after them, the clauses of every long sentence (``clauses``), so an act
+    stated in one clause of a long sentence is read nearly as it would be alone."""
     units: list[Span] = []
+    extra: list[Span] = []
     for span in sentences(incident):
+        if with_clauses:
+            extra.extend(clauses(span, incident.text(span.field)))
         words = list(_WORD.finditer(span.text))
         if len(words) <= max_words:
             units.append(span)
@@ -51,4 +96,4 @@ def sentence_units(incident: Incident, max_words: int = 40, overlap: int = 10) -
             last = min(first + max_words, len(words)) - 1
             start, end = span.start + words[first].start(), span.start + words[last].end()
             units.append(Span(span.field, start, end, incident.text(span.field)[start:end]))
-    return units
+    return units + extra

@@ -1,7 +1,8 @@
 """A sentence-level offence model: the packaged MiniLM, fine-tuned to say which offences one sentence states.
 
-Every unit of an incident (a sentence, or a window over a long run-on one:
-``text.sentence_units``) is scored for each offence, and the incident's score for an offence
+Every unit of an incident (a sentence, or a window over a long run-on one, and with
+``clause_units`` the clauses of each long sentence too: ``text.sentence_units``) is scored
+for each offence, and the incident's score for an offence
 is pooled over its units (``pooling``: ``max`` of the logits, or ``noisy_or`` of the
 probabilities). One sentence that states an offence is then enough however long or short the
 log, and that sentence is the evidence span.
@@ -207,6 +208,8 @@ class SentenceModel(OffenceModel):
         max_length: int = 64,
         max_words: int = 40,
         overlap_words: int = 10,
+        clause_units: bool = False,
+        clause_exclude: Sequence[str] = (),
         trainable_layers: int = 0,
         features: str = "tfidf+embedding",
         head_C: float = 5.0,  # noqa: N803
@@ -235,6 +238,8 @@ class SentenceModel(OffenceModel):
         self.max_length = max_length
         self.max_words = max_words
         self.overlap_words = overlap_words
+        self.clause_units = clause_units
+        self.clause_exclude = clause_exclude
         self.trainable_layers = trainable_layers
         self.features = features
         self.head_C = head_C
@@ -375,8 +380,8 @@ class SentenceModel(OffenceModel):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """A model pickled before ``encoder_precision`` existed keeps computing as it was fitted."""
-        super().__setstate__({"encoder_precision": "float32", **state})
+        """A model pickled before ``encoder_precision`` or ``clause_units`` existed keeps computing as it was fitted."""
+        super().__setstate__({"encoder_precision": "float32", "clause_units": False, "clause_exclude": (), **state})
 
     # ----------------------------------------------------------------- the frozen part
     def _frozen_states(self, texts: Sequence[str], *, remember: bool) -> list:
@@ -538,6 +543,9 @@ class SentenceModel(OffenceModel):
         weights = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if not (len(X) == len(Y) == len(weights)):
             raise ValueError(f"{len(X)} incidents but {len(Y)} label rows and {len(weights)} weights")
+        unknown = sorted(set(self.clause_exclude) - set(self.labels))
+        if unknown:
+            raise ValueError(f"clause_exclude names no offence: {unknown}")
         started = time.perf_counter()
         rng = np.random.default_rng(self.random_state)
         torch.manual_seed(self.random_state)
@@ -546,7 +554,8 @@ class SentenceModel(OffenceModel):
         val_rows, fit_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
 
         examples = sentence_examples([X[i] for i in fit_rows], Y[fit_rows], max_words=self.max_words,
-                                     overlap=self.overlap_words)
+                                     overlap=self.overlap_words, with_clauses=self.clause_units,
+                                     clause_exclude=self.clause_exclude)
         self.training_summary_: dict[str, Any] = {
             "incidents": len(fit_rows), "validation_incidents": len(val_rows), "units": len(examples.units),
             "positive_units": int(examples.Y.sum()), "unlocated_quotes": examples.unlocated,
@@ -645,9 +654,18 @@ class SentenceModel(OffenceModel):
     # ----------------------------------------------------------------- predicting
     def _pooled(self, X: Sequence[Incident], *, remember: bool = False):
         """Pooled logits per incident, each unit's probabilities, and the units themselves."""
-        per_incident = [sentence_units(incident, self.max_words, self.overlap_words) for incident in X]
+        per_incident = [sentence_units(incident, self.max_words, self.overlap_words, with_clauses=self.clause_units)
+                        for incident in X]
         texts = [unit.text for units in per_incident for unit in units]
         logits = self.unit_logits(texts, remember=remember)
+        excluded = [j for j, label in enumerate(self.labels) if label in set(self.clause_exclude)]
+        if self.clause_units and excluded:
+            # the offences read from whole sentences only: their clause units take no part
+            offset = 0
+            for incident, units in zip(X, per_incident, strict=True):
+                first_clause = len(sentence_units(incident, self.max_words, self.overlap_words))
+                logits[offset + first_clause: offset + len(units), excluded] = -20.0
+                offset += len(units)
         pooled = np.full((len(X), len(self.labels)), -20.0, dtype=np.float32)
         blocks, offset = [], 0
         for i, units in enumerate(per_incident):

@@ -84,6 +84,76 @@ def test_sentence_targets_positive_at_the_quote_masked_beside_it_negative_elsewh
     assert examples.known[slapped, J["theft"]] and examples.Y[slapped, J["theft"]] == 0
 
 
+def test_a_long_sentence_also_gives_its_clauses_with_true_offsets_and_a_short_one_does_not():
+    text = ("Male took 4 cans of lager and ran. When shop assistant (Priya, 19) followed him to the door he "
+            "turned and threw a can at her, hit her on the shoulder. Bus driver RP: male kicked him in the shin "
+            "when told his pass had expired, no inj.")
+    incident = Incident(incident_id="c", call_log=text)
+    plain = sentence_units(incident)
+    units = sentence_units(incident, with_clauses=True)
+    assert units[: len(plain)] == plain  # the sentences first, as before
+    assert [u.text for u in units[len(plain):]] == [
+        "When shop assistant (Priya, 19) followed him to the door he turned and threw a can at her",  # no break in ()
+        "hit her on the shoulder.",
+        "Bus driver RP",
+        "male kicked him in the shin",
+        "when told his pass had expired, no inj.",  # a piece under three words joins the one before at the end
+    ]
+    for unit in units:
+        assert text[unit.start:unit.end] == unit.text
+    assert sentence_units(Incident(incident_id="s", call_log="He slapped her, then left."), with_clauses=True) == \
+        sentence_units(Incident(incident_id="s", call_log="He slapped her, then left."))  # under 12 words: whole
+
+
+def test_a_clause_that_holds_the_act_of_the_quote_is_positive_and_one_apart_from_it_unknown():
+    text = ("Staff at the shop called at 4pm, the male took 4 cans of lager from the fridge and when the "
+            "assistant followed him he turned and threw a can at her, hit her on the shoulder.")
+    rows = [gold("a", text, ["common_assault"], {"common_assault": "threw a can at her, hit her on the shoulder"}),
+            gold("b", "Neighbours arguing about a fence in the garden, no threats made and nobody hurt.", [], {})]
+    examples = sentence_examples(rows, label_matrix(rows), with_clauses=True)
+    j = J["common_assault"]
+    by_text = {t: i for i, t in enumerate(examples.texts)}
+    assert examples.Y[by_text[text], j] == 1  # the whole sentence, as without clauses
+    hit = by_text["hit her on the shoulder."]
+    assert examples.Y[hit, j] == 1 and examples.known[hit, j]
+    threw = by_text["when the assistant followed him he turned and threw a can at her"]
+    assert examples.Y[threw, j] == 1  # it shares "threw a can at her" with the quote
+    opening = by_text["Staff at the shop called at 4pm"]
+    assert not examples.known[opening, j]  # no overlap, in an incident with the offence: unknown as before
+    for i, owner in enumerate(examples.owner):
+        if owner == 1:
+            assert examples.known[i].all() and examples.Y[i].sum() == 0
+    without = sentence_examples(rows, label_matrix(rows))
+    assert len(examples.units) > len(without.units)
+    for i, unit in enumerate(without.texts):  # the sentences keep their targets
+        same = by_text[unit]
+        assert (examples.Y[same] == without.Y[i]).all() and (examples.known[same] == without.known[i]).all()
+
+
+def test_a_clause_that_shares_only_a_word_or_two_with_the_quote_is_unknown():
+    text = ("Caller states the male who lives upstairs came down at midnight shouting, he pushed her against "
+            "the wall and then went back up the stairs to his own flat.")
+    rows = [gold("a", text, ["common_assault"], {"common_assault": "shouting, he pushed her against the wall"})]
+    examples = sentence_examples(rows, label_matrix(rows), with_clauses=True)
+    j = J["common_assault"]
+    by_text = {t: i for i, t in enumerate(examples.texts)}
+    first = by_text["Caller states the male who lives upstairs came down at midnight shouting"]
+    assert not examples.known[first, j]  # "shouting" alone: it may not state the act
+    assert examples.Y[by_text["he pushed her against the wall"], j] == 1
+
+
+def test_an_offence_read_from_whole_sentences_only_is_unknown_on_every_clause():
+    text = ("She says he has sent her over forty messages since Friday, he turns up at her work every day "
+            "and he waits outside her house at night.")
+    rows = [gold("a", text, ["stalking"], {"stalking": "he turns up at her work every day"})]
+    examples = sentence_examples(rows, label_matrix(rows), with_clauses=True, clause_exclude=["stalking"])
+    j, sentence = J["stalking"], examples.texts.index(text)
+    assert examples.Y[sentence, j] == 1
+    clauses = [i for i, t in enumerate(examples.texts) if t != text]
+    assert clauses and not examples.known[clauses, j].any()
+    assert examples.known[clauses, J["theft"]].all()  # the other offences still learn from the clauses
+
+
 # ----------------------------------------------------------------------------- the model
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -165,6 +235,35 @@ def test_max_pooling_takes_each_offences_best_sentence_and_noisy_or_is_never_low
     finally:
         model.pooling = "max"
     assert np.all(noisy >= pooled[0] - 1e-4)
+
+
+def test_with_clause_units_an_incident_is_pooled_over_its_sentences_and_their_clauses(frozen):
+    model, _ = frozen
+    incident = Incident(incident_id="p", call_log="When the assistant followed him to the door of the shop he turned "
+                                                  "round, threw a can at her and hit her on the shoulder. He ran off.")
+    units = sentence_units(incident, with_clauses=True)
+    assert len(units) > len(sentence_units(incident))
+    model.clause_units = True
+    try:
+        pooled, blocks, read = model._pooled([incident])
+    finally:
+        model.clause_units = False
+    assert [u.text for u in read[0]] == [u.text for u in units]
+    np.testing.assert_allclose(pooled[0], model.unit_logits([u.text for u in units]).max(axis=0), atol=1e-5)
+    model.clause_units, model.clause_exclude = True, ["common_assault"]
+    try:
+        excluded = model._pooled([incident])[0][0]
+    finally:
+        model.clause_units, model.clause_exclude = False, ()
+    sentence_only = model.unit_logits([u.text for u in sentence_units(incident)]).max(axis=0)
+    j = J["common_assault"]
+    assert excluded[j] == pytest.approx(sentence_only[j], abs=1e-5)  # its clauses take no part
+    np.testing.assert_allclose(np.delete(excluded, j), np.delete(pooled[0], j), atol=1e-5)
+    state = model.__getstate__()
+    state.pop("clause_units")
+    old = SentenceModel.__new__(SentenceModel)
+    old.__setstate__(state)  # pickled before the option existed: sentences only, as it was fitted
+    assert old.clause_units is False
 
 
 def test_a_one_sentence_account_is_flagged_with_that_sentence_as_evidence(trained):
