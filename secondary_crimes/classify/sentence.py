@@ -711,8 +711,15 @@ class SentenceModel(OffenceModel):
         return out
 
     def evidence_units(self, logits: np.ndarray, units: list[Span]) -> list[Span]:
-        """The units scoring within a whisker of the best for one offence, at most ``max_evidence``."""
+        """The units scoring within a whisker of the best for one offence, at most ``max_evidence``; a unit
+        overlapping a better one (a clause of a chosen sentence, the sentence of a chosen clause) is left out."""
         order = np.argsort(-logits, kind="stable")
         best = _sigmoid(logits[order[0]])
-        chosen = [units[i] for i in order[: self.max_evidence] if _sigmoid(logits[i]) >= 0.5 * best]
+        chosen: list[Span] = []
+        for i in order:
+            if len(chosen) == self.max_evidence or _sigmoid(logits[i]) < 0.5 * best:
+                break
+            unit = units[i]
+            if not any(unit.field == c.field and unit.start < c.end and c.start < unit.end for c in chosen):
+                chosen.append(unit)
         return sorted(chosen, key=lambda s: (s.field != "call_log", s.start))

@@ -266,6 +266,17 @@ def test_with_clause_units_an_incident_is_pooled_over_its_sentences_and_their_cl
     assert old.clause_units is False
 
 
+def test_evidence_never_holds_a_clause_and_its_own_sentence_together(frozen):
+    from secondary_crimes.extract.types import Span
+
+    model, _ = frozen
+    text = "He came home drunk at midnight, he turned and threw a can at her. She rang her sister."
+    sentence, clause = Span("call_log", 0, 65, text[:65]), Span("call_log", 32, 65, text[32:65])
+    other = Span("call_log", 66, len(text), text[66:])
+    chosen = model.evidence_units(np.array([2.0, 3.0, 1.5]), [sentence, clause, other])
+    assert chosen == [clause, other]  # the best unit, then the next that does not overlap it
+
+
 def test_a_one_sentence_account_is_flagged_with_that_sentence_as_evidence(trained):
     model, _ = trained
     sentence = "Nurse at A&E reports patient says her partner twisted her arm behind her back until it snapped."
