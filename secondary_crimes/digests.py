@@ -50,8 +50,7 @@ def evidence_digest(incident: GoldIncident) -> GoldIncident | None:
             if not spans:
                 return None
             for span in spans:
-                chosen.update(k for k, unit in enumerate(units)
-                              if unit.field == span.field and unit.start < span.end and span.start < unit.end)
+                chosen.update(k for k, unit in enumerate(units) if unit.overlaps(span))
         if not chosen:
             return None
         kept = [units[k] for k in sorted(chosen)]

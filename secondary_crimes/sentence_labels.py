@@ -26,7 +26,7 @@ from secondary_crimes.classify.base import UNKNOWN
 from secondary_crimes.extract.types import Span
 from secondary_crimes.records import TEXT_FIELDS, Incident
 from secondary_crimes.taxonomy import LABELS
-from secondary_crimes.text import sentence_units
+from secondary_crimes.text import split_units
 
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.+|…)\s*")
 
@@ -79,9 +79,9 @@ _WORD = re.compile(r"\w+")
 
 def _clause_states(unit: Span, quote: Span, text: str) -> bool | None:
     """Whether a clause states what the quote does (True), grazes it (None: unknown), or misses it (False)."""
-    start, end = max(unit.start, quote.start), min(unit.end, quote.end)
-    if unit.field != quote.field or start >= end:
+    if not unit.overlaps(quote):
         return False
+    start, end = max(unit.start, quote.start), min(unit.end, quote.end)
     shared = len(_WORD.findall(text[start:end]))
     shorter = min(len(_WORD.findall(unit.text)), len(_WORD.findall(quote.text)))
     return True if shared >= CLAUSE_WORDS or 2 * shared >= shorter else None
@@ -100,8 +100,8 @@ def sentence_examples(incidents: Sequence[Incident], Y: np.ndarray, *, max_words
     known: list[np.ndarray] = []
     unlocated = 0
     for i, incident in enumerate(incidents):
-        spans = sentence_units(incident, max_words, overlap, with_clauses=with_clauses)
-        first_clause = len(sentence_units(incident, max_words, overlap)) if with_clauses else len(spans)
+        whole, parts = split_units(incident, max_words, overlap, with_clauses=with_clauses)
+        spans, first_clause = whole + parts, len(whole)
         if not spans:
             continue
         y = np.zeros((len(spans), len(LABELS)), dtype=np.float32)
@@ -117,7 +117,7 @@ def sentence_examples(incidents: Sequence[Incident], Y: np.ndarray, *, max_words
                 continue
             for u, unit in enumerate(spans):
                 if u < first_clause:
-                    if any(unit.field == q.field and unit.start < q.end and q.start < unit.end for q in located):
+                    if any(unit.overlaps(q) for q in located):
                         y[u, j], k[u, j] = 1.0, True
                 elif any(_clause_states(unit, q, incident.text(unit.field)) for q in located):
                     y[u, j], k[u, j] = 1.0, True

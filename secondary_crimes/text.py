@@ -81,6 +81,14 @@ def sentence_units(incident: Incident, max_words: int = 40, overlap: int = 10, *
     ``max_words`` words (``overlap`` shared) over any longer one (run-on logs have no full stops);
     ``with_clauses`` adds, after them, the clauses of every long sentence (``clauses``), so an act
     stated in one clause of a long sentence is read nearly as it would be alone."""
+    units, extra = split_units(incident, max_words, overlap, with_clauses=with_clauses)
+    return units + extra
+
+
+def split_units(incident: Incident, max_words: int = 40, overlap: int = 10, *,
+                with_clauses: bool = False) -> tuple[list[Span], list[Span]]:
+    """``sentence_units`` as two lists: the sentences and windows, and the clauses ([] without
+    ``with_clauses``), for a reader that treats clauses apart."""
     units: list[Span] = []
     extra: list[Span] = []
     for span in sentences(incident):
@@ -96,4 +104,4 @@ def sentence_units(incident: Incident, max_words: int = 40, overlap: int = 10, *
             last = min(first + max_words, len(words)) - 1
             start, end = span.start + words[first].start(), span.start + words[last].end()
             units.append(Span(span.field, start, end, incident.text(span.field)[start:end]))
-    return units + extra
+    return units, extra

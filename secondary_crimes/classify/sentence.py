@@ -66,7 +66,7 @@ from secondary_crimes.classify.base import Analysis, OffenceModel, known_mask
 from secondary_crimes.extract.types import Span
 from secondary_crimes.records import Incident
 from secondary_crimes.sentence_labels import sentence_examples
-from secondary_crimes.text import sentence_units
+from secondary_crimes.text import split_units
 
 log = logging.getLogger(__name__)
 
@@ -654,18 +654,18 @@ class SentenceModel(OffenceModel):
     # ----------------------------------------------------------------- predicting
     def _pooled(self, X: Sequence[Incident], *, remember: bool = False):
         """Pooled logits per incident, each unit's probabilities, and the units themselves."""
-        per_incident = [sentence_units(incident, self.max_words, self.overlap_words, with_clauses=self.clause_units)
-                        for incident in X]
+        split = [split_units(incident, self.max_words, self.overlap_words, with_clauses=self.clause_units)
+                 for incident in X]
+        per_incident = [whole + parts for whole, parts in split]
         texts = [unit.text for units in per_incident for unit in units]
         logits = self.unit_logits(texts, remember=remember)
         excluded = [j for j, label in enumerate(self.labels) if label in set(self.clause_exclude)]
-        if self.clause_units and excluded:
+        if excluded:
             # the offences read from whole sentences only: their clause units take no part
             offset = 0
-            for incident, units in zip(X, per_incident, strict=True):
-                first_clause = len(sentence_units(incident, self.max_words, self.overlap_words))
-                logits[offset + first_clause: offset + len(units), excluded] = -20.0
-                offset += len(units)
+            for whole, parts in split:
+                logits[offset + len(whole): offset + len(whole) + len(parts), excluded] = -20.0
+                offset += len(whole) + len(parts)
         pooled = np.full((len(X), len(self.labels)), -20.0, dtype=np.float32)
         blocks, offset = [], 0
         for i, units in enumerate(per_incident):
@@ -720,6 +720,6 @@ class SentenceModel(OffenceModel):
             if len(chosen) == self.max_evidence or _sigmoid(logits[i]) < 0.5 * best:
                 break
             unit = units[i]
-            if not any(unit.field == c.field and unit.start < c.end and c.start < unit.end for c in chosen):
+            if not any(unit.overlaps(c) for c in chosen):
                 chosen.append(unit)
         return sorted(chosen, key=lambda s: (s.field != "call_log", s.start))

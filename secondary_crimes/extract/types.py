@@ -20,6 +20,10 @@ class Span:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def overlaps(self, other: Span) -> bool:
+        """Whether the two spans share characters of the same field."""
+        return self.field == other.field and self.start < other.end and other.start < self.end
+
 
 @dataclass(frozen=True)
 class Indicator:
