@@ -6,7 +6,10 @@ relationship, reporter and domestic; the script prints accuracy per file and poo
 pooled confusion of the learned calls (rows gold, columns predicted).
 
     python training/attributes_by_source.py [--config training/default.yaml] [--offence-weight W] [--caller-weight W]
-                                            [--synthetic-weight W]
+                                            [--synthetic-weight W] [--errors FILE]
+
+``--errors FILE`` writes each wrong learned call as a JSON line (file, incident, attribute, gold,
+rules' call, learned call, the opening of the call log) for reading the misses.
 
 The AttributeModel's parameters are the config's hybrid member's ``attribute_params``; each
 option overrides one of them.
@@ -15,9 +18,10 @@ option overrides one of them.
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
 
-from secondary_crimes.classify.attributes import AttributeModel
+from secondary_crimes.classify.attributes import AttributeModel, opening
 from secondary_crimes.crossval import SERIES_PREFIX, background_data, read_by_source, without_source
 from secondary_crimes.extract.extractor import extract
 from secondary_crimes.train import TrainConfig
@@ -44,15 +48,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="AttributeModel's caller_weight; 0 leaves out the caller cues (default: the model's own)")
     parser.add_argument("--synthetic-weight", type=float, default=None,
                         help="AttributeModel's synthetic_weight: generated rows' share of their weight (1: full)")
+    parser.add_argument("--context-weight", type=float, default=None,
+                        help="AttributeModel's context_weight: the relationship cues in context (0: left out)")
+    parser.add_argument("--errors", default=None, help="write each wrong learned call to this JSON lines file")
     args = parser.parse_args(argv)
     config = TrainConfig.from_file(args.config)
     by_source = read_by_source(config.data.corpus)
     corpus = [row for rows in by_source.values() for row in rows]
     background = background_data(config.data, corpus)
     rows: dict[str, dict[str, tuple[int, int, int]]] = {}
+    errors: list[dict] = []
     confusion = {name: Counter() for name in ATTRIBUTES}
     params = attribute_params(config)
-    for name in ("offence_weight", "caller_weight", "synthetic_weight"):
+    for name in ("offence_weight", "caller_weight", "synthetic_weight", "context_weight"):
         if getattr(args, name) is not None:
             params[name] = getattr(args, name)
     print(f"AttributeModel({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})")
@@ -73,6 +81,13 @@ def main(argv: list[str] | None = None) -> None:
             rows[held][name] = (len(pairs), sum(t == r for t, r, _ in pairs), sum(t == c for t, _, c in pairs))
             if not held.startswith(SERIES_PREFIX):
                 confusion[name].update((str(t), str(c)) for t, _, c in pairs)
+            errors.extend({"file": held, "incident_id": g.incident_id, "attribute": name, "gold": getattr(g, name),
+                           "rules": getattr(e, name), "learned": call[k], "opening": opening(g)}
+                          for g, e, call in zip(gold, extractions, learned, strict=True)
+                          if getattr(g, name) is not None and getattr(g, name) != call[k])
+    if args.errors:
+        with open(args.errors, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(row, default=str) + "\n" for row in errors)
     print(f"{'held-out file':<22}" + "".join(f"{n + ' rules':>20}{n + ' learned':>20}" for n in ATTRIBUTES))
     pooled = {name: [0, 0, 0] for name in ATTRIBUTES}
     for held, figures in rows.items():

@@ -202,6 +202,7 @@ class Extractor:
         extraction.relationship, extraction.relationship_evidence = self._relationship(
             incident, docs, extraction, suspect_cues
         )
+        extraction.cue_contexts = self._cue_contexts(docs, suspect_cues)
         extraction.domestic = self._domestic(extraction, young_target=young_target)
         return extraction
 
@@ -435,6 +436,41 @@ class Extractor:
             extraction.cues[f"relationship:{name}"] = score
         label = max(RELATIONSHIPS[:-1], key=lambda name: (scores.get(name, 0.0), -RELATIONSHIPS.index(name)))
         return label, evidence[label]
+
+    def _cue_contexts(self, docs: dict[str, Doc], suspect_cues: Sequence[tuple[str, Span]] = ()) -> list[str]:
+        """Every relationship cue with the words and places around it, as feature words for the learned
+        model: "<label>", "<label> w=<cue>", "<label> prev=<word>", "<label> next=<word>", and
+        "<label> first" (the call log's first sentence), "ind" (a sentence with an offence indicator),
+        "susp" (a sentence naming the suspect), "caller" (inside a who-called cue: "RP is her mum"),
+        "narr" (the officer narrative), "suspect" (said of the suspect person)."""
+        out: list[str] = []
+        for field, doc in docs.items():
+            caller_cues = [s for s in doc.spans.get("sc_reporters", []) if s.label_ in CALLER_CUES]
+            first_sentence_end = next(iter(doc.sents)).end if len(doc) else 0
+            indicator_sents = {
+                s.sent.start for s in doc.spans.get("sc_indicators", []) if self.kinds.get(s.label_, {}).get("offences")
+            }
+            suspect_sents = {s.sent.start for s in doc.spans.get("sc_roles", []) if s.label_ == "suspect"}
+            for span in doc.spans.get("sc_relationships", []):
+                label = span.label_
+                words = [label, f"{label} w={' '.join(t.lower_ for t in span)}"]
+                if span.start > 0:
+                    words.append(f"{label} prev={doc[span.start - 1].lower_}")
+                if span.end < len(doc):
+                    words.append(f"{label} next={doc[span.end].lower_}")
+                if field == "call_log" and span.end <= first_sentence_end:
+                    words.append(f"{label} first")
+                if span.sent.start in indicator_sents:
+                    words.append(f"{label} ind")
+                if span.sent.start in suspect_sents:
+                    words.append(f"{label} susp")
+                if any(c.start <= span.start < c.end for c in caller_cues):
+                    words.append(f"{label} caller")
+                if field != "call_log":
+                    words.append(f"{label} narr")
+                out.extend(words)
+        out.extend(f"{label} suspect" for label, _ in suspect_cues)
+        return out
 
     # Reporter: who made the first report, from the opening of the call log ----------------
 

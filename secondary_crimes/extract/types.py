@@ -95,6 +95,9 @@ class Extraction:
     reporter_evidence: list[Span] = field(default_factory=list)
     # The weighted cues behind the rule decisions ("relationship:neighbour", "reporter:witness").
     cues: dict[str, float] = field(default_factory=dict)
+    # Each relationship cue in its context, as words ("family prev=her", "family caller"): what the
+    # learned relationship model reads to tell the victim-suspect pair from the caller's own family.
+    cue_contexts: list[str] = field(default_factory=list)
 
     def affirmed(self, offence: str | None = None) -> list[Indicator]:
         """Affirmed indicators, for one offence when given."""

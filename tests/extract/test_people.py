@@ -405,3 +405,17 @@ def test_people_survive_to_disk(nlp, tmp_path):
 
     assert people(loaded(text)) == people(nlp(text))
     assert ("husband Piotr", "related", "intimate_partner") in people(nlp(text))
+
+
+def test_relationship_cues_in_context(extract_one):
+    """Each relationship cue comes with where it stands: the caller's mum in the opening, a husband
+    as the subject of the punch (the words the learned relationship model reads)."""
+    caller = extract_one("Caller Mrs Karen MOUNSEY ringing for her mum. A man in a hi vis came to her door "
+                         "and pushed her over.")
+    assert {"family", "family w=mum", "family prev=her", "family first"} <= set(caller.cue_contexts)
+    assert "family ind" not in caller.cue_contexts  # the push is in the next sentence
+    partner = extract_one("Officers attended the address. Her husband punched her in the face.")
+    assert {"intimate_partner w=husband", "intimate_partner ind", "intimate_partner next=punched",
+            "intimate_partner suspect"} <= set(partner.cue_contexts)
+    assert "intimate_partner first" not in partner.cue_contexts
+    assert extract_one("Lost wallet handed in at the front counter.").cue_contexts == []
