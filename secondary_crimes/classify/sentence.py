@@ -226,7 +226,6 @@ class SentenceModel(OffenceModel):
         dropout: float = 0.1,
         pos_weight_cap: float = 5.0,
         pooling: str = "max",
-        length_calibration: bool = False,
         validation_fraction: float = 0.15,
         min_calibration_positives: int = 5,
         eval_batch_size: int = 128,
@@ -257,7 +256,6 @@ class SentenceModel(OffenceModel):
         self.dropout = dropout
         self.pos_weight_cap = pos_weight_cap
         self.pooling = pooling
-        self.length_calibration = length_calibration
         self.validation_fraction = validation_fraction
         self.min_calibration_positives = min_calibration_positives
         self.eval_batch_size = eval_batch_size
@@ -633,41 +631,25 @@ class SentenceModel(OffenceModel):
         return self
 
     def _fit_calibration(self, X: list[Incident], Y: np.ndarray) -> None:
-        """Per-offence Platt scaling of the pooled logit where the split allows, else one shared; with
-        ``length_calibration``, of the pooled logit and the log of the incident's unit count."""
+        """Per-offence Platt scaling of the pooled logit where the split allows, else one shared."""
         from sklearn.linear_model import LogisticRegression
 
         n_labels = len(self.labels)
-        self.calibration_ = np.tile([1.0, 0.0, 0.0], (n_labels, 1))
+        self.calibration_ = np.tile([1.0, 0.0], (n_labels, 1))
         if not X:
             return
-        pooled, _, units = self._pooled(X, remember=True)
-        lengths = self._length_feature(units)
+        pooled, _, _ = self._pooled(X, remember=True)
         y = np.asarray(Y)
         known = known_mask(y)
-
-        with_length = bool(getattr(self, "length_calibration", False))
-
-        def platt(rows: np.ndarray, j: np.ndarray | int, target: np.ndarray) -> list[float]:
-            inputs = np.column_stack([pooled[rows, j], lengths[rows]] if with_length else [pooled[rows, j]])
-            model = LogisticRegression(C=1.0).fit(inputs, target)
-            return [model.coef_[0, 0], model.intercept_[0], model.coef_[0, 1] if with_length else 0.0]
-
-        rows_all, labels_all = np.nonzero(known)
         if 0 < (y[known] == 1).sum() < known.sum():
-            self.calibration_[:] = platt(rows_all, labels_all, y[rows_all, labels_all])
+            shared = LogisticRegression(C=1.0).fit(pooled[known].reshape(-1, 1), y[known])
+            self.calibration_[:] = [shared.coef_[0, 0], shared.intercept_[0]]
         for j in range(n_labels):
             rows = np.flatnonzero(known[:, j])
             positives = int(y[rows, j].sum())
             if positives >= self.min_calibration_positives and len(rows) - positives >= self.min_calibration_positives:
-                self.calibration_[j] = platt(rows, j, y[rows, j])
-
-    def _length_feature(self, units: list[list]) -> np.ndarray:
-        """log(1 + units) per incident where the calibration reads the length, else zeros: the max of
-        more units runs higher by chance, so one long log's max means less than a one-liner's."""
-        if not getattr(self, "length_calibration", False):
-            return np.zeros(len(units))
-        return np.log1p(np.array([len(u) for u in units], dtype=float))
+                model = LogisticRegression(C=1.0).fit(pooled[rows][:, [j]], y[rows, j])
+                self.calibration_[j] = [model.coef_[0, 0], model.intercept_[0]]
 
     # ----------------------------------------------------------------- predicting
     def _pooled(self, X: Sequence[Incident], *, remember: bool = False):
@@ -702,19 +684,15 @@ class SentenceModel(OffenceModel):
                 raise ValueError(f"pooling must be 'max' or 'noisy_or', not {self.pooling!r}")
         return pooled, blocks, per_incident
 
-    def _calibrate(self, pooled: np.ndarray, units: list[list]) -> np.ndarray:
+    def _calibrate(self, pooled: np.ndarray) -> np.ndarray:
         a, b = self.calibration_[:, 0], self.calibration_[:, 1]
-        logit = pooled * a + b
-        if self.calibration_.shape[1] > 2:  # a model fitted before the length term has two columns
-            logit = logit + self._length_feature(units)[:, None] * self.calibration_[:, 2]
-        return _sigmoid(logit)
+        return _sigmoid(pooled * a + b)
 
     def predict_proba(self, X: Sequence[Incident]) -> np.ndarray:
         X = list(X)
         if not X:
             return np.zeros((0, len(self.labels)))
-        pooled, _, units = self._pooled(X)
-        return self._calibrate(pooled, units)
+        return self._calibrate(self._pooled(X)[0])
 
     def analyse(self, X: Sequence[Incident], thresholds: np.ndarray | None = None) -> list[Analysis]:
         """Probabilities, and for each flagged offence the units that state it most strongly."""
@@ -722,7 +700,7 @@ class SentenceModel(OffenceModel):
         if not X:
             return []
         pooled, blocks, per_incident = self._pooled(X)
-        proba = self._calibrate(pooled, per_incident)
+        proba = self._calibrate(pooled)
         out = []
         for row, block, units in zip(proba, blocks, per_incident, strict=True):
             analysis = Analysis(probabilities=row)

@@ -436,21 +436,3 @@ def test_a_float32_embedding_does_not_depend_on_the_batch_it_is_encoded_in():
     together = model._embeddings(texts, remember=False)
     alone = np.vstack([SentenceModel()._embeddings([text], remember=False) for text in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5)
-
-
-def test_length_calibration_reads_the_unit_count_and_an_old_model_predicts_without_it(frozen):
-    model, rows = frozen
-    assert model.calibration_.shape == (len(LABELS), 3) and not model.calibration_[:, 2].any()  # off: no term
-    sized = SentenceModel(validation_fraction=0.25, random_state=3, length_calibration=True).fit(
-        rows, label_matrix(rows))
-    assert sized.calibration_[:, 2].any()  # a slope on log(1 + units) was fitted
-    # the same pooled logit, one unit against twenty: only the length term tells them apart
-    pooled = np.zeros((2, len(LABELS)), dtype=np.float32)
-    proba = sized._calibrate(pooled, [[None], [None] * 20])
-    j = int(np.argmax(np.abs(sized.calibration_[:, 2])))
-    slope = sized.calibration_[j, 2]
-    assert (proba[1, j] - proba[0, j]) * slope > 0
-    old = SentenceModel.__new__(SentenceModel)  # pickled before the option: two calibration columns
-    old.__setstate__({**model.__getstate__(), "calibration_": model.calibration_[:, :2]})
-    del old.length_calibration
-    np.testing.assert_allclose(old.predict_proba(rows[:5]), model.predict_proba(rows[:5]), rtol=1e-6)
