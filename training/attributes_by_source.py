@@ -6,7 +6,7 @@ relationship, reporter and domestic; the script prints accuracy per file and poo
 pooled confusion of the learned calls (rows gold, columns predicted).
 
     python training/attributes_by_source.py [--config training/default.yaml] [--offence-weight W] [--caller-weight W]
-                                            [--synthetic-weight W] [--errors FILE]
+                                            [--synthetic-weight W] [--context-weight W] [--errors FILE]
 
 ``--errors FILE`` writes each wrong learned call as a JSON line (file, incident, attribute, gold,
 rules' call, learned call, the opening of the call log) for reading the misses.

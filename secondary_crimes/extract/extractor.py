@@ -393,12 +393,7 @@ class Extractor:
         if not conflict:
             return "none", []
         for field, doc in docs.items():
-            caller_cues = [s for s in doc.spans.get("sc_reporters", []) if s.label_ in CALLER_CUES]
-            first_sentence_end = next(iter(doc.sents)).end if len(doc) else 0
-            indicator_sents = {  # sentences with an offence indicator (not an attribute or contrary evidence)
-                s.sent.start for s in doc.spans.get("sc_indicators", []) if self.kinds.get(s.label_, {}).get("offences")
-            }
-            suspect_sents = {s.sent.start for s in doc.spans.get("sc_roles", []) if s.label_ == "suspect"}
+            caller_cues, first_sentence_end, indicator_sents, suspect_sents = self._cue_places(doc)
             cue_ending = {s.end: s for s in doc.spans.get("sc_relationships", [])}
             for span in doc.spans.get("sc_relationships", []):
                 after = doc[span.end : span.end + 2]
@@ -437,6 +432,18 @@ class Extractor:
         label = max(RELATIONSHIPS[:-1], key=lambda name: (scores.get(name, 0.0), -RELATIONSHIPS.index(name)))
         return label, evidence[label]
 
+    def _cue_places(self, doc: Doc) -> tuple[list, int, set[int], set[int]]:
+        """Where a relationship cue can stand in one doc: the who-called cues, the end of the first
+        sentence, and the starts of the sentences with an offence indicator (not an attribute or
+        contrary evidence) and of those naming the suspect."""
+        caller_cues = [s for s in doc.spans.get("sc_reporters", []) if s.label_ in CALLER_CUES]
+        first_sentence_end = next(iter(doc.sents)).end if len(doc) else 0
+        indicator_sents = {
+            s.sent.start for s in doc.spans.get("sc_indicators", []) if self.kinds.get(s.label_, {}).get("offences")
+        }
+        suspect_sents = {s.sent.start for s in doc.spans.get("sc_roles", []) if s.label_ == "suspect"}
+        return caller_cues, first_sentence_end, indicator_sents, suspect_sents
+
     def _cue_contexts(self, docs: dict[str, Doc], suspect_cues: Sequence[tuple[str, Span]] = ()) -> list[str]:
         """Every relationship cue with the words and places around it, as feature words for the learned
         model: "<label>", "<label> w=<cue>", "<label> prev=<word>", "<label> next=<word>", and
@@ -445,12 +452,7 @@ class Extractor:
         "narr" (the officer narrative), "suspect" (said of the suspect person)."""
         out: list[str] = []
         for field, doc in docs.items():
-            caller_cues = [s for s in doc.spans.get("sc_reporters", []) if s.label_ in CALLER_CUES]
-            first_sentence_end = next(iter(doc.sents)).end if len(doc) else 0
-            indicator_sents = {
-                s.sent.start for s in doc.spans.get("sc_indicators", []) if self.kinds.get(s.label_, {}).get("offences")
-            }
-            suspect_sents = {s.sent.start for s in doc.spans.get("sc_roles", []) if s.label_ == "suspect"}
+            caller_cues, first_sentence_end, indicator_sents, suspect_sents = self._cue_places(doc)
             for span in doc.spans.get("sc_relationships", []):
                 label = span.label_
                 words = [label, f"{label} w={' '.join(t.lower_ for t in span)}"]
