@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -104,6 +104,23 @@ def _number(text: str) -> float | None:
     if word.replace(",", "").isdigit():
         return float(word.replace(",", ""))
     return float(_NUMBER_WORDS[word]) if word in _NUMBER_WORDS else None
+
+
+@dataclass(frozen=True)
+class CuePlaces:
+    """Where a relationship cue can stand in one doc: the who-called cues, the end of the first
+    sentence, and the starts of the sentences with an offence indicator (not an attribute or
+    contrary evidence) and of those naming the suspect. Worked out once per doc, read by the
+    relationship rule and by the cues in context."""
+
+    caller_cues: list[SpacySpan]
+    first_sentence_end: int
+    indicator_sents: set[int]
+    suspect_sents: set[int]
+
+    def in_caller(self, span: SpacySpan) -> bool:
+        """Whether the cue is inside a who-called cue ("RP is neighbour"): who called, not who was involved."""
+        return any(c.start <= span.start < c.end for c in self.caller_cues)
 
 
 class Extractor:
@@ -199,10 +216,11 @@ class Extractor:
         )
         extraction.reporter, extraction.reporter_evidence = self._reporter(incident, docs, extraction)
         suspect_cues, young_target = self._people(docs, extraction, links)
+        places = {field: self._cue_places(doc) for field, doc in docs.items()}
         extraction.relationship, extraction.relationship_evidence = self._relationship(
-            incident, docs, extraction, suspect_cues
+            incident, docs, extraction, places, suspect_cues
         )
-        extraction.cue_contexts = self._cue_contexts(docs, suspect_cues)
+        extraction.cue_contexts = self._cue_contexts(docs, places, suspect_cues)
         extraction.domestic = self._domestic(extraction, young_target=young_target)
         return extraction
 
@@ -382,6 +400,7 @@ class Extractor:
         incident: Incident,
         docs: dict[str, Doc],
         extraction: Extraction,
+        places: dict[str, CuePlaces],
         suspect_cues: Sequence[tuple[str, Span]] = (),
     ) -> tuple[str, list[Span]]:
         scores: dict[str, float] = defaultdict(float)
@@ -393,7 +412,7 @@ class Extractor:
         if not conflict:
             return "none", []
         for field, doc in docs.items():
-            caller_cues, first_sentence_end, indicator_sents, suspect_sents = self._cue_places(doc)
+            where = places[field]
             cue_ending = {s.end: s for s in doc.spans.get("sc_relationships", [])}
             for span in doc.spans.get("sc_relationships", []):
                 after = doc[span.end : span.end + 2]
@@ -405,12 +424,12 @@ class Extractor:
                     label = possessive_relationship(cue_ending[span.start - 1].label_, label)
                 if span.start > 0 and doc[span.start - 1].lower_ in {"at", "to"} and label == "family":
                     continue  # "stayed at his mum's"
-                if any(c.start <= span.start < c.end for c in caller_cues):
+                if where.in_caller(span):
                     continue  # "RP is neighbour": who called, not who was involved
                 weight = 0.6 if label == "stranger" else 1.0
-                if field == "call_log" and span.end <= first_sentence_end:
+                if field == "call_log" and span.end <= where.first_sentence_end:
                     weight += 1.0
-                if span.sent.start in indicator_sents or span.sent.start in suspect_sents:
+                if span.sent.start in where.indicator_sents or span.sent.start in where.suspect_sents:
                     weight += 0.5
                 scores[label] += weight
                 evidence[label].append(Span(field, span.start_char, span.end_char, span.text))
@@ -432,19 +451,20 @@ class Extractor:
         label = max(RELATIONSHIPS[:-1], key=lambda name: (scores.get(name, 0.0), -RELATIONSHIPS.index(name)))
         return label, evidence[label]
 
-    def _cue_places(self, doc: Doc) -> tuple[list, int, set[int], set[int]]:
-        """Where a relationship cue can stand in one doc: the who-called cues, the end of the first
-        sentence, and the starts of the sentences with an offence indicator (not an attribute or
-        contrary evidence) and of those naming the suspect."""
-        caller_cues = [s for s in doc.spans.get("sc_reporters", []) if s.label_ in CALLER_CUES]
-        first_sentence_end = next(iter(doc.sents)).end if len(doc) else 0
-        indicator_sents = {
-            s.sent.start for s in doc.spans.get("sc_indicators", []) if self.kinds.get(s.label_, {}).get("offences")
-        }
-        suspect_sents = {s.sent.start for s in doc.spans.get("sc_roles", []) if s.label_ == "suspect"}
-        return caller_cues, first_sentence_end, indicator_sents, suspect_sents
+    def _cue_places(self, doc: Doc) -> CuePlaces:
+        """Where a relationship cue can stand in ``doc`` (``CuePlaces``)."""
+        return CuePlaces(
+            caller_cues=[s for s in doc.spans.get("sc_reporters", []) if s.label_ in CALLER_CUES],
+            first_sentence_end=next(iter(doc.sents)).end if len(doc) else 0,
+            indicator_sents={
+                s.sent.start for s in doc.spans.get("sc_indicators", []) if self.kinds.get(s.label_, {}).get("offences")
+            },
+            suspect_sents={s.sent.start for s in doc.spans.get("sc_roles", []) if s.label_ == "suspect"},
+        )
 
-    def _cue_contexts(self, docs: dict[str, Doc], suspect_cues: Sequence[tuple[str, Span]] = ()) -> list[str]:
+    @staticmethod
+    def _cue_contexts(docs: dict[str, Doc], places: dict[str, CuePlaces],
+                      suspect_cues: Sequence[tuple[str, Span]] = ()) -> list[str]:
         """Every relationship cue with the words and places around it, as feature words for the learned
         model: "<label>", "<label> w=<cue>", "<label> prev=<word>", "<label> next=<word>", and
         "<label> first" (the call log's first sentence), "ind" (a sentence with an offence indicator),
@@ -452,7 +472,7 @@ class Extractor:
         "narr" (the officer narrative), "suspect" (said of the suspect person)."""
         out: list[str] = []
         for field, doc in docs.items():
-            caller_cues, first_sentence_end, indicator_sents, suspect_sents = self._cue_places(doc)
+            where = places[field]
             for span in doc.spans.get("sc_relationships", []):
                 label = span.label_
                 words = [label, f"{label} w={' '.join(t.lower_ for t in span)}"]
@@ -460,13 +480,13 @@ class Extractor:
                     words.append(f"{label} prev={doc[span.start - 1].lower_}")
                 if span.end < len(doc):
                     words.append(f"{label} next={doc[span.end].lower_}")
-                if field == "call_log" and span.end <= first_sentence_end:
+                if field == "call_log" and span.end <= where.first_sentence_end:
                     words.append(f"{label} first")
-                if span.sent.start in indicator_sents:
+                if span.sent.start in where.indicator_sents:
                     words.append(f"{label} ind")
-                if span.sent.start in suspect_sents:
+                if span.sent.start in where.suspect_sents:
                     words.append(f"{label} susp")
-                if any(c.start <= span.start < c.end for c in caller_cues):
+                if where.in_caller(span):
                     words.append(f"{label} caller")
                 if field != "call_log":
                     words.append(f"{label} narr")
