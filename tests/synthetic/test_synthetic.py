@@ -346,6 +346,20 @@ def test_acts_include_the_offence_named_in_plain_words(label, named):
     assert any(re.search(named, text) for _, text in _templates(label)), label
 
 
+def test_common_assault_names_a_blow_with_nothing_said_of_injury(rows):
+    """A battery is common assault until an injury is evidenced, and most real one-line reports name the
+    blow and stop ("her husband hit her"): the bank's common assaults include blows with no word on injury
+    either way, in every voice."""
+    templates = _templates("common_assault")
+    bare = [(voice, text) for voice, text in templates if "{blow_verb}" in text and "injur" not in text]
+    assert {"any", "said", "log", "first", "pro", "stranger"} <= {voice for voice, _ in bare}
+    assert {"hit", "punched", "kicked", "struck"} <= set(load_bank().lexicon["blow_verb"])
+    blow = re.compile(r"\b(?:hit|punched|struck|kicked|smacked|thumped|whacked|headbutted)\b", re.IGNORECASE)
+    quotes = [row["evidence"]["common_assault"] for row in rows if "common_assault" in row["evidence"]]
+    silent = [q for q in quotes if blow.search(q) and not re.search(r"injur|nil inj|marks?\b|hurt", q, re.IGNORECASE)]
+    assert len(silent) >= 0.1 * len(quotes), silent
+
+
 def test_threats_to_kill_do_not_need_the_word_kill():
     templates = _templates("threats_to_kill")
     without = [(v, t) for v, t in templates if "kill" not in t.lower() and "{kill_" not in t]
