@@ -62,7 +62,8 @@ def test_an_unknown_cell_is_not_taught_as_a_negative(rows):
     probe = [incidents[i] for i in holders[::2]]
     p_unknown = BaselineModel(max_features=3000).fit(incidents, hidden).predict_proba(probe)[:, j]
     p_negative = BaselineModel(max_features=3000).fit(incidents, negative).predict_proba(probe)[:, j]
-    assert p_unknown.mean() > p_negative.mean() + 0.1
+    # each probed incident keeps more of its offence when the cell is unknown than when it is taught as absent
+    assert (p_unknown > p_negative).all() and p_unknown.mean() > 1.3 * p_negative.mean()
 
 
 def test_the_logit_stack_leaves_unknown_pairs_out():

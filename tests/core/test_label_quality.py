@@ -133,7 +133,7 @@ def test_the_command_ranks_the_flipped_corpus_labels_first(flipped_corpus, tmp_p
 def test_auditors_decisions_are_checked_on_the_offences_they_decided(flipped_corpus, tmp_path: Path) -> None:
     """An export: a wrong decision on a corpus incident and a partial decision on a new one."""
     patterns, _, config = flipped_corpus
-    rows = generate_incidents(200, seed=9)
+    rows = generate_incidents(200, seed=5)  # a seed whose 200 incidents hold a plain damage-only one
     damage = next(r for r in rows if r["offences"] == ["criminal_damage"]  # a door kicked in, nothing else
                   and PLAIN_DAMAGE.search((r.get("evidence") or {}).get("criminal_damage", "")))
     nothing = next(r for r in rows if not r["offences"])
