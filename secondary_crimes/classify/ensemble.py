@@ -21,7 +21,9 @@ Members are given by kind and params (``[{"kind": "hybrid", "params": {...}}, {"
   combination and its calibration are what holds on a force's writing the members never saw.
   The same stack, cross-fitted file by file, gives ``oof_proba_`` for choosing thresholds.
   ``stack_features`` adds incident-level features from the extraction (``contrary_evidence``:
-  credible evidence to the contrary, which lowers every offence by one fitted weight).
+  credible evidence to the contrary, which lowers every offence by one fitted weight) or from the
+  text (``log_words``: how long the account is; a long log's max over more sentences runs higher,
+  so its fitted weight is negative and a one-line account is not held to a long log's bar).
   Members then fit on all the data. Without two corpus files it falls back to ``average``.
   ``source_folds`` deals the files into at most that many folds (fewer member fits).
 
@@ -104,12 +106,31 @@ class _Stack:
         return out
 
 
+def log_words(incident: Incident) -> float:
+    """How long the account is: log(1 + words) of the text the models read, less log(100) (a typical log).
+
+    A stack input: the sentence member's max over more sentences runs higher by chance, and a long
+    log names more offences in passing, so the same member probabilities mean less in a long log."""
+    from secondary_crimes.text import model_text
+
+    return float(np.log1p(len(model_text(incident).split())) - np.log(100.0))
+
+
+# Stack inputs computed from the incident itself, not read from the extraction's attributes.
+TEXT_MEASURES: dict[str, Callable[[Incident], float]] = {"log_words": log_words}
+
+
 def stack_features(X: Sequence[Incident], names: Sequence[str]) -> np.ndarray:
-    """(incidents x names) 0/1 features from the extraction's attributes (e.g. ``contrary_evidence``),
-    the incident-level inputs of a ``LogitStack``. Cached: the hybrid's extraction is reused."""
+    """(incidents x names) incident-level inputs of a ``LogitStack``: a text measure
+    (``TEXT_MEASURES``: ``log_words``) or else 0/1 from the extraction's attributes (e.g.
+    ``contrary_evidence``). Cached: the hybrid's extraction is reused."""
     from secondary_crimes.extract.extractor import extract
 
-    return np.array([[float(bool(e.attributes.get(name))) for name in names] for e in extract(X)],
+    X = list(X)
+    attributes = [name for name in names if name not in TEXT_MEASURES]
+    extractions = extract(X) if attributes else [None] * len(X)
+    return np.array([[TEXT_MEASURES[name](x) if name in TEXT_MEASURES else float(bool(e.attributes.get(name)))
+                      for name in names] for x, e in zip(X, extractions, strict=True)],
                     dtype=float).reshape(len(X), len(names))
 
 

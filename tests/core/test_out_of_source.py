@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from secondary_crimes.classify.ensemble import EnsembleModel
+from secondary_crimes.classify.ensemble import EnsembleModel, stack_features
 from secondary_crimes.classify.out_of_source import held_rows, out_of_source_proba, source_folds
 from secondary_crimes.classify.stack import LogitStack
 from secondary_crimes.classify.thresholds import choose_thresholds
+from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import LABELS
 from secondary_crimes.train import TrainConfig, fit_bundle
 from secondary_crimes.training_data import Dataset, synthetic
@@ -82,6 +83,36 @@ def test_logit_stack_learns_that_an_incident_level_feature_lowers_every_offence(
     assert proba[0].min() > proba[1].max()
 
 
+def _account(number: int, call_log: str) -> Incident:
+    return Incident.model_validate({"incident_id": f"L-{number}", "reported_at": "2024-01-01T10:00:00",
+                                   "closed_at": "2024-01-02T10:00:00", "opening_code": "", "closing_code": "",
+                                   "call_log": call_log, "officer_narrative": "", "recorded_crimes": []})
+
+
+def test_stack_features_measure_length_and_read_the_extraction():
+    """``log_words`` is log(1 + words) less log(100); an attribute name is read from the real extraction."""
+    short = _account(1, "He hit her.")
+    long = _account(2, " ".join(["The caller rang back later about the parking outside."] * 12))
+    contrary = _account(3, "She says he pushed her. Pub CCTV confirms his account.")
+    features = stack_features([short, long, contrary], ["log_words", "contrary_evidence"])
+    np.testing.assert_allclose(features[:, 0], np.log1p([3, 108, 10]) - np.log(100))
+    assert list(features[:, 1]) == [0.0, 0.0, 1.0]
+    assert features.shape == (3, 2) and stack_features([short], []).shape == (1, 0)
+
+
+def test_logit_stack_learns_that_the_same_probability_means_less_in_a_long_log():
+    """Member probabilities that run high by chance in long logs: the stack's length slope is negative,
+    so a one-line account and a long log with the same member probability are not scored alike."""
+    rng = np.random.default_rng(3)
+    length = rng.uniform(-1.5, 1.5, 800)
+    Y = (rng.random((800, 3)) < 0.3).astype(int)
+    member = 1 / (1 + np.exp(-(np.where(Y == 1, 1.0, -1.0) + 1.5 * length[:, None] + rng.normal(0, 0.7, Y.shape))))
+    stack = LogitStack().fit([member], Y, extra=length[:, None])
+    assert stack.extra_weights[0] < -1.0
+    proba = stack.predict_proba([np.full((2, 3), 0.6)], np.array([[-1.5], [1.5]]))
+    assert (proba[0] > proba[1]).all()
+
+
 def test_source_stack_fits_on_out_of_source_predictions_and_exposes_cross_fitted_ones(dataset, fits):
     X, Y = dataset.incidents, dataset.Y
     model = EnsembleModel(members=MEMBERS, method="source_stack").fit(X, Y, groups=dataset.groups)
@@ -91,6 +122,15 @@ def test_source_stack_fits_on_out_of_source_predictions_and_exposes_cross_fitted
     assert set(model.selection_scores_) == {"weight:member0:baseline", "weight:member1:baseline"}
     proba = model.predict_proba(X[:5])
     assert proba.shape == (5, len(LABELS)) and np.all((proba > 0) & (proba < 1))
+
+
+def test_source_stack_takes_the_length_of_the_account_as_an_input(dataset):
+    X, Y = dataset.incidents, dataset.Y
+    model = EnsembleModel(members=MEMBERS[:1], method="source_stack", stack_features=["log_words"])
+    model.fit(X, Y, groups=dataset.groups)
+    assert set(model.selection_scores_) == {"weight:member0:baseline", "weight:log_words"}
+    assert model.selection_scores_["weight:log_words"] == model.stack_.extra_weights[0] != 0.0
+    assert model.predict_proba([_account(1, "He hit her.")]).shape == (1, len(LABELS))
 
 
 def test_source_stack_without_two_files_averages(dataset):
