@@ -129,6 +129,10 @@ def stack_features(X: Sequence[Incident], names: Sequence[str]) -> np.ndarray:
     X = list(X)
     attributes = [name for name in names if name not in TEXT_MEASURES]
     extractions = extract(X) if attributes else [None] * len(X)
+    for name in attributes:
+        if extractions and name not in extractions[0].attributes:
+            raise ValueError(f"stack feature {name!r} is neither a text measure ({', '.join(TEXT_MEASURES)}) "
+                             f"nor an extraction attribute ({', '.join(sorted(extractions[0].attributes))})")
     return np.array([[TEXT_MEASURES[name](x) if name in TEXT_MEASURES else float(bool(e.attributes.get(name)))
                       for name in names] for x, e in zip(X, extractions, strict=True)],
                     dtype=float).reshape(len(X), len(names))

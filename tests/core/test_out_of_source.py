@@ -98,6 +98,8 @@ def test_stack_features_measure_length_and_read_the_extraction():
     np.testing.assert_allclose(features[:, 0], np.log1p([3, 108, 10]) - np.log(100))
     assert list(features[:, 1]) == [0.0, 0.0, 1.0]
     assert features.shape == (3, 2) and stack_features([short], []).shape == (1, 0)
+    with pytest.raises(ValueError, match="'log_word' is neither a text measure"):
+        stack_features([short], ["log_word"])
 
 
 def test_logit_stack_learns_that_the_same_probability_means_less_in_a_long_log():
