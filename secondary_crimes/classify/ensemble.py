@@ -249,6 +249,7 @@ class EnsembleModel(OffenceModel):
     def _fit_source_stack(self, X: list[Incident], Y: np.ndarray, weights: np.ndarray | None,
                           groups: list[str]) -> EnsembleModel:
         """Members' out-of-source probabilities -> a LogitStack; cross-fitted ``oof_proba_``; members on all."""
+        self._stack_extra(X[:1])  # a misnamed stack feature fails here, not after minutes of member fits
         held = [out_of_source_proba(m["kind"], m.get("params") or {}, X, Y, weights, groups, self.source_folds,
                                     callbacks=self.callbacks) for m in self.members]
         rows = held_rows(np.hstack(held))
@@ -275,9 +276,9 @@ class EnsembleModel(OffenceModel):
         return self
 
     def _stack_extra(self, X: Sequence[Incident]) -> np.ndarray | None:
-        """Incident-level stack features from the extraction (``stack_features``: attribute names,
-        e.g. ``contrary_evidence``); None when there are none. Cached: the hybrid member's
-        extraction of the same incidents is reused."""
+        """Incident-level stack features (``stack_features``: text measures such as ``log_words``,
+        extraction attributes such as ``contrary_evidence``); None when there are none. Cached: the
+        hybrid member's extraction of the same incidents is reused."""
         names = list(getattr(self, "stack_features", ()) or ())
         return stack_features(X, names) if names else None
 

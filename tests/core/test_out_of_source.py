@@ -135,6 +135,13 @@ def test_source_stack_takes_the_length_of_the_account_as_an_input(dataset):
     assert model.predict_proba([_account(1, "He hit her.")]).shape == (1, len(LABELS))
 
 
+def test_a_misnamed_stack_feature_fails_before_any_member_is_fitted(dataset, fits):
+    model = EnsembleModel(members=MEMBERS[:1], method="source_stack", stack_features=["log_word"])
+    with pytest.raises(ValueError, match="'log_word' is neither a text measure"):
+        model.fit(dataset.incidents, dataset.Y, groups=dataset.groups)
+    assert fits == []
+
+
 def test_source_stack_without_two_files_averages(dataset):
     X, Y = dataset.incidents, dataset.Y
     model = EnsembleModel(members=MEMBERS, method="source_stack").fit(X, Y)
