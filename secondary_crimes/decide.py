@@ -19,12 +19,16 @@ from secondary_crimes.scored import (
 from secondary_crimes.taxonomy import LABELS, load_taxonomy
 
 
-def _reason(label: str, probability: float, threshold: float, incident: Incident, missed: bool) -> str:
+def _reason(label: str, probability: float, threshold: float, incident: Incident, missed: bool,
+            flagged: list[str]) -> str:
     taxonomy = load_taxonomy()
     name = taxonomy.offences[label].name
     supported = f"{name}: the account supports it (p={probability:.2f}, threshold {threshold:.2f})"
     if not missed:
-        return supported + "; recorded."
+        if label in taxonomy.covered(incident.recorded_crimes):
+            return supported + "; recorded."
+        principal = next(other for other in flagged if label in taxonomy.offences[other].covers)
+        return supported + f"; the flagged {taxonomy.offences[principal].name} accounts for it (principal crime)."
     if not incident.recorded_crimes:
         return supported + "; nothing was recorded for this incident."
     recorded = ", ".join(incident.recorded_crimes)
@@ -40,19 +44,20 @@ def review_priority(probabilities: np.ndarray, covered: set[str]) -> float:
 def scored_incident(incident: Incident, analysis: Analysis, thresholds: np.ndarray, *,
                     model_version: str, decimals: int = 4, max_evidence: int = 3) -> ScoredIncident:
     """The scored record (one line of the `score` command's output) for an incident."""
-    covered = load_taxonomy().covered(incident.recorded_crimes)
-    offences = []
+    taxonomy = load_taxonomy()
+    covered = taxonomy.covered(incident.recorded_crimes)
     order = np.argsort(-analysis.probabilities, kind="stable")
-    for j in order:
+    flagged = [LABELS[j] for j in order if analysis.probabilities[j] >= thresholds[j]]
+    unrecorded = set(taxonomy.unrecorded(flagged, incident.recorded_crimes))
+    offences = []
+    for label in flagged:
+        j = LABELS.index(label)
         probability, threshold = float(analysis.probabilities[j]), float(thresholds[j])
-        if probability < threshold:
-            continue
-        label = LABELS[j]
         offences.append(ScoredOffence(
             offence=label,
             probability=round(probability, decimals),
             threshold=round(threshold, decimals),
-            reason=_reason(label, probability, threshold, incident, label not in covered),
+            reason=_reason(label, probability, threshold, incident, label in unrecorded, flagged),
             evidence=[EvidenceSpan.of(span) for span in analysis.evidence.get(label, [])[:max_evidence]],
         ))
     # The rules read the offences and the reporter (recording_rules.check_rules).
@@ -62,7 +67,7 @@ def scored_incident(incident: Incident, analysis: Analysis, thresholds: np.ndarr
         incident_id=incident.incident_id,
         model_version=model_version,
         offences=offences,
-        missed=[entry for entry in offences if entry.offence not in covered],
+        missed=[entry for entry in offences if entry.offence in unrecorded],
         review_priority=round(review_priority(analysis.probabilities, covered), decimals),
         domestic=analysis.domestic,
         relationship=analysis.relationship,

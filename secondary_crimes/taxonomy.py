@@ -40,6 +40,16 @@ class Taxonomy:
             out.update(self.offences[label].covers)
         return out
 
+    def unrecorded(self, flagged: Iterable[str], recorded: Iterable[str]) -> list[str]:
+        """The ``flagged`` labels still to be recorded: those the ``recorded`` crimes do not account
+        for (``covered``), less those another flagged label covers. The counting rules record the
+        principal crime: a flagged assault with injury accounts for the common assault of the same
+        blow, a flagged burglary for its theft."""
+        flagged = list(flagged)
+        covered = self.covered(recorded)
+        absorbed = {lesser for label in flagged for lesser in self.offences[label].covers}
+        return [label for label in flagged if label not in covered and label not in absorbed]
+
     def principal(self, labels: Iterable[str]) -> str | None:
         """The most serious label (highest maximum sentence), or None when empty."""
         labels = list(labels)

@@ -22,7 +22,7 @@ from secondary_crimes.classify.registry import KINDS, build_model
 from secondary_crimes.classify.thresholds import Rule, choose_thresholds
 from secondary_crimes.digests import is_digest, origin_id
 from secondary_crimes.records import GoldIncident
-from secondary_crimes.training_data import DataConfig, Dataset, assemble
+from secondary_crimes.training_data import DataConfig, Dataset, assemble, covered_unknown
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,8 @@ def fit_bundle(config: TrainConfig, dataset: Dataset, *, callbacks: Sequence[Cal
     (``classify.registry.build_model``; MLflow tracking logs epochs this way)."""
     dataset = dataset.with_digests(config.data.digest_weight)
     X, Y, weights, groups = dataset.incidents, dataset.Y, dataset.weights, dataset.groups
+    if config.data.covered_unknown:
+        Y = covered_unknown(Y)
     log.info("training %s on %d incidents from %s", config.kind, len(X), dataset.sources)
     for line in dataset.summary():
         log.info("training data: %s", line)

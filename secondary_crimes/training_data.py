@@ -15,7 +15,7 @@ from secondary_crimes.classify.base import UNKNOWN
 from secondary_crimes.digests import digest_rows
 from secondary_crimes.reader import load_gold
 from secondary_crimes.records import GoldIncident
-from secondary_crimes.taxonomy import LABELS
+from secondary_crimes.taxonomy import LABELS, load_taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,9 @@ class DataConfig:
     # Evidence digests (``digests``): each corpus incident also trains as the sentences that state
     # its offences, alone, at this fraction of its weight; 0 adds none.
     digest_weight: float = 0.0
+    # Train every model with an offence that a present one covers (``covered_unknown``) as unknown,
+    # not absent; False keeps the labels as written.
+    covered_unknown: bool = False
 
     def weight(self, source: str) -> float:
         """The weight of one incident from ``source`` (corpus, sample, extra or synthetic)."""
@@ -161,6 +164,21 @@ def target_matrix(incidents: list[GoldIncident]) -> np.ndarray:
         if incident.known_offences is not None:
             known = set(incident.known_offences)
             Y[i, [j for j, label in enumerate(LABELS) if label not in known]] = UNKNOWN
+    return Y
+
+
+def covered_unknown(Y: np.ndarray) -> np.ndarray:
+    """``Y`` with each offence that a present offence covers (taxonomy ``covers``: assault with
+    injury covers common assault) ``UNKNOWN`` where it is absent. The account that states the
+    greater act states the lesser one too, and the files differ on listing the lesser one (most
+    list only the principal crime), so its absence is the counting convention, not the text."""
+    Y = np.array(Y, copy=True)
+    taxonomy = load_taxonomy()
+    for j, label in enumerate(LABELS):
+        rows = np.flatnonzero(Y[:, j] == 1)
+        for covered in taxonomy.offences[label].covers:
+            c = LABELS.index(covered)
+            Y[rows[Y[rows, c] == 0], c] = UNKNOWN
     return Y
 
 

@@ -38,7 +38,7 @@ from secondary_crimes.evaluate import evaluate, format_report
 from secondary_crimes.records import GoldIncident
 from secondary_crimes.taxonomy import LABELS
 from secondary_crimes.train import TrainConfig
-from secondary_crimes.training_data import label_matrix
+from secondary_crimes.training_data import covered_unknown, label_matrix
 
 
 def _key(config_path: Path, patterns: list[str], tag: str) -> str:
@@ -100,11 +100,13 @@ def stack_extra(gold: dict[str, list[GoldIncident]], names: list[str]) -> dict[s
 
 
 def combine(gold, members: dict[str, dict[str, FoldOutput]], method: str, C: float = 1.0,
-            extra: dict[str, np.ndarray] | None = None):
-    """Cross-fitted combination: each file combined with weights and a threshold from the others."""
+            extra: dict[str, np.ndarray] | None = None, covered: bool = False):
+    """Cross-fitted combination: each file combined with weights and a threshold from the others.
+    ``covered``: fitted on targets with a covered lesser offence unknown, as the members were
+    (``data.covered_unknown``)."""
     sources = list(gold)
     names = list(members)
-    Y = {s: label_matrix(gold[s]) for s in sources}
+    Y = {s: covered_unknown(label_matrix(gold[s])) if covered else label_matrix(gold[s]) for s in sources}
     records = {}
     for held in sources:
         others = [s for s in sources if s != held]
@@ -147,7 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     specs = dict(item.split("=", 1) for item in args.member)
-    patterns = args.corpus or TrainConfig.from_file(next(iter(specs.values()))).data.corpus
+    first = TrainConfig.from_file(next(iter(specs.values())))
+    patterns, covered = args.corpus or first.data.corpus, first.data.covered_unknown
     gold = read_by_source(patterns)
     members = {name: out_of_source(name, Path(path), patterns, args.cache, args.tag) for name, path in specs.items()}
     results, last = {}, {}
@@ -155,12 +158,12 @@ def main(argv: list[str] | None = None) -> None:
         last = {s: scored(gold[s], o.probabilities, o.thresholds) for s, o in outputs.items()}
         results[name] = figures(gold, last)
     if len(members) > 1:
-        results["average"] = figures(gold, combine(gold, members, "average"))
-        last = combine(gold, members, "stack", args.stack_C)
+        results["average"] = figures(gold, combine(gold, members, "average", covered=covered))
+        last = combine(gold, members, "stack", args.stack_C, covered=covered)
         results["stack"] = figures(gold, last)
         if args.stack_feature:
             extra = stack_extra(gold, args.stack_feature)
-            last = combine(gold, members, "stack", args.stack_C, extra)
+            last = combine(gold, members, "stack", args.stack_C, extra, covered=covered)
             results["stack+" + "+".join(args.stack_feature)] = figures(gold, last)
     if args.json:
         print(json.dumps(results, indent=2))

@@ -10,11 +10,12 @@ import joblib
 import numpy as np
 import pytest
 
+from secondary_crimes.classify.base import UNKNOWN
 from secondary_crimes.records import GoldIncident, Incident
 from secondary_crimes.sentence_labels import locate_quote, sentence_examples
 from secondary_crimes.taxonomy import LABELS
 from secondary_crimes.text import sentence_units
-from secondary_crimes.training_data import label_matrix, synthetic
+from secondary_crimes.training_data import covered_unknown, label_matrix, synthetic
 
 J = {label: j for j, label in enumerate(LABELS)}
 
@@ -82,6 +83,27 @@ def test_sentence_targets_positive_at_the_quote_masked_beside_it_negative_elsewh
             assert not examples.known[i, j]  # the quote was not found: says nothing
     assert examples.unlocated == 1
     assert examples.known[slapped, J["theft"]] and examples.Y[slapped, J["theft"]] == 0
+
+
+def test_a_lesser_offence_the_label_leaves_under_the_principal_one_is_unknown_not_absent():
+    rows = [
+        gold("a", "Partner punched her in the face. She has a black eye.", ["assault_with_injury"],
+             {"assault_with_injury": "punched her in the face"}),
+        gold("b", "Partner punched her in the face. Black eye.", ["assault_with_injury", "common_assault"],
+             {"assault_with_injury": "Black eye", "common_assault": "punched her in the face"}),
+        gold("c", "Neighbours arguing about a fence.", [], {}),
+        gold("d", "He broke in through the back door and took the TV.", ["burglary"], {"burglary": "took the TV"}),
+    ]
+    Y = label_matrix(rows)
+    masked = covered_unknown(Y)
+    assert masked[0, J["common_assault"]] == UNKNOWN  # injury covers common assault, left out by convention
+    assert masked[1, J["common_assault"]] == 1  # listed: kept
+    assert masked[2, J["common_assault"]] == 0 and (masked[2] == 0).all()  # nothing to record: every offence absent
+    assert masked[3, J["theft"]] == UNKNOWN and masked[3, J["sexual_assault"]] == 0  # burglary covers theft only
+    assert (Y[0] != UNKNOWN).all() and Y[0, J["common_assault"]] == 0  # the input is not changed
+    punched = sentence_examples(rows[:1], masked[:1]).texts.index("Partner punched her in the face.")
+    assert not sentence_examples(rows[:1], masked[:1]).known[punched, J["common_assault"]]
+    assert sentence_examples(rows[:1], Y[:1]).known[punched, J["common_assault"]]  # without it: a negative
 
 
 def test_a_long_sentence_also_gives_its_clauses_with_true_offsets_and_a_short_one_does_not():

@@ -39,6 +39,19 @@ def test_a_lesser_recorded_crime_does_not_cover_the_greater():
     assert "do not cover it" in record["missed"][0]["reason"]
 
 
+def test_a_flagged_greater_offence_is_the_one_missed_flag_for_the_same_act():
+    incident = Incident(incident_id="D", call_log="He punched her in the face, black eye.", recorded_crimes=[])
+    record = decide(incident, analysis(common_assault=0.8, assault_with_injury=0.9, criminal_damage=0.6),
+                    THRESHOLDS, model_version="m")
+    assert [o["offence"] for o in record["offences"]] == ["assault_with_injury", "common_assault", "criminal_damage"]
+    assert [m["offence"] for m in record["missed"]] == ["assault_with_injury", "criminal_damage"]
+    common = next(o for o in record["offences"] if o["offence"] == "common_assault")
+    assert common["reason"].endswith(
+        "the flagged Assault with injury (ABH or worse) accounts for it (principal crime).")
+    alone = decide(incident, analysis(common_assault=0.8, assault_with_injury=0.3), THRESHOLDS, model_version="m")
+    assert [m["offence"] for m in alone["missed"]] == ["common_assault"]  # the greater below threshold: the lesser
+
+
 def test_output_schema_and_evidence_offsets():
     incident = Incident(incident_id="C", call_log="0102 RP says ex smashed her phone.", officer_narrative="")
     start = incident.call_log.index("smashed")

@@ -30,6 +30,17 @@ def test_greater_covers_lesser_but_not_the_reverse():
     assert "criminal_damage" not in taxonomy.covered(["burglary"])  # a separate act is recorded separately
 
 
+def test_a_flagged_greater_offence_accounts_for_the_lesser_and_a_recorded_one_for_both():
+    taxonomy = load_taxonomy()
+    assert taxonomy.unrecorded(["assault_with_injury", "common_assault"], []) == ["assault_with_injury"]
+    assert taxonomy.unrecorded(["stalking", "harassment", "malicious_communications", "theft"], []) == [
+        "stalking", "theft"]
+    assert taxonomy.unrecorded(["common_assault", "criminal_damage"], []) == ["common_assault", "criminal_damage"]
+    assert taxonomy.unrecorded(["harassment", "stalking"], ["harassment"]) == ["stalking"]  # the lesser recorded
+    assert taxonomy.unrecorded(["burglary", "theft"], ["burglary"]) == []
+    assert taxonomy.unrecorded([], ["theft"]) == []
+
+
 def test_principal_crime_is_the_most_serious():
     taxonomy = load_taxonomy()
     assert taxonomy.principal(["common_assault", "rape", "theft"]) == "rape"

@@ -146,3 +146,27 @@ def test_evaluate_skips_partly_labelled_incidents(tmp_path, tiny_model_dir):
     result = CliRunner().invoke(app, ["evaluate", gold, "--model", str(tiny_model_dir), "--json"])
     assert result.exit_code == 0, result.output
     assert "1 incident(s) decide only some offences" in result.stderr
+
+
+@pytest.mark.parametrize("covered", [False, True])
+def test_with_covered_unknown_the_lesser_offence_under_a_present_greater_one_trains_as_unknown(covered, monkeypatch):
+    from secondary_crimes import train as train_module
+    from secondary_crimes.train import TrainConfig, fit_bundle
+    from secondary_crimes.training_data import Dataset, synthetic
+
+    rows = synthetic(60, seed=8)
+    config = TrainConfig(kind="baseline", params={"C": 4.0}, threshold_strategy="oof", threshold_folds=3,
+                         min_positives=1, seed=3, data={"covered_unknown": covered})
+    seen = []
+    real_choose = train_module.choose_thresholds
+    monkeypatch.setattr(train_module, "choose_thresholds", lambda Y, proba, **kw: seen.append(Y) or real_choose(
+        Y, proba, **kw))
+    fit_bundle(config, Dataset(rows, {"synthetic": len(rows)}))
+    common, injury = LABELS.index("common_assault"), LABELS.index("assault_with_injury")
+    under = [i for i, row in enumerate(rows) if "assault_with_injury" in row.offences
+             and "common_assault" not in row.offences]
+    others = [i for i in range(len(rows)) if i not in under]
+    assert len(under) >= 2
+    Y = seen[0]
+    assert (Y[under, common] == (UNKNOWN if covered else 0)).all()
+    assert (Y[under, injury] == 1).all() and (Y[others, common] != UNKNOWN).all()
