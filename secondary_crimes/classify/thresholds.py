@@ -12,7 +12,11 @@ Cells whose gold is ``base.UNKNOWN`` (an offence nobody decided) count neither w
   the training data probabilities run lower, so the lowest statistically equal threshold keeps
   recall where the model generalises worst (docs/evaluation.md, 4 December);
 - ``middle_within_se``: the median of the thresholds whose F-beta is within one standard error
-  of the highest: the middle of the plateau rather than wherever on it the argmax fell.
+  of the highest: the middle of the plateau rather than wherever on it the argmax fell;
+- ``calibrated``: the highest F-beta divided by 1 + beta^2 (for F1, half the best F1), the
+  threshold that maximises F-beta when the probabilities are calibrated (Lipton, Elkan and
+  Naryanaswamy, "Thresholding classifiers to maximize F1 score", 2014). It moves with the best
+  score, which is stable, not with where on a flat plateau the argmax fell.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 
 from secondary_crimes.classify.base import known_mask
 
-Rule = Literal["best", "lowest_within_se", "middle_within_se"]
+Rule = Literal["best", "lowest_within_se", "middle_within_se", "calibrated"]
 RULES: tuple[str, ...] = get_args(Rule)
 GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
@@ -77,6 +81,8 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray, *, min_positives: int 
     top = int(ties[np.argmin(np.abs(GRID[ties] - default))])  # the best, nearest default
     if rule == "best":
         return float(GRID[top])
+    if rule == "calibrated":
+        return float(GRID[np.argmin(np.abs(GRID - best / (1 + beta ** 2)))])
     cells = np.arange(len(y_true)) if clusters is None else np.asarray(clusters)[known]
     se = _bootstrap_se(y_true, predicted[top], weight, cells, beta, n_boot, random_state)
     band = GRID[scores >= best - se - 1e-9]

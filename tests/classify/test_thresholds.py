@@ -54,6 +54,18 @@ def test_middle_is_the_median_of_the_band():
     assert scores.max() - _f1_at(y, p, middle) < 0.05
 
 
+def test_calibrated_is_half_the_best_f1_and_near_the_argmax_when_probabilities_are_calibrated():
+    y, p = _noisy(400, seed=1)
+    scores = np.array([_f1_at(y, p, t) for t in GRID])
+    assert best_threshold(y, p, rule="calibrated") == pytest.approx(round(scores.max() / 2, 2), abs=0.006)
+    rng = np.random.default_rng(4)
+    proba = rng.beta(0.6, 1.8, 200_000)  # calibrated: each cell is positive with its own probability
+    truth = rng.random(proba.size) < proba
+    calibrated, best = (best_threshold(truth, proba, rule=rule) for rule in ("calibrated", "best"))
+    assert abs(calibrated - best) <= 0.02  # Lipton et al. 2014: the F1-optimal threshold is F1*/2
+    assert _f1_at(truth, proba, best) - _f1_at(truth, proba, calibrated) < 0.002
+
+
 def test_unknown_rule_is_an_error():
     y, p = _noisy(50, seed=3)
     with pytest.raises(ValueError, match="lowest_within_se"):
