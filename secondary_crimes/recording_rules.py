@@ -125,9 +125,11 @@ def _predicted(scored: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _uncovered(scored: dict[str, Any], incident: Incident) -> list[dict[str, Any]]:
-    """Predicted offences the recorded crimes do not account for."""
-    covered = load_taxonomy().covered(incident.recorded_crimes)
-    return [entry for entry in _predicted(scored) if entry["offence"] not in covered]
+    """Predicted offences still to be recorded: not accounted for by the recorded crimes, nor by a
+    greater predicted one (``Taxonomy.unrecorded``, as the scored record's ``missed``)."""
+    predicted = _predicted(scored)
+    unrecorded = set(load_taxonomy().unrecorded([entry["offence"] for entry in predicted], incident.recorded_crimes))
+    return [entry for entry in predicted if entry["offence"] in unrecorded]
 
 
 def _offence_evidence(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -181,6 +181,13 @@ def test_victim_wishes_positive(phrase):
     assert WISHES in flags and flags[WISHES]["offences"] == ["common_assault"]
 
 
+def test_victim_wishes_names_the_principal_crime_not_the_lesser_one_within_it():
+    incident = make_incident(officer_narrative="IP states partner punched her, black eye. IP did not want to "
+                                               "make a complaint.")
+    flags = rules_of(incident, scored(offence("assault_with_injury"), offence("common_assault")))
+    assert flags[WISHES]["offences"] == ["assault_with_injury"]
+
+
 @pytest.mark.parametrize(
     ("narrative", "recorded", "offences"),
     [
