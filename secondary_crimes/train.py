@@ -202,7 +202,7 @@ def fit_bundle(config: TrainConfig, dataset: Dataset, *, callbacks: Sequence[Cal
         "threshold_rule": config.threshold_rule,
         "data": {"sources": dataset.sources, "incidents": len(X), "sha256": dataset.content_hash(),
                  "resolved": dict(dataset.resolved), "partial": dict(dataset.partial),
-                 "weights": dict(config.data.weights),
+                 "weights": dict(config.data.weights), "covered_unknown": config.data.covered_unknown,
                  "positives": dict(zip(model.labels, map(int, (Y == 1).sum(axis=0)), strict=True))},
     }
     return ModelBundle(model, thresholds, f"{config.kind}-{stamp}", config.kind, metadata)

@@ -161,7 +161,8 @@ def test_with_covered_unknown_the_lesser_offence_under_a_present_greater_one_tra
     real_choose = train_module.choose_thresholds
     monkeypatch.setattr(train_module, "choose_thresholds", lambda Y, proba, **kw: seen.append(Y) or real_choose(
         Y, proba, **kw))
-    fit_bundle(config, Dataset(rows, {"synthetic": len(rows)}))
+    bundle = fit_bundle(config, Dataset(rows, {"synthetic": len(rows)}))
+    assert bundle.metadata["data"]["covered_unknown"] is covered  # the model says what its targets meant
     common, injury = LABELS.index("common_assault"), LABELS.index("assault_with_injury")
     under = [i for i, row in enumerate(rows) if "assault_with_injury" in row.offences
              and "common_assault" not in row.offences]
