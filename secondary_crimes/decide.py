@@ -20,12 +20,14 @@ from secondary_crimes.taxonomy import LABELS, load_taxonomy
 
 
 def _reason(label: str, probability: float, threshold: float, incident: Incident, missed: bool,
-            flagged: list[str]) -> str:
+            covered: set[str], flagged: list[str]) -> str:
+    """Why ``label`` is listed: unrecorded (``missed``), recorded (in ``covered``), or accounted for by
+    a greater ``flagged`` offence."""
     taxonomy = load_taxonomy()
     name = taxonomy.offences[label].name
     supported = f"{name}: the account supports it (p={probability:.2f}, threshold {threshold:.2f})"
     if not missed:
-        if label in taxonomy.covered(incident.recorded_crimes):
+        if label in covered:
             return supported + "; recorded."
         principal = next(other for other in flagged if label in taxonomy.offences[other].covers)
         return supported + f"; the flagged {taxonomy.offences[principal].name} accounts for it (principal crime)."
@@ -47,17 +49,17 @@ def scored_incident(incident: Incident, analysis: Analysis, thresholds: np.ndarr
     taxonomy = load_taxonomy()
     covered = taxonomy.covered(incident.recorded_crimes)
     order = np.argsort(-analysis.probabilities, kind="stable")
-    flagged = [LABELS[j] for j in order if analysis.probabilities[j] >= thresholds[j]]
+    chosen = [j for j in order if analysis.probabilities[j] >= thresholds[j]]
+    flagged = [LABELS[j] for j in chosen]
     unrecorded = set(taxonomy.unrecorded(flagged, incident.recorded_crimes))
     offences = []
-    for label in flagged:
-        j = LABELS.index(label)
+    for j, label in zip(chosen, flagged, strict=True):
         probability, threshold = float(analysis.probabilities[j]), float(thresholds[j])
         offences.append(ScoredOffence(
             offence=label,
             probability=round(probability, decimals),
             threshold=round(threshold, decimals),
-            reason=_reason(label, probability, threshold, incident, label in unrecorded, flagged),
+            reason=_reason(label, probability, threshold, incident, label in unrecorded, covered, flagged),
             evidence=[EvidenceSpan.of(span) for span in analysis.evidence.get(label, [])[:max_evidence]],
         ))
     # The rules read the offences and the reporter (recording_rules.check_rules).
