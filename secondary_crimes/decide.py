@@ -20,21 +20,24 @@ from secondary_crimes.taxonomy import LABELS, load_taxonomy
 
 
 def _reason(label: str, probability: float, threshold: float, incident: Incident, missed: bool,
-            covered: set[str], flagged: list[str]) -> str:
+            covered: set[str], principal: str | None, doubtful: str | None = None) -> str:
     """Why ``label`` is listed: unrecorded (``missed``), recorded (in ``covered``), or accounted for by
-    a greater ``flagged`` offence."""
+    the flagged ``principal`` offence (``Taxonomy.absorbing``); ``doubtful`` is a flagged offence that
+    would account for an unrecorded one but is less probable than it."""
     taxonomy = load_taxonomy()
     name = taxonomy.offences[label].name
     supported = f"{name}: the account supports it (p={probability:.2f}, threshold {threshold:.2f})"
     if not missed:
         if label in covered:
             return supported + "; recorded."
-        principal = next(other for other in flagged if label in taxonomy.offences[other].covers)
         return supported + f"; the flagged {taxonomy.offences[principal].name} accounts for it (principal crime)."
     if not incident.recorded_crimes:
-        return supported + "; nothing was recorded for this incident."
-    recorded = ", ".join(incident.recorded_crimes)
-    return supported + f"; the recorded crimes ({recorded}) do not cover it."
+        reason = supported + "; nothing was recorded for this incident"
+    else:
+        reason = supported + f"; the recorded crimes ({', '.join(incident.recorded_crimes)}) do not cover it"
+    if doubtful is not None:
+        reason += f"; the flagged {taxonomy.offences[doubtful].name} would account for it, but is less probable"
+    return reason + "."
 
 
 def review_priority(probabilities: np.ndarray, covered: set[str]) -> float:
@@ -51,7 +54,8 @@ def scored_incident(incident: Incident, analysis: Analysis, thresholds: np.ndarr
     order = np.argsort(-analysis.probabilities, kind="stable")
     chosen = [j for j in order if analysis.probabilities[j] >= thresholds[j]]
     flagged = [LABELS[j] for j in chosen]
-    unrecorded = set(taxonomy.unrecorded(flagged, incident.recorded_crimes))
+    sure = {label: round(float(analysis.probabilities[j]), decimals) for j, label in zip(chosen, flagged, strict=True)}
+    unrecorded = set(taxonomy.unrecorded(flagged, incident.recorded_crimes, sure))
     offences = []
     for j, label in zip(chosen, flagged, strict=True):
         probability, threshold = float(analysis.probabilities[j]), float(thresholds[j])
@@ -59,7 +63,8 @@ def scored_incident(incident: Incident, analysis: Analysis, thresholds: np.ndarr
             offence=label,
             probability=round(probability, decimals),
             threshold=round(threshold, decimals),
-            reason=_reason(label, probability, threshold, incident, label in unrecorded, covered, flagged),
+            reason=_reason(label, probability, threshold, incident, label in unrecorded, covered,
+                           taxonomy.absorbing(label, flagged, sure), taxonomy.absorbing(label, flagged)),
             evidence=[EvidenceSpan.of(span) for span in analysis.evidence.get(label, [])[:max_evidence]],
         ))
     # The rules read the offences and the reporter (recording_rules.check_rules).

@@ -126,9 +126,12 @@ def _predicted(scored: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _uncovered(scored: dict[str, Any], incident: Incident) -> list[dict[str, Any]]:
     """Predicted offences still to be recorded: not accounted for by the recorded crimes, nor by a
-    greater predicted one (``Taxonomy.unrecorded``, as the scored record's ``missed``)."""
+    greater predicted one at least as probable (``Taxonomy.unrecorded``, as the scored record's ``missed``)."""
     predicted = _predicted(scored)
-    unrecorded = set(load_taxonomy().unrecorded([entry["offence"] for entry in predicted], incident.recorded_crimes))
+    sure = ({entry["offence"]: float(entry["probability"]) for entry in predicted}
+            if all("probability" in entry for entry in predicted) else None)
+    unrecorded = set(load_taxonomy().unrecorded([entry["offence"] for entry in predicted], incident.recorded_crimes,
+                                                sure))
     return [entry for entry in predicted if entry["offence"] in unrecorded]
 
 

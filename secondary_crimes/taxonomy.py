@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,15 +40,31 @@ class Taxonomy:
             out.update(self.offences[label].covers)
         return out
 
-    def unrecorded(self, flagged: Iterable[str], recorded: Iterable[str]) -> list[str]:
+    def unrecorded(self, flagged: Iterable[str], recorded: Iterable[str],
+                   probabilities: Mapping[str, float] | None = None) -> list[str]:
         """The ``flagged`` labels still to be recorded: those the ``recorded`` crimes do not account
         for (``covered``), less those another flagged label covers. The counting rules record the
         principal crime: a flagged assault with injury accounts for the common assault of the same
-        blow, a flagged burglary for its theft."""
+        blow, a flagged burglary for its theft.
+
+        With ``probabilities`` (label to the model's probability), a flag is absorbed only by a
+        covering flag the model is at least as sure of: a near-certain malicious communication is
+        not hidden behind a doubtful harassment, since if the harassment is rejected nothing of the
+        account is left to record."""
         flagged = list(flagged)
         covered = self.covered(recorded)
-        absorbed = {lesser for label in flagged for lesser in self.offences[label].covers}
-        return [label for label in flagged if label not in covered and label not in absorbed]
+        return [label for label in flagged
+                if label not in covered and self.absorbing(label, flagged, probabilities) is None]
+
+    def absorbing(self, label: str, flagged: Iterable[str],
+                  probabilities: Mapping[str, float] | None = None) -> str | None:
+        """The first of ``flagged`` that covers ``label`` and, given ``probabilities``, is at least as
+        probable (the principal crime that accounts for it), or None."""
+        for other in flagged:
+            if label in self.offences[other].covers and (
+                    probabilities is None or probabilities[other] >= probabilities[label]):
+                return other
+        return None
 
     def principal(self, labels: Iterable[str]) -> str | None:
         """The most serious label (highest maximum sentence), or None when empty."""

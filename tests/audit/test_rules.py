@@ -188,6 +188,13 @@ def test_victim_wishes_names_the_principal_crime_not_the_lesser_one_within_it():
     assert flags[WISHES]["offences"] == ["assault_with_injury"]
 
 
+def test_victim_wishes_names_a_lesser_crime_the_model_is_surer_of_than_the_greater_one():
+    incident = make_incident(officer_narrative="IP states partner slapped her, red mark. IP did not want to "
+                                               "make a complaint.")
+    flags = rules_of(incident, scored(offence("assault_with_injury", p=0.55), offence("common_assault", p=0.95)))
+    assert flags[WISHES]["offences"] == ["assault_with_injury", "common_assault"]
+
+
 @pytest.mark.parametrize(
     ("narrative", "recorded", "offences"),
     [

@@ -52,6 +52,21 @@ def test_a_flagged_greater_offence_is_the_one_missed_flag_for_the_same_act():
     assert [m["offence"] for m in alone["missed"]] == ["common_assault"]  # the greater below threshold: the lesser
 
 
+def test_a_lesser_offence_the_model_is_surer_of_is_not_hidden_behind_a_doubtful_greater_one():
+    incident = Incident(incident_id="E", call_log="Ex sent her 'hope your kids die' on Snapchat.", recorded_crimes=[])
+    record = decide(incident, analysis(malicious_communications=0.97, harassment=0.6), THRESHOLDS, model_version="m")
+    assert [m["offence"] for m in record["missed"]] == ["malicious_communications", "harassment"]
+    surer = record["missed"][0]
+    assert surer["reason"].endswith("nothing was recorded for this incident; the flagged Harassment would account "
+                                    "for it, but is less probable.")
+    assert "would account" not in record["missed"][1]["reason"]
+    # as sure of the greater as of the lesser: the principal crime alone
+    tied = decide(incident, analysis(malicious_communications=0.6, harassment=0.6), THRESHOLDS, model_version="m")
+    assert [m["offence"] for m in tied["missed"]] == ["harassment"]
+    assert "accounts for it (principal crime)" in next(
+        o["reason"] for o in tied["offences"] if o["offence"] == "malicious_communications")
+
+
 def test_output_schema_and_evidence_offsets():
     incident = Incident(incident_id="C", call_log="0102 RP says ex smashed her phone.", officer_narrative="")
     start = incident.call_log.index("smashed")

@@ -39,6 +39,17 @@ def test_a_flagged_greater_offence_accounts_for_the_lesser_and_a_recorded_one_fo
     assert taxonomy.unrecorded(["harassment", "stalking"], ["harassment"]) == ["stalking"]  # the lesser recorded
     assert taxonomy.unrecorded(["burglary", "theft"], ["burglary"]) == []
     assert taxonomy.unrecorded([], ["theft"]) == []
+    # with probabilities, only a covering flag at least as probable absorbs
+    sure = {"harassment": 0.6, "malicious_communications": 0.97, "theft": 0.7}
+    assert taxonomy.unrecorded(["malicious_communications", "theft", "harassment"], [], sure) == [
+        "malicious_communications", "theft", "harassment"]
+    assert taxonomy.unrecorded(["harassment", "malicious_communications"], [], {**sure, "harassment": 0.97}) == [
+        "harassment"]
+    assert taxonomy.unrecorded(["malicious_communications"], ["harassment"], sure) == []  # recorded covers regardless
+    assert taxonomy.absorbing("malicious_communications", ["stalking", "harassment"],
+                              {"stalking": 0.5, "harassment": 0.9, "malicious_communications": 0.8}) == "harassment"
+    assert taxonomy.absorbing("theft", ["burglary"], {"burglary": 0.5, "theft": 0.9}) is None
+    assert taxonomy.absorbing("theft", ["burglary"]) == "burglary"
 
 
 def test_principal_crime_is_the_most_serious():
