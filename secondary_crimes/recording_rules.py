@@ -108,6 +108,13 @@ def _find(pattern: re.Pattern[str], incident: Incident, fields=TEXT_FIELDS) -> l
     return spans
 
 
+def says_already_recorded(incident: Incident, config: RuleConfig | None = None) -> bool:
+    """The account says its offence is already recorded under another reference (``already_recorded``
+    in recording_rules.yaml): an update on an existing crime, not a new one to record. The sexual
+    offence check stands down on it, and the default stack reads it (``classify.ensemble``)."""
+    return bool(_find((config or load_rules()).already_recorded, incident))
+
+
 def _sentence_before(text: str, start: int) -> str:
     """The text from the start of the sentence (or line) containing ``start`` up to it."""
     cut = max(text.rfind(mark, 0, start) for mark in (".", "\n", ";", "!", "?"))
@@ -230,7 +237,7 @@ def _sexual(incident: Incident, scored: dict[str, Any], config: RuleConfig) -> l
     spans = sexual_disclosure_spans(incident, config)
     if not predicted and not spans:
         return []
-    if _find(config.already_recorded, incident):
+    if says_already_recorded(incident, config):
         return []
     if predicted:
         what = f"the account supports {_names(predicted)}"

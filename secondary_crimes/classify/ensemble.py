@@ -23,7 +23,8 @@ Members are given by kind and params (``[{"kind": "hybrid", "params": {...}}, {"
   ``stack_features`` adds incident-level features from the extraction (``contrary_evidence``:
   credible evidence to the contrary, which lowers every offence by one fitted weight) or from the
   text (``log_words``: how long the account is; a long log's max over more sentences runs higher,
-  so its fitted weight is negative and a one-line account is not held to a long log's bar).
+  so its fitted weight is negative and a one-line account is not held to a long log's bar;
+  ``already_recorded``: the account says its offence is already recorded under another reference).
   Members then fit on all the data. Without two corpus files it falls back to ``average``.
   ``source_folds`` deals the files into at most that many folds (fewer member fits).
 
@@ -116,13 +117,23 @@ def log_words(incident: Incident) -> float:
     return float(np.log1p(len(model_text(incident).split())) - np.log(100.0))
 
 
+def already_recorded(incident: Incident) -> float:
+    """1 when the account says its offence is already recorded under another reference (an update on
+    an existing crime: ``recording_rules.says_already_recorded``), else 0. A stack input: the account
+    names the offence, and it is not one to record again."""
+    from secondary_crimes.recording_rules import says_already_recorded
+
+    return float(says_already_recorded(incident))
+
+
 # Stack inputs computed from the incident itself, not read from the extraction's attributes.
-TEXT_MEASURES: dict[str, Callable[[Incident], float]] = {"log_words": log_words}
+TEXT_MEASURES: dict[str, Callable[[Incident], float]] = {"log_words": log_words,
+                                                         "already_recorded": already_recorded}
 
 
 def stack_features(X: Sequence[Incident], names: Sequence[str]) -> np.ndarray:
     """(incidents x names) incident-level inputs of a ``LogitStack``: a text measure
-    (``TEXT_MEASURES``: ``log_words``) or else 0/1 from the extraction's attributes (e.g.
+    (``TEXT_MEASURES``: ``log_words``, ``already_recorded``) or else 0/1 from the extraction's attributes (e.g.
     ``contrary_evidence``). Cached: the hybrid's extraction is reused."""
     from secondary_crimes.extract.extractor import extract
 

@@ -9,6 +9,7 @@ from secondary_crimes.classify.ensemble import EnsembleModel, stack_features
 from secondary_crimes.classify.out_of_source import held_rows, out_of_source_proba, source_folds
 from secondary_crimes.classify.stack import LogitStack
 from secondary_crimes.classify.thresholds import choose_thresholds
+from secondary_crimes.recording_rules import says_already_recorded
 from secondary_crimes.records import Incident
 from secondary_crimes.taxonomy import LABELS
 from secondary_crimes.train import TrainConfig, fit_bundle
@@ -100,6 +101,21 @@ def test_stack_features_measure_length_and_read_the_extraction():
     assert features.shape == (3, 2) and stack_features([short], []).shape == (1, 0)
     with pytest.raises(ValueError, match="'log_word' is neither a text measure"):
         stack_features([short], ["log_word"])
+
+
+def test_already_recorded_reads_the_recording_rules_phrases():
+    """An update on an existing crime is 1, an account that only mentions a crime reference or a new
+    report is 0; the same call as the sexual offence check's (``says_already_recorded``)."""
+    accounts = [
+        _account(1, "1015 Caller chasing an update on the burglary last week, already recorded under BRK-24-1."),
+        _account(2, "ISVA calling re client whose rape report is recorded under CR/24/13307."),
+        _account(3, "Social worker re disclosure by YP. Linked to existing crime. Closed."),
+        _account(4, "RP says ex smashed her phone, wants a crime ref for the insurance."),
+        _account(5, "He hit her. Crime recorded, CR/24/2 issued."),
+    ]
+    features = stack_features(accounts, ["already_recorded", "log_words"])
+    assert list(features[:, 0]) == [1.0, 1.0, 1.0, 0.0, 0.0]
+    assert [says_already_recorded(a) for a in accounts] == [True, True, True, False, False]
 
 
 def test_logit_stack_learns_that_the_same_probability_means_less_in_a_long_log():
