@@ -200,6 +200,35 @@ def test_negation_scope_ends_at_but(extract_one):
     assert find(extraction, "punch").affirmed
 
 
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("For no reason he punched the victim in the face.", "punch"),
+        ("For no apparent reason he punched the victim.", "punch"),
+        ("With no warning he hit her across the head.", "punch"),
+        ("Without warning he hit her.", "punch"),
+        ("Male refused travel with no fare spat in his face.", "spit"),
+        ("He had no ticket and kicked the driver in the shin.", "kick"),
+    ],
+)
+def test_a_no_that_is_about_something_else_does_not_negate_the_act(extract_one, text, kind):
+    """"No" before a reason, a warning or a fare is not a negation of the act after it (ConText
+    pseudo-negations)."""
+    assert find(extract_one(text), kind).affirmed
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("No money was taken from the till.", "theft"),
+        ("There is no reason to believe he hit her.", "punch"),
+        ("No punches were thrown.", "punch"),
+    ],
+)
+def test_a_no_about_the_act_still_negates_it(extract_one, text, kind):
+    assert find(extract_one(text), kind).negated
+
+
 def test_victim_withdrawal_does_not_negate(extract_one):
     extraction = extract_one("IP does not want to make a complaint but states he slapped her.")
     assert find(extraction, "slap").affirmed
